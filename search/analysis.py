@@ -1,0 +1,212 @@
+"""The one jieba tokenizer, shared by indexing and querying.
+
+Whoosh pickles analyzer objects into the index schema, so this module's path
+(``search.analysis``) is part of the on-disk format: never move or rename it.
+
+Segmentation runs on *folded* text (NFKC, simplified, lower-case; see
+:mod:`search.normalize`), so 監督 and 监督 give the same terms. Tokens carry:
+
+* ``pos`` — the ordinal of the coarse jieba word (search-mode sub-words such as 联动 inside
+  巡审联动 share the position of the word that contains them), so phrase queries work;
+* ``startchar``/``endchar`` — exact offsets into the *display* text.
+
+Digits and Latin words are kept; whitespace and punctuation are dropped. The jieba
+engine is rjieba (jieba-rs: the same dictionary and algorithm as jieba, ~10x faster);
+the pure-Python ``jieba`` package is the fallback and the reference the tests compare to.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from typing import NamedTuple
+
+from whoosh.analysis import Token, Tokenizer
+
+from .normalize import Folded, fold
+
+__all__ = [
+    "JiebaTokenizer",
+    "Tok",
+    "analyze",
+    "analyze_folded",
+    "query_words",
+    "ensure_dictionary",
+    "add_words",
+    "segment",
+]
+
+log = logging.getLogger(__name__)
+
+# A token is kept when it has a letter, digit or ideograph (Python's \w covers Han).
+_WORDISH = re.compile(r"[^\W_]")
+
+try:  # pragma: no cover - exercised implicitly
+    import rjieba as _rj
+
+    _BACKEND = "rjieba"
+except ImportError:  # pragma: no cover
+    _rj = None
+    _BACKEND = "jieba"
+
+_dict_lock = threading.Lock()
+_dict_ready = False
+
+
+class Tok(NamedTuple):
+    """A token: folded term, coarse position, display start/end offsets."""
+
+    text: str
+    pos: int
+    start: int
+    end: int
+
+
+def _user_words() -> list[str]:
+    words: list[str] = []
+    try:
+        data = resources.files("search").joinpath("data/userdict.txt").read_text("utf-8")
+        for line in data.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line:
+                words.append(line.split()[0])
+    except FileNotFoundError:
+        pass
+    try:
+        from .region import place_names  # lazy: region may use normalize, never analysis
+
+        words.extend(place_names())
+    except ImportError:  # region module not present in a trimmed install
+        pass
+    return words
+
+
+def add_words(words: Iterable[str]) -> None:
+    """Add words to the segmentation dictionary (both backends)."""
+    for w in words:
+        w = fold(w).text
+        if len(w) < 2:
+            continue
+        if _rj is not None:
+            _rj.add_word(w, None, None)
+        else:
+            import jieba
+
+            jieba.add_word(w)
+
+
+def ensure_dictionary() -> None:
+    """Load the user dictionary (gazetteer + user words) once per process."""
+    global _dict_ready
+    if _dict_ready:
+        return
+    with _dict_lock:
+        if _dict_ready:
+            return
+        if _rj is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+        add_words(_user_words())
+        _dict_ready = True
+        log.debug("jieba dictionary ready (%s)", _BACKEND)
+
+
+def segment(folded: str, mode: str = "search") -> list[tuple[str, int, int]]:
+    """Return raw jieba tokens ``(word, start, end)`` of folded text; mode search/default."""
+    ensure_dictionary()
+    if _rj is not None:
+        return _rj.tokenize(folded, mode=mode, hmm=True)
+    import jieba
+
+    return list(jieba.tokenize(folded, mode=mode, HMM=True))
+
+
+def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
+    """Tokenize folded text into positioned tokens with display offsets."""
+    raw = segment(f.text, mode)
+    # In search mode jieba emits the sub-words of a long word right before the word
+    # itself; walking backwards, a token that ends at or before the start of the
+    # last coarse word is the next coarse word, anything else is one of its sub-words.
+    marks: list[int] = [0] * len(raw)
+    coarse = 0
+    cur_start = 1 << 62
+    for i in range(len(raw) - 1, -1, -1):
+        _, s, e = raw[i]
+        if e <= cur_start:
+            coarse += 1
+            cur_start = s
+        marks[i] = coarse
+    out: list[Tok] = []
+    wordish = _WORDISH.search
+    to_display = f.to_display
+    ident = f.offsets is None
+    for (w, s, e), m in zip(raw, marks):
+        if not wordish(w):
+            continue
+        w = w.strip()
+        if ident:
+            out.append(Tok(w, coarse - m, s, e))
+        else:
+            out.append(Tok(w, coarse - m, to_display(s), to_display(e)))
+    # Renumber positions densely over kept tokens (punctuation does not take a slot).
+    dense: list[Tok] = []
+    last_raw, nxt = None, -1
+    for t in out:
+        if t.pos != last_raw:
+            nxt += 1
+            last_raw = t.pos
+        dense.append(t._replace(pos=nxt))
+    return dense
+
+
+def analyze(text: str, mode: str = "search") -> list[Tok]:
+    """Fold display text and tokenize it (offsets point into ``text``)."""
+    return analyze_folded(fold(text), mode)
+
+
+def query_words(text: str) -> list[str]:
+    """Return the coarse words of a query string, folded, in order."""
+    return [t.text for t in analyze(text, mode="default")]
+
+
+class JiebaTokenizer(Tokenizer):
+    """Whoosh tokenizer over :func:`analyze`; ``mode`` is ``search`` (fine) or ``default``."""
+
+    def __init__(self, mode: str = "search"):
+        self.mode = mode
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.mode == self.mode
+
+    def __call__(self, value, positions=False, chars=False, keeporiginal=False,
+                 removestops=True, start_pos=0, start_char=0, tokenize=True,
+                 mode="", **kwargs) -> Iterator[Token]:
+        """Yield Whoosh tokens; query-mode calls use coarse segmentation."""
+        seg_mode = "default" if mode == "query" else self.mode
+        t = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            t.original = t.text = value
+            t.boost = 1.0
+            if positions:
+                t.pos = start_pos
+            if chars:
+                t.startchar, t.endchar = start_char, start_char + len(value)
+            yield t
+            return
+        for tok in analyze(value, seg_mode):
+            t.text = tok.text
+            t.boost = 1.0
+            if keeporiginal:
+                t.original = tok.text
+            t.stopped = False
+            if positions:
+                t.pos = start_pos + tok.pos
+            if chars:
+                t.startchar = start_char + tok.start
+                t.endchar = start_char + tok.end
+            yield t

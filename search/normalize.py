@@ -1,0 +1,136 @@
+"""Clean display text and fold it for analysis, keeping a map back to display offsets.
+
+Two texts exist for every field:
+
+* the *display* text: as published (traditional stays traditional), minus pinyin
+  annotations glued to Han characters (``監(jiān)督`` → ``監督``), with control
+  characters removed and whitespace tidied;
+* the *folded* text given to the analyzer: NFKC (full-width → half-width), OpenCC
+  traditional → simplified, Latin lower-cased. ``Folded.to_display(i)`` maps an offset in
+  the folded text to an offset in the display text, so highlights land on the
+  characters that were published.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = [
+    "clean_text",
+    "strip_pinyin",
+    "fold",
+    "fold_text",
+    "Folded",
+    "is_han",
+    "HAN_RE",
+]
+
+# CJK unified ideographs (basic + extension A) and compatibility ideographs.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN_RE = re.compile(f"[{_HAN}]")
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜǹńňḿ"
+# One or more pinyin syllables in parentheses glued to the previous character (a Han
+# character, or the junk a bad decode left in its place: `瑫r(shí)`); at least one
+# tone-marked vowel, so that real parentheses such as (吴平华 王紫溦) or (2024) stay.
+_PINYIN_RE = re.compile(
+    rf"(?<=\S)[(（]\s*(?=[a-zü{_TONED}\s']*[{_TONED}])[a-zü{_TONED}]+(?:[\s'][a-zü{_TONED}]+)*\s*[)）]"
+)
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\ufffe\uffff]")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+_HSPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
+_NL_RE = re.compile(r"\s*\n\s*")
+
+
+def is_han(ch: str) -> bool:
+    """Return True for a CJK ideograph."""
+    return bool(HAN_RE.match(ch))
+
+
+def strip_pinyin(text: str) -> str:
+    """Remove ``(pīnyīn)`` annotations glued to the character before them."""
+    if "(" not in text and "（" not in text:
+        return text
+    return _PINYIN_RE.sub("", text)
+
+
+def clean_text(text: str, *, multiline: bool = True) -> str:
+    """Return display text: pinyin annotations, control characters and messy spacing removed."""
+    if not text:
+        return ""
+    text = _SURROGATE_RE.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CTRL_RE.sub("", text)
+    text = strip_pinyin(text)
+    text = _HSPACE_RE.sub(" ", text)
+    if multiline:
+        text = _NL_RE.sub("\n", text)
+    else:
+        text = re.sub(r"\s+", " ", text)
+    return text.strip()
+
+
+_converter_lock = threading.Lock()
+_converter = None
+
+
+def _t2s():
+    global _converter
+    if _converter is None:
+        with _converter_lock:
+            if _converter is None:
+                import opencc  # imported lazily: workers and tools that never fold skip it
+
+                _converter = opencc.OpenCC("t2s")
+    return _converter
+
+
+@dataclass(frozen=True)
+class Folded:
+    """Folded text plus the offset map back to the display text (None = identity)."""
+
+    text: str
+    display_len: int
+    offsets: tuple[int, ...] | None = None  # offsets[i] = display offset of folded char i
+
+    def to_display(self, i: int) -> int:
+        """Map a folded offset (0..len) to a display offset (0..display_len)."""
+        if self.offsets is None:
+            return i
+        if i >= len(self.offsets):
+            return self.display_len
+        return self.offsets[i]
+
+
+def _fold_chars(text: str) -> tuple[str, tuple[int, ...] | None]:
+    """NFKC + lower-case per character, returning a map when lengths change."""
+    nf = unicodedata.normalize("NFKC", text).lower()
+    if len(nf) == len(text):
+        return nf, None
+    out: list[str] = []
+    offs: list[int] = []
+    for i, ch in enumerate(text):
+        piece = unicodedata.normalize("NFKC", ch).lower()
+        out.append(piece)
+        offs.extend([i] * len(piece))
+    return "".join(out), tuple(offs)
+
+
+def fold(text: str) -> Folded:
+    """Fold display text for analysis: NFKC, traditional → simplified, lower-case."""
+    chars, offs = _fold_chars(text)
+    conv = _t2s().convert(chars)
+    if len(conv) != len(chars):
+        # OpenCC phrase tables changed the length: convert character by character so
+        # that offsets stay exact (rare; costs some quality of conversion, not recall).
+        conv = "".join(_t2s().convert(c) or c for c in chars)
+        if len(conv) != len(chars):
+            conv = chars
+    return Folded(conv, len(text), offs)
+
+
+def fold_text(text: str) -> str:
+    """Return only the folded text (for queries, region and duplicate detection)."""
+    return fold(text).text
