@@ -1,0 +1,160 @@
+"""Query latency over the committed query set: our engine vs. the naive recipe (vs. tantivy).
+
+* ``ours``    — ``SearchEngine(dir).search(SearchRequest(q=q, size=10))``: snippets, facets and
+  near-duplicate collapse on (the defaults), i.e. everything a results page needs;
+* ``naive``   — Whoosh ``MultifieldParser(["title", "body"])`` with jieba's ChineseAnalyzer,
+  ``searcher.search(q, limit=10)`` and ``hit.highlights("body")`` for each hit;
+* ``tantivy`` — tantivy + jieba tokens, top 10 and the stored fields, no snippets (a floor).
+
+Indexes are the ones ``bench/ingest.py --keep DIR`` builds (``DIR/<pipeline>-<N>``); missing
+ones are built here the same way. Each engine answers every query once as a warm-up, then
+``--rounds`` timed passes; percentiles are over all timed calls (nearest rank).
+
+    python bench/query_latency.py --limit 20000 --keep bench/out/ix
+    python bench/query_latency.py --limit 0 --only ours --keep bench/out/ix     # full corpus
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import OUT_DIR, REPO, machine, percentiles, read_queries  # noqa: E402
+from ingest import index_dir_for, run_child, slice_path  # noqa: E402
+
+ENGINES = ("ours", "naive", "tantivy")
+
+
+def ours_runner(index_dir: Path):
+    """Return a function answering one query with our engine (and its hit count)."""
+    sys.path.insert(0, str(REPO))
+    from search import SearchEngine, SearchRequest
+
+    engine = SearchEngine(index_dir)
+
+    def run(q: str) -> int:
+        page = engine.search(SearchRequest(q=q, size=10))
+        return page.total
+
+    return run, lambda: None
+
+
+def naive_runner(index_dir: Path):
+    """Return a function answering one query the naive way, with body highlights."""
+    from whoosh import index
+
+    from common import naive_searcher_query, quiet_jieba
+
+    quiet_jieba()
+    ix = index.open_dir(str(index_dir))
+    searcher = ix.searcher()
+
+    def run(q: str) -> int:
+        results = searcher.search(naive_searcher_query(ix, q), limit=10)
+        for hit in results:
+            hit.highlights("body")
+        return len(results)
+
+    return run, searcher.close
+
+
+def tantivy_runner(index_dir: Path):
+    """Return a function answering one query with tantivy (stored fields, no snippets)."""
+    import tantivy
+
+    from common import quiet_jieba, tantivy_query
+
+    quiet_jieba()
+    ix = tantivy.Index.open(str(index_dir))
+    ix.reload()
+    searcher = ix.searcher()
+
+    def run(q: str) -> int:
+        query, _ = tantivy_query(ix, q)
+        res = searcher.search(query, 10, count=True)
+        for _score, addr in res.hits:
+            searcher.doc(addr)
+        return res.count
+
+    return run, lambda: None
+
+
+RUNNERS = {"ours": ours_runner, "naive": naive_runner, "tantivy": tantivy_runner}
+
+
+def measure(name: str, index_dir: Path, queries: list[str], rounds: int) -> dict:
+    """Warm up, then time ``rounds`` passes over the queries; return percentiles in ms."""
+    t0 = time.perf_counter()
+    run, close = RUNNERS[name](index_dir)
+    open_s = time.perf_counter() - t0
+    zero = 0
+    for q in queries:  # warm-up (also opens readers and fills OS caches)
+        zero += run(q) == 0
+    times: list[float] = []
+    for _ in range(rounds):
+        for q in queries:
+            t = time.perf_counter()
+            run(q)
+            times.append((time.perf_counter() - t) * 1000.0)
+    close()
+    pc = percentiles(times)
+    return {"engine": name, "queries": len(queries), "calls": len(times),
+            "zero_hit_queries": zero, "open_seconds": round(open_s, 2),
+            **{k: round(v, 2) for k, v in pc.items()}}
+
+
+def main(argv=None) -> int:
+    """Measure the requested engines and print a table (JSON in bench/out/)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=20_000, help="index of the first N articles (0 = all)")
+    ap.add_argument("--only", action="append", choices=ENGINES)
+    ap.add_argument("--skip", action="append", choices=ENGINES, default=[])
+    ap.add_argument("--keep", type=Path, default=OUT_DIR / "ix",
+                    help="directory holding (or receiving) the indexes built by ingest.py")
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args(argv)
+
+    queries = read_queries()
+    engines = [e for e in (args.only or ENGINES) if e not in args.skip]
+    results = []
+    for name in engines:
+        d = index_dir_for(args.keep, name, args.limit)
+        if not d.exists() or not any(d.iterdir()):
+            print(f"building {d} ...", file=sys.stderr)
+            r = run_child(name, slice_path(args.limit), d, 2)
+            if "error" in r:
+                print(r["error"], file=sys.stderr)
+                results.append({"engine": name, "error": r["error"][-300:]})
+                continue
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: {len(queries)} queries on {d}", file=sys.stderr)
+        try:
+            res = measure(name, d, queries, args.rounds)
+        except Exception as e:  # keep the other engines' figures
+            res = {"engine": name, "error": f"{type(e).__name__}: {e}"}
+        print(f"    {res}", file=sys.stderr)
+        results.append(res)
+
+    out = {"limit": args.limit, "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"),
+           "queries_file": "bench/queries.txt", "results": results}
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    (OUT_DIR / f"query-{args.limit or 'all'}.json").write_text(
+        json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(f"query latency, index of the first {args.limit or 'all'} articles, "
+          f"{len(queries)} queries x {args.rounds} rounds after a warm-up; {out['machine']}")
+    print("| engine | p50 ms | p95 ms | p99 ms | mean ms | zero-hit queries |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        if "error" in r:
+            print(f"| {r['engine']} | failed: {r['error'][:80]} | | | | |")
+        else:
+            print(f"| {r['engine']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
+                  f"{r['mean']:.1f} | {r['zero_hit_queries']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
