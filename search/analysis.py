@@ -33,6 +33,7 @@ __all__ = [
     "Tok",
     "analyze",
     "analyze_folded",
+    "index_terms",
     "query_words",
     "ensure_dictionary",
     "add_words",
@@ -126,42 +127,62 @@ def segment(folded: str, mode: str = "search") -> list[tuple[str, int, int]]:
     return list(jieba.tokenize(folded, mode=mode, HMM=True))
 
 
+def _coarse_marks(raw: list[tuple[str, int, int]]) -> list[int]:
+    """Number the coarse word each raw token belongs to (sub-words share their word's)."""
+    # In search mode jieba emits the sub-words of a long word right before the word
+    # itself; walking backwards, a token that ends at or before the start of the last
+    # coarse word is the next coarse word, anything else is one of its sub-words.
+    n = len(raw)
+    marks = [0] * n
+    coarse = 0
+    cur_start = 1 << 62
+    for i in range(n - 1, -1, -1):
+        tok = raw[i]
+        if tok[2] <= cur_start:
+            coarse += 1
+            cur_start = tok[1]
+        marks[i] = coarse
+    return [coarse - m for m in marks]
+
+
 def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
     """Tokenize folded text into positioned tokens with display offsets."""
     raw = segment(f.text, mode)
-    # In search mode jieba emits the sub-words of a long word right before the word
-    # itself; walking backwards, a token that ends at or before the start of the
-    # last coarse word is the next coarse word, anything else is one of its sub-words.
-    marks: list[int] = [0] * len(raw)
-    coarse = 0
-    cur_start = 1 << 62
-    for i in range(len(raw) - 1, -1, -1):
-        _, s, e = raw[i]
-        if e <= cur_start:
-            coarse += 1
-            cur_start = s
-        marks[i] = coarse
+    marks = _coarse_marks(raw)
     out: list[Tok] = []
     wordish = _WORDISH.search
     to_display = f.to_display
     ident = f.offsets is None
+    last, nxt = -1, -1
     for (w, s, e), m in zip(raw, marks):
         if not wordish(w):
             continue
+        if m != last:  # dense positions over kept tokens: punctuation takes no slot
+            nxt += 1
+            last = m
         w = w.strip()
         if ident:
-            out.append(Tok(w, coarse - m, s, e))
+            out.append(Tok(w, nxt, s, e))
         else:
-            out.append(Tok(w, coarse - m, to_display(s), to_display(e)))
-    # Renumber positions densely over kept tokens (punctuation does not take a slot).
-    dense: list[Tok] = []
-    last_raw, nxt = None, -1
-    for t in out:
-        if t.pos != last_raw:
+            out.append(Tok(w, nxt, to_display(s), to_display(e)))
+    return out
+
+
+def index_terms(text: str) -> list[tuple[str, int]]:
+    """Return ``(term, position)`` pairs of display text: the indexing fast path of analyze()."""
+    raw = segment(fold(text).text, "search")
+    marks = _coarse_marks(raw)
+    wordish = _WORDISH.search
+    out: list[tuple[str, int]] = []
+    last, nxt = -1, -1
+    for (w, _s, _e), m in zip(raw, marks):
+        if not wordish(w):
+            continue
+        if m != last:
             nxt += 1
-            last_raw = t.pos
-        dense.append(t._replace(pos=nxt))
-    return dense
+            last = m
+        out.append((w.strip(), nxt))
+    return out
 
 
 def analyze(text: str, mode: str = "search") -> list[Tok]:

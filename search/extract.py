@@ -1,0 +1,1058 @@
+"""Turn input files (HTML in any charset, page-text dumps, JSON lines, WARC) into Articles.
+
+The ingester works from bytes. Charset labels are hints only: every candidate decoding is
+validated over the whole document, so a page that says gb2312 but is UTF-8 still decodes
+cleanly. The article body is found by scoring the DOM: each text line (a block or a
+``<br>``-separated run) counts as content when it carries sentence punctuation and little
+link text, and as boilerplate otherwise; the element whose subtree maximizes
+``content - boilerplate`` is the article. Metadata (headline, time, source, authors,
+canonical URL, wire dateline) comes from meta tags first and visible text second.
+
+Bad input never raises out of :func:`iter_articles`: each skipped input is reported as a
+:class:`Problem` (path, line, reason) and the run goes on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import unicodedata
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import lxml.html
+from lxml import etree
+
+from .errors import ExtractError
+from .models import Article
+from .normalize import clean_text
+
+__all__ = [
+    "Problem",
+    "iter_articles",
+    "count_inputs",
+    "extract_html",
+    "extract_text_dump",
+    "article_from_record",
+    "decode_bytes",
+    "parse_datetime",
+    "detect_lang",
+    "find_dateline",
+    "SHANGHAI",
+]
+
+log = logging.getLogger(__name__)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a news page or dump is far smaller; refuse to slurp huge blobs
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One skipped input: where it was and why it was skipped."""
+
+    path: str
+    line: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"path": self.path, "line": self.line, "reason": self.reason}
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        return f"{where}: {self.reason}"
+
+
+# --------------------------------------------------------------------------- charset
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_META_CHARSET_RE = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)|<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""",
+    re.I,
+)
+_GB_LABELS = {"gb2312", "gbk", "gb18030", "gb_2312-80", "x-gbk", "cp936", "ms936", "euc-cn", "x-euc-cn", "csgb2312", "936"}
+_BIG5_LABELS = {"big5", "big5-hkscs", "big5hkscs", "x-big5", "cp950", "ms950", "csbig5", "950"}
+# The most frequent Chinese characters; used to choose between GB and Big5 when the bytes
+# decode strictly as both (Big5 bytes are nearly always valid GBK, but decode to rare junk).
+_COMMON_SIMPLIFIED = (
+    "的一是不了在人有我他这个们中来上大为和国地到以说时要就出会可也你对生能而子那得于着下自之年过发后作"
+    "里用道行所然家种事成方多经么去法学如都同现当没动面起看定天分还进好小部其些主样理心她本前开但因只从想"
+    "实日军者意无力它与长把机十民第公此已工使情明性知全三又关点正业外将两高间由问很最重并物手应战向头文体"
+    "政美相见被利什二等产或新己制身果加西斯月话合回特代内信表化老给世位次度门任常先海通教儿原东声提立及比"
+    "员解水名真论处走义各入几口认条平系气题活尔更别打女变四神总何电数安少报才结反受目太量再感建务做接必场"
+    "件计管期市直德资命山金指克许统区保至队形社便空决治展马科司五基眼书非则听白却界达光放强即像难且权思王"
+    "象完设式色路记南品住告类求据程北边死张该交规万取拉格望觉术领共确传师观清今切院让识候带导争运笑飞风步"
+    "改收根干造言联持组每济车亲极林服快办议往元英士证近失转夫令准布始怎呢存未远叫台单影具罗字爱击流备兵连"
+    "调深商算质团集百需价花党华城石级整府离况亚请技际约示复病息究线似官火断精满支视消越器容照须九增研写称"
+    "企八功吗包片史委乎查轻易早曾除农找装广显吧阿李标谈吃图念六引历首医局突专费号尽另周较注语仅考落青随选"
+    "列武红响虽推势参希古众构房半节土投某案黑维革划敌致陈律足态护七兴派孩验责营星够章音跟志底站严巴例防族"
+    "供效续施留讲型料终答紧黄绝奇察母京段依批群项故按河米围江织害斗双境客纪采举杀攻父苏密低朝友诉止细愿千"
+)
+_common_lock = threading.Lock()
+_common_chars: frozenset[str] | None = None
+
+
+def _common() -> frozenset[str]:
+    global _common_chars
+    if _common_chars is None:
+        with _common_lock:
+            if _common_chars is None:
+                import opencc
+
+                trad = opencc.OpenCC("s2t").convert(_COMMON_SIMPLIFIED)
+                _common_chars = frozenset(_COMMON_SIMPLIFIED + trad)
+    return _common_chars
+
+
+def _canon_charset(label: str | None) -> str | None:
+    """Map a declared charset label to the Python codec we decode it with."""
+    if not label:
+        return None
+    low = label.strip().strip("'\"").lower().replace("_", "-") if label else ""
+    if low.replace("-", "") in {x.replace("-", "") for x in _GB_LABELS}:
+        return "gb18030"  # gb2312/gbk labels undercount what real pages contain
+    if low in _BIG5_LABELS:
+        return "big5hkscs"
+    try:
+        return codecs.lookup(low).name
+    except LookupError:
+        return None
+
+
+def _sniff_declared(data: bytes) -> str | None:
+    m = _META_CHARSET_RE.search(data[:8192])
+    if not m:
+        return None
+    return (m.group(1) or m.group(2)).decode("ascii", "ignore")
+
+
+def _common_score(text: str) -> float:
+    common = _common()
+    han = [c for c in text if "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff"]
+    if not han:
+        return 0.0
+    return sum(c in common for c in han) / len(han)
+
+
+def _lossy(data: bytes, enc: str) -> tuple[str, int]:
+    """Decode dropping undecodable bytes; return the text and the number of bad spans."""
+    text = data.decode(enc, errors="replace")
+    bad = text.count("\ufffd")
+    return text.replace("\ufffd", ""), bad
+
+
+_SINGLE_BYTE = {"latin-1", "iso8859-1", "cp1252", "ascii", "iso8859-15"}
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
+    """Decode a document's bytes, treating BOM and declared charsets as hints; return (text, encoding)."""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), enc.replace("-sig", "")
+            except UnicodeDecodeError:
+                break
+    head = data[:4096]
+    if head.count(b"\x00") > 2 or sum(b < 9 or 13 < b < 32 for b in head) > len(head) * 0.02 + 2:
+        raise ExtractError("binary data, not text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    hints = [h for h in (_canon_charset(declared), _canon_charset(_sniff_declared(data))) if h]
+    multi = [h for h in hints if h not in _SINGLE_BYTE and h != "utf-8"]
+    candidates: list[str] = []
+    for enc in [*multi, "gb18030", "big5hkscs"]:
+        if enc not in candidates:
+            candidates.append(enc)
+    decoded: list[tuple[str, str]] = []
+    for enc in candidates:
+        try:
+            decoded.append((data.decode(enc), enc))
+        except (UnicodeDecodeError, LookupError):
+            continue
+    if decoded:
+        if len(decoded) == 1:
+            return decoded[0]
+        # Several CJK codecs accept the bytes: the right one yields common characters,
+        # the wrong one rare junk. Ties keep the hint order.
+        best = max(enumerate(decoded), key=lambda it: (round(_common_score(it[1][0]), 2), -it[0]))[1]
+        return best
+    for enc in hints:
+        if enc in _SINGLE_BYTE:
+            return data.decode(enc, errors="replace").replace("\ufffd", ""), enc
+    # Nothing decodes strictly: a few broken bytes in an otherwise good page. Take the
+    # codec that loses least, drop the bad bytes (never emit U+FFFD), and refuse junk.
+    nonascii = sum(b > 127 for b in data) or 1
+    best_text, best_enc, best_bad = "", "", nonascii + 1
+    for enc in ["utf-8", *candidates]:
+        text, bad = _lossy(data, enc)
+        if bad < best_bad:
+            best_text, best_enc, best_bad = text, enc, bad
+    if best_bad * 20 > nonascii:
+        raise ExtractError(f"undecodable: no charset fits ({best_bad} bad byte runs under {best_enc})")
+    log.debug("lossy decode with %s: %d bad byte runs dropped", best_enc, best_bad)
+    return best_text, best_enc
+
+
+# --------------------------------------------------------------------------- dates
+
+_FW_TRANS = str.maketrans("０１２３４５６７８９：－／．", "0123456789:-/.")
+_DT_RE = re.compile(
+    r"(?<!\d)((?:19|20)\d{2})\s*(?:[-/.年]\s*)(\d{1,2})\s*(?:[-/.月]\s*)(\d{1,2})(?!\d)\s*日?"
+    r"(?:[\sT,，]*(?:[上下]午\s*)?(\d{1,2})\s*[:时時点點]\s*(\d{1,2})(?:\s*[:分]\s*(\d{1,2}))?\s*(?:秒)?"
+    r"(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?)?"
+)
+_MD_RE = re.compile(
+    r"(?<!\d)(\d{1,2})月(\d{1,2})[日号號](?:[\s,，]*(\d{1,2})\s*[:时時点點]\s*(\d{1,2}))?"
+)
+_COMPACT_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?:[T ]?(\d{2})(\d{2})(\d{2})?)?(?!\d)")
+
+
+def _mk(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, tz: str | None = None) -> datetime | None:
+    try:
+        if tz:
+            if tz == "Z":
+                tzinfo: Any = timezone.utc
+            else:
+                sign = 1 if tz[0] == "+" else -1
+                digits = tz[1:].replace(":", "")
+                tzinfo = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+            return datetime(y, mo, d, h, mi, s, tzinfo=tzinfo).astimezone(SHANGHAI)
+        return datetime(y, mo, d, h, mi, s, tzinfo=SHANGHAI)
+    except ValueError:
+        return None
+
+
+def parse_datetime(text: str, *, year_hint: int | None = None) -> datetime | None:
+    """Parse the first Chinese or ISO date(-time) in text; return it aware in Asia/Shanghai."""
+    if not text:
+        return None
+    t = unicodedata.normalize("NFKC", text).translate(_FW_TRANS)
+    m = _DT_RE.search(t)
+    if m:
+        y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        h = int(m.group(4)) if m.group(4) else 0
+        if m.group(4) and "下午" in t[m.start() : m.end()] and h < 12:
+            h += 12
+        dt = _mk(y, mo, d, h, int(m.group(5) or 0), int(m.group(6) or 0), m.group(7))
+        if dt is not None:
+            return dt
+    m = _COMPACT_RE.search(t)
+    if m and 1 <= int(m.group(2)) <= 12:
+        dt = _mk(*(int(g) for g in m.groups()[:3]), *(int(g or 0) for g in m.groups()[3:]))
+        if dt is not None:
+            return dt
+    if year_hint:
+        m = _MD_RE.search(t)
+        if m:
+            return _mk(year_hint, int(m.group(1)), int(m.group(2)), int(m.group(3) or 0), int(m.group(4) or 0))
+    return None
+
+
+_URL_DATE_RE = re.compile(r"/((?:19|20)\d{2})[-/_]?(\d{2})[-/_]?(\d{2})(?:/|[^\d])")
+
+
+def _date_from_url(url: str | None) -> datetime | None:
+    if not url:
+        return None
+    m = _URL_DATE_RE.search(url)
+    if not m:
+        return None
+    return _mk(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+
+
+# --------------------------------------------------------------------------- shared text helpers
+
+_t2s_lock = threading.Lock()
+_converters: dict[str, Any] = {}
+
+
+def _opencc(config: str) -> Any:
+    conv = _converters.get(config)
+    if conv is None:
+        with _t2s_lock:
+            conv = _converters.get(config)
+            if conv is None:
+                import opencc
+
+                conv = _converters[config] = opencc.OpenCC(config)
+    return conv
+
+
+def detect_lang(text: str) -> str:
+    """Return "zh-Hant" when traditional-only characters outnumber simplified-only ones, else "zh-Hans"."""
+    sample = "".join(c for c in text[:4000] if "\u3400" <= c <= "\u9fff")[:1500]
+    if not sample:
+        return "zh-Hans"
+    simp = _opencc("t2s").convert(sample)
+    trad = _opencc("s2t").convert(sample)
+    if len(simp) != len(sample) or len(trad) != len(sample):
+        return "zh-Hans"
+    trad_only = sum(a != b for a, b in zip(sample, simp))
+    simp_only = sum(a != b for a, b in zip(sample, trad))
+    return "zh-Hant" if trad_only > simp_only else "zh-Hans"
+
+
+_DATELINE_RE = re.compile(
+    r"(?:中新社|中新[网網]|新[华華]社|新[华華][网網]|人民[网網]|央[视視][网網]|央[广廣][网網]|[国國]际在线|"
+    r"中[国國]日[报報][网網]?|光明[网網]|[环環]球[网網]|澎湃新[闻聞]|本[报報]|[据據])"
+    r"\s*([\u4e00-\u9fff]{2,8}?)(?:新[闻聞]|[频頻]道|分社|[站])?\s*"
+    r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})日\s*(?:[电電]|消息|[讯訊])"
+)
+_NOT_PLACE = {"记者", "記者", "报道", "報道", "讯", "訊"}
+
+
+def find_dateline(text: str) -> str | None:
+    """Return the place of a wire dateline near the start of text (中新社北京10月19日电 → 北京)."""
+    m = _DATELINE_RE.search(text[:300])
+    if not m:
+        return None
+    place = m.group(1)
+    if place in _NOT_PLACE or place.startswith(("记者", "記者")):
+        return None
+    return place
+
+
+_NAME = r"[\u4e00-\u9fff·]{2,5}"
+_BYLINE_RE = re.compile(
+    r"(?:[电電]|消息|[讯訊])\s*[（(]\s*((?:(?:实习|實習|见习|見習|特约|特約|总台|總台)?(?:记者|記者|通讯员|通訊員)\s*)?"
+    rf"{_NAME}(?:\s*(?:[、,，\s]|(?:实习|實習|特约|特約)?(?:记者|記者|通讯员|通訊員))\s*{_NAME})*)\s*[)）]"
+)
+_ROLE_RE = re.compile(r"(?:实习|實習|见习|見習|特约|特約|总台|總台|本[报報])?(?:记者|記者|通讯员|通訊員|作者|撰稿|摄影|攝影)")
+_EDITOR_RE = re.compile(
+    r"(?:责任编辑|責任編輯|责编|責編|编辑|編輯|主编|主編)\s*[:：]\s*"
+    r"([\u4e00-\u9fffA-Za-z·]{2,12}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4})*)"
+)
+_AUTHOR_RE = re.compile(
+    r"(?:作者|撰文|文/|文／|(?:本[报報]|实习|實習|特约|特約)?(?:记者|記者))\s*[:：/]?\s*"
+    r"([\u4e00-\u9fff·]{2,4}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4}){0,4})"
+)
+_SOURCE_RE = re.compile(
+    r"(?:来源|來源|稿源|出处|出處|信息来源|信息來源)\s*[:：]\s*([^\s|｜:：]{2,30}?)"
+    r"(?=\s|$|[|｜]|作者|编辑|編輯|责任编辑|責任編輯|时间|時間|发布|發佈|浏览|瀏覽|点击|點擊|字号|字號)"
+)
+_NAME_STOP = {"本报", "本報", "记者", "記者", "编辑", "編輯", "通讯员", "通訊員", "来源", "來源", "发布", "時間", "时间"}
+
+
+def _split_names(s: str) -> list[str]:
+    s = _ROLE_RE.sub(" ", s)
+    out = []
+    for name in re.split(r"[、,，\s]+", s):
+        name = name.strip("·")
+        if 2 <= len(name) <= 12 and name not in _NAME_STOP:
+            out.append(name)
+    return out
+
+
+def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for it in items:
+        if it:
+            seen.setdefault(it, None)
+    return tuple(seen)
+
+
+def _hash_id(prefix: str, *parts: str) -> str:
+    h = hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:12]
+    return f"{prefix}-{h}"
+
+
+def _url_id(url: str) -> str:
+    return "web-" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:12]
+
+
+def _clean_line(text: str) -> str:
+    return clean_text(text, multiline=False)
+
+
+# --------------------------------------------------------------------------- page-text dumps
+
+_BREADCRUMB_RE = re.compile(r"^(?:首[页頁]|当前位置|當前位置|您的位置|你的位置|位置)\s*[:：]?\s*(?:[>＞›»]|$)|\s[>＞›»]\s")
+_DISCLAIMER_RE = re.compile(
+    r"版[权權](?:与|與|和)?免[责責][声聲]明|免[责責][声聲]明|版[权權]所有|版[权權][声聲]明|Copyright|©|（C）|\(C\)\s*\d{4}"
+)
+_END_MARK_RE = re.compile(r"\s*[（(]\s*完\s*[)）]\s*$")
+_META_LINE_KEYS = re.compile(r"来源|來源|编辑|編輯|作者|发布|發佈|发表|發表|记者|記者|时间|時間")
+
+
+def _is_breadcrumb(line: str) -> bool:
+    return len(line) < 120 and bool(_BREADCRUMB_RE.search(line))
+
+
+def extract_text_dump(text: str, *, origin: str | None = None) -> Article:
+    """Parse a page-text dump (headline, meta line, body, disclaimer) into an Article."""
+    lines = [ln.strip() for ln in clean_text(text).split("\n")]
+    lines = [ln for ln in lines if ln]
+    if not lines:
+        raise ExtractError("empty text")
+    meta_idx = None
+    for i, ln in enumerate(lines[:20]):
+        if len(ln) < 160 and parse_datetime(ln) and (_META_LINE_KEYS.search(ln) or len(ln) < 30):
+            meta_idx = i
+            break
+    if meta_idx is not None:
+        before = [ln for ln in lines[:meta_idx] if not _is_breadcrumb(ln)]
+        title = before[-1] if before else ""
+        meta_line = lines[meta_idx]
+        rest = lines[meta_idx + 1 :]
+    else:
+        start = next((i for i, ln in enumerate(lines) if not _is_breadcrumb(ln)), 0)
+        title, meta_line, rest = lines[start], "", lines[start + 1 :]
+    body_lines: list[str] = []
+    for ln in rest:
+        if _DISCLAIMER_RE.search(ln) and len(body_lines) > 0:
+            break  # everything from the copyright/disclaimer block on is site furniture
+        if _is_breadcrumb(ln):
+            continue
+        if body_lines and ln == body_lines[-1]:
+            continue  # photo captions are repeated under the picture
+        body_lines.append(ln)
+    while body_lines and _END_MARK_RE.fullmatch(body_lines[-1]):
+        body_lines.pop()
+    if body_lines:
+        body_lines[-1] = _END_MARK_RE.sub("", body_lines[-1])
+    body = "\n".join(body_lines)
+    if not title or not body:
+        raise ExtractError("no headline or body in text dump")
+    published = parse_datetime(meta_line) if meta_line else None
+    source = None
+    m = _SOURCE_RE.search(meta_line + " ")
+    if m:
+        source = m.group(1)
+    authors: list[str] = []
+    head = body[:300]
+    m = _BYLINE_RE.search(head)
+    if m:
+        authors += _split_names(m.group(1))
+    for m in _AUTHOR_RE.finditer(meta_line):
+        authors += _split_names(m.group(1))
+    for m in _EDITOR_RE.finditer(meta_line):
+        authors += _split_names(m.group(1))
+    title = _clean_line(title)
+    return Article(
+        id=_hash_id("txt", title, body),
+        title=title,
+        body=body,
+        source=source,
+        published=published,
+        authors=_dedupe(authors),
+        dateline=find_dateline(body),
+        lang=detect_lang(title + body),
+        origin=origin,
+    )
+
+
+# --------------------------------------------------------------------------- JSON lines
+
+
+def _opt_str(rec: dict, key: str) -> str | None:
+    v = rec.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ExtractError(f"field {key!r} is {type(v).__name__}, not a string")
+    v = v.strip()
+    return v or None
+
+
+def article_from_record(rec: dict, *, origin: str | None = None) -> Article:
+    """Build an Article from one JSON-lines record of the corpus schema."""
+    if not isinstance(rec, dict):
+        raise ExtractError(f"record is a JSON {type(rec).__name__}, not an object")
+    rid = _opt_str(rec, "id")
+    title = _clean_line(_opt_str(rec, "title") or "")
+    body = clean_text(_opt_str(rec, "body") or "")
+    if not title and not body:
+        raise ExtractError("record has neither title nor body")
+    url = _opt_str(rec, "url")
+    if not rid:
+        rid = _url_id(url) if url else _hash_id("rec", title, body)
+    published = None
+    date = rec.get("published") or rec.get("date")
+    if isinstance(date, str) and date.strip():
+        published = parse_datetime(date)
+        if published is None:
+            log.debug("%s: unparseable date %r", origin, date)
+    authors = rec.get("authors") or rec.get("author") or ()
+    if isinstance(authors, str):
+        authors = _split_names(authors)
+    dateline = _opt_str(rec, "dateline_place") or _opt_str(rec, "dateline")
+    lang = _opt_str(rec, "lang") or detect_lang(title + body)
+    return Article(
+        id=rid,
+        title=title,
+        body=body,
+        url=url,
+        source=_opt_str(rec, "source"),
+        published=published,
+        category=_opt_str(rec, "category"),
+        authors=_dedupe(str(a).strip() for a in authors),
+        dateline=dateline,
+        lang=lang,
+        origin=origin,
+    )
+
+
+# --------------------------------------------------------------------------- HTML
+
+_DROP_TAGS = ["script", "style", "noscript", "iframe", "object", "embed", "svg", "canvas", "template",
+              "select", "option", "button", "input", "textarea", "map"]
+# Semantic furniture tags and furniture classes are dropped only when they are not the
+# page's main wrapper (ASP.NET wraps whole pages in <form>, some sites put "nav" classes
+# on the outermost container).
+_FURNITURE_TAGS = frozenset({"nav", "aside", "footer", "form"})
+_WRAPPER_SHARE = 0.4
+_BLOCK_TAGS = frozenset(
+    "p div td th tr table tbody thead li ul ol dl dt dd h1 h2 h3 h4 h5 h6 section article header "
+    "blockquote pre center body html figure figcaption main address hr fieldset caption".split()
+)
+# class/id tokens of page furniture; matched as whole tokens so that "header" != "head-ad"
+_BOILER_TOKENS = re.compile(
+    r"(?:^|[\s_-])(?:share|sharing|bdshare|jiathis|comment|comments|cmt|reply|replies|related|relate|"
+    r"recommend|recom|tuijian|xgxw|xgyd|hot|hotnews|rank|ranking|footer|foot|nav|navbar|menu|breadcrumb|crumb|"
+    r"crumbs|sidebar|side|aside|copyright|banner|ad|ads|advert|advertisement|gg|guanggao|popup|toolbar|"
+    r"login|search|sitemap|friendlink|links|pager|pagination|subnav|topbar)(?:$|[\s_-]|\d)",
+    re.I,
+)
+_PUNCT = set("，。！？；：、“”‘’《》…—（）")
+_PUNCT_ASCII = set(",!?;")
+_WIDGET_LINE_RE = re.compile(
+    r"^(?:分享到|分享至|打印|关闭|關閉|关闭窗口|返回顶部|返回首页|上一篇|下一篇|上一页|下一页|字号|字體|字体|"
+    r"【?\s*(?:打印|关闭|大|中|小)\s*】?|相关(?:新闻|阅读|文章|链接)|相關(?:新聞|閱讀)|推荐阅读|延伸阅读|点击排行|"
+    r"扫一扫|扫描二维码|微信扫一扫|举报|我要纠错|责任编辑\s*[:：]?\s*$)"
+)
+_LIST_PAGE_MIN_LINKS = 25
+
+
+@dataclass
+class _Line:
+    owner: Any
+    parts: list[str]
+    link: int = 0
+    text: str = ""
+    n: int = 0  # non-space chars
+    punct: int = 0
+    good: float = 0.0
+    bad: float = 0.0
+
+
+def _lines_of(root: Any) -> list[_Line]:
+    """Split the tree into text lines: each block element and each <br> starts one."""
+    lines: list[_Line] = [_Line(root, [])]
+
+    def add(text: str | None, owner: Any, in_link: bool) -> None:
+        if not text:
+            return
+        cur = lines[-1]
+        if cur.owner is not owner:
+            cur = _Line(owner, [])
+            lines.append(cur)
+        cur.parts.append(text)
+        if in_link:
+            cur.link += len("".join(text.split()))
+
+    def walk(el: Any, owner: Any, in_link: bool) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in _BLOCK_TAGS:
+            owner = el
+            lines.append(_Line(el, []))
+        elif tag == "br":
+            lines.append(_Line(owner, []))
+        in_link = in_link or tag == "a"
+        if tag:
+            add(el.text, owner, in_link)
+            for child in el:
+                walk(child, owner, in_link)
+                add(child.tail, owner, in_link)
+
+    walk(root, root, False)
+    out = []
+    for ln in lines:
+        text = _clean_line("".join(ln.parts))
+        if not text:
+            continue
+        ln.text = text
+        ln.n = len("".join(text.split()))
+        ln.link = min(ln.link, ln.n)
+        nonlink = ln.n - ln.link
+        ln.punct = sum(c in _PUNCT or c in _PUNCT_ASCII for c in text)
+        if ln.link > 0.5 * ln.n:
+            ln.bad = ln.n
+        elif nonlink >= 10 and ln.punct >= 1:
+            ln.good = nonlink
+        elif nonlink >= 40:
+            ln.good = nonlink * 0.5
+        else:
+            ln.bad = 0.3 * nonlink + ln.link
+        if _WIDGET_LINE_RE.match(text):
+            ln.good, ln.bad = 0.0, ln.n
+        out.append(ln)
+    return out
+
+
+def _is_boilerplate_el(el: Any) -> bool:
+    attrs = " ".join(v for v in (el.get("class"), el.get("id")) if v)
+    if not attrs:
+        return False
+    if el.tag in ("body", "html"):
+        return False
+    return bool(_BOILER_TOKENS.search(attrs))
+
+
+def _text_len(el: Any) -> int:
+    return sum(len("".join(t.split())) for t in el.itertext())
+
+
+def _drop_furniture(root: Any) -> None:
+    """Drop furniture elements (by tag or class/id) that are not the page's main wrapper."""
+    total = _text_len(root) or 1
+    stack = [root]
+    while stack:
+        el = stack.pop()
+        for child in list(el):
+            if not isinstance(child.tag, str):
+                continue
+            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child)) and _text_len(child) < _WRAPPER_SHARE * total:
+                child.drop_tree()
+            else:
+                stack.append(child)
+
+
+def _meta_map(doc: Any) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    for m in doc.iter("meta"):
+        key = (m.get("property") or m.get("name") or m.get("itemprop") or m.get("http-equiv") or "").strip().lower()
+        content = (m.get("content") or "").strip()
+        if key and content and key not in meta:
+            meta[key] = content
+    return meta
+
+
+_TITLE_SPLIT_RE = re.compile(r"\s*(?:_|\||｜|--|——|—|\s-\s|\s–\s|－)\s*")
+_DATE_META_KEYS = (
+    "article:published_time", "og:article:published_time", "og:release_date", "datepublished", "pubdate",
+    "publishdate", "publish_date", "publishtime", "publish-date", "pub_date", "ptime", "dc.date.issued",
+    "dc.date", "dcterms.created", "weibo: article:create_at", "article:created", "created", "date",
+    "sailthru.date", "parsely-pub-date", "contentid",
+)
+_JSONLD_DATE_RE = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
+
+
+def _pick_title(doc: Any, meta: dict[str, str]) -> str:
+    title_tag = _clean_line(doc.findtext(".//title") or "")
+    og = _clean_line(meta.get("og:title") or meta.get("twitter:title") or "")
+    heads = []
+    for el in doc.iter("h1", "h2", "h3"):
+        t = _clean_line(el.text_content())
+        if 4 <= len(t) <= 120:
+            heads.append((el.tag, t))
+    ref = og or title_tag
+    best = ""
+    for _tag, t in heads:
+        if ref and (t in ref or ref in t) and len(t) > len(best):
+            best = t
+    if not best:
+        # headline containers without h-tags: class/id containing "title"
+        for el in doc.xpath("//*[contains(@class,'title') or contains(@id,'title')]"):
+            if el.tag in ("title", "head", "meta", "html", "body"):
+                continue
+            t = _clean_line(el.text_content())
+            if 4 <= len(t) <= 120 and ref and t in ref and len(t) > len(best):
+                best = t
+    if best:
+        return best
+    if og:
+        return _TITLE_SPLIT_RE.split(og)[0] if len(_TITLE_SPLIT_RE.split(og)[0]) >= 4 else og
+    h1 = [t for tag, t in heads if tag == "h1"]
+    if len(h1) == 1 and not title_tag:
+        return h1[0]
+    if title_tag:
+        first = _TITLE_SPLIT_RE.split(title_tag)[0]
+        return first if len(first) >= 4 else title_tag
+    return h1[0] if h1 else ""
+
+
+def _best_node(lines: list[_Line]) -> tuple[Any, float, float]:
+    """Return the element maximizing content minus boilerplate, with its good and bad totals."""
+    good: dict[Any, float] = {}
+    bad: dict[Any, float] = {}
+    for ln in lines:
+        el = ln.owner
+        while el is not None:
+            good[el] = good.get(el, 0.0) + ln.good
+            bad[el] = bad.get(el, 0.0) + ln.bad
+            el = el.getparent()
+    best, best_key = None, (float("-inf"), 0)
+    for el, g in good.items():
+        # on equal scores the deeper (tighter) element wins
+        key = (round(g - bad[el], 3), sum(1 for _ in el.iterancestors()))
+        if key > best_key:
+            best, best_key = el, key
+    if best is None:
+        return None, 0.0, 0.0
+    return best, good[best], bad[best]
+
+
+def _descends(el: Any, anc: Any) -> bool:
+    while el is not None:
+        if el is anc:
+            return True
+        el = el.getparent()
+    return False
+
+
+def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: str,
+                    content_span: tuple[int, int], url: str | None, raw_scripts: str) -> datetime | None:
+    for key in _DATE_META_KEYS:
+        if key in meta:
+            dt = parse_datetime(meta[key])
+            if dt:
+                return dt
+    for el in doc.iter("time"):
+        dt = parse_datetime(el.get("datetime") or el.text_content())
+        if dt:
+            return dt
+    m = _JSONLD_DATE_RE.search(raw_scripts)
+    if m:
+        dt = parse_datetime(m.group(1))
+        if dt:
+            return dt
+    first, last = content_span
+    title_idx = next((i for i, ln in enumerate(lines) if title and title in ln.text), -1)
+    cands: list[tuple[int, datetime, bool]] = []
+    for i, ln in enumerate(lines):
+        if ln.n > 200 and not (first <= i <= last):
+            continue
+        t = unicodedata.normalize("NFKC", ln.text)
+        for m in _DT_RE.finditer(t):
+            dt = parse_datetime(m.group(0))
+            if dt and 1990 <= dt.year <= 2100:
+                cands.append((i, dt, bool(m.group(4))))
+    if cands:
+        start = title_idx if 0 <= title_idx <= first else max(first - 15, 0)
+        groups = [
+            [c for c in cands if start <= c[0] <= first + 2],  # between headline and body: the byline
+            [c for c in cands if last - 3 <= c[0] <= last + 4],  # blog/notice footers: "posted at ..."
+            [c for c in cands if c[0] >= start],
+            cands,
+        ]
+        for group in groups:
+            if group:
+                with_time = [c for c in group if c[2]]
+                return (with_time or group)[0][1]
+    return _date_from_url(url)
+
+
+def _header_text(lines: list[_Line], first: int, title: str) -> str:
+    title_idx = next((i for i, ln in enumerate(lines[: first + 1]) if title and title in ln.text), max(first - 8, 0))
+    return "\n".join(ln.text for ln in lines[title_idx : first + 3] if ln.n < 200)
+
+
+def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
+    href = None
+    for link in doc.iter("link"):
+        if (link.get("rel") or "").strip().lower() == "canonical" and link.get("href"):
+            href = link.get("href").strip()
+            break
+    href = href or meta.get("og:url")
+    if href and url:
+        href = urljoin(url, href)
+    if href and not href.startswith(("http://", "https://")):
+        href = url
+    return href or url
+
+
+def extract_html(data: bytes, *, url: str | None = None, origin: str | None = None,
+                 declared: str | None = None) -> Article:
+    """Extract one news article from a page's raw bytes; raise ExtractError for non-articles."""
+    if not data.strip():
+        raise ExtractError("empty page")
+    text, encoding = decode_bytes(data, declared)
+    if "<" not in text[:20000]:
+        raise ExtractError("not HTML: no markup found")
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True)
+    try:
+        doc = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except (etree.ParserError, ValueError) as e:
+        raise ExtractError(f"unparseable HTML: {e}") from None
+    meta = _meta_map(doc)
+    raw_scripts = " ".join(s.text or "" for s in doc.iter("script") if "ld+json" in (s.get("type") or ""))
+    title = _pick_title(doc, meta)
+    canonical = _canonical(doc, meta, url)
+    for el in list(doc.iter(*_DROP_TAGS)):
+        if el.getparent() is not None:
+            el.drop_tree()
+    body_el = doc.find("body")
+    root = body_el if body_el is not None else doc
+    _drop_furniture(root)
+    lines = _lines_of(root)
+    node, good, bad = _best_node(lines)
+    link_lines = sum(1 for ln in lines if ln.link > 0.5 * ln.n and ln.n >= 4)
+    if node is None or good < 60:
+        if link_lines >= _LIST_PAGE_MIN_LINKS:
+            raise ExtractError(f"list page: {link_lines} link lines and no article text")
+        raise ExtractError("no article text found")
+    idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)]
+    first, last = idx[0], idx[-1]
+    # An index page has many link lines outside the chosen block and little text inside it.
+    if good < 300 and link_lines >= _LIST_PAGE_MIN_LINKS and link_lines * 12 > good:
+        raise ExtractError(f"list page: {link_lines} link lines, only {int(good)} chars of article text")
+    body_lines = []
+    for i in idx:
+        ln = lines[i]
+        if ln.link > 0.5 * ln.n or _WIDGET_LINE_RE.match(ln.text):
+            continue
+        if body_lines and ln.text == body_lines[-1]:
+            continue
+        body_lines.append(ln.text)
+    # trim a leading copy of the headline
+    while body_lines and title and body_lines[0] == title:
+        body_lines.pop(0)
+    body = "\n".join(body_lines)
+    if not body:
+        raise ExtractError("no article text found")
+    header = _header_text(lines, first, title)
+    tail = "\n".join(lines[i].text for i in range(max(last - 4, first), min(last + 3, len(lines))))
+    published = _find_published(doc, meta, lines, title, (first, last), canonical, raw_scripts)
+    source = None
+    m = _SOURCE_RE.search(header + " ") or _SOURCE_RE.search(tail + " ")
+    if m:
+        source = m.group(1)
+    source = source or meta.get("og:site_name") or meta.get("source") or None
+    authors: list[str] = []
+    if meta.get("author") and len(meta["author"]) <= 40:
+        authors += _split_names(meta["author"])
+    m = _BYLINE_RE.search(body[:300])
+    if m:
+        authors += _split_names(m.group(1))
+    for block in (header, tail):
+        for m in _AUTHOR_RE.finditer(block):
+            authors += _split_names(m.group(1))
+        for m in _EDITOR_RE.finditer(block):
+            authors += _split_names(m.group(1))
+    if not title:
+        title = body_lines[0][:80]
+    art_id = _url_id(canonical) if canonical else _hash_id("html", title, body)
+    log.debug("%s: decoded as %s, %d body chars", origin, encoding, len(body))
+    return Article(
+        id=art_id,
+        title=title,
+        body=body,
+        url=canonical,
+        source=_clean_line(source) if source else None,
+        published=published,
+        category=None,
+        authors=_dedupe(authors),
+        dateline=find_dateline(body),
+        lang=detect_lang(title + body),
+        origin=origin,
+    )
+
+
+# --------------------------------------------------------------------------- files
+
+_KINDS = {".html": "html", ".htm": "html", ".shtml": "html", ".xhtml": "html", ".txt": "txt",
+          ".jsonl": "jsonl", ".warc": "warc"}
+
+
+def _kind_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return _KINDS.get(os.path.splitext(name)[1])
+
+
+def _walk(paths: Iterable[str | os.PathLike], report: Callable[[Problem], None]) -> Iterator[Path]:
+    """Yield files under paths in sorted order, surviving symlink loops and unreadable dirs."""
+    visited: set[str] = set()
+
+    def walk_dir(d: Path, ancestors: tuple[str, ...]) -> Iterator[Path]:
+        real = os.path.realpath(d)
+        if real in ancestors:
+            report(Problem(str(d), None, f"symlink loop: points back to {real}"))
+            return
+        if real in visited:
+            log.debug("%s: already visited as %s", d, real)
+            return
+        visited.add(real)
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            report(Problem(str(d), None, f"unreadable directory: {e.strerror or e}"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue  # hidden files and VCS folders are not inputs
+            p = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                yield from walk_dir(p, (*ancestors, real))
+            else:
+                yield p
+
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            yield from walk_dir(p, ())
+        elif p.exists() or p.is_symlink():
+            yield p
+        else:
+            report(Problem(str(p), None, "no such file or directory"))
+
+
+def count_inputs(paths: Iterable[str | os.PathLike]) -> int:
+    """Return how many files iter_articles would open (for a progress bar)."""
+    return sum(1 for p in _walk(paths, lambda _p: None) if _kind_of(p))
+
+
+def _read_bytes(path: Path) -> bytes:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ExtractError(f"file too large ({size} bytes)")
+    if path.name.lower().endswith(".gz"):
+        with gzip.open(path, "rb") as f:
+            return f.read(MAX_FILE_BYTES + 1)
+    return path.read_bytes()
+
+
+def _io_reason(e: BaseException) -> str:
+    if isinstance(e, (EOFError, gzip.BadGzipFile, zlib.error)):
+        return f"truncated or corrupt gzip: {e}"
+    if isinstance(e, OSError):
+        return f"unreadable: {e.strerror or e}"
+    return f"{type(e).__name__}: {e}"
+
+
+def _iter_jsonl(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    lineno = 0
+    with opener(path, "rb") as f:
+        try:
+            for lineno, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                where = f"{path}:{lineno}"
+                try:
+                    rec = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as e:
+                    report(Problem(str(path), lineno, f"not UTF-8: {e.reason} at byte {e.start}"))
+                    continue
+                except json.JSONDecodeError as e:
+                    report(Problem(str(path), lineno, f"invalid JSON: {e.msg} (column {e.colno})"))
+                    continue
+                try:
+                    yield article_from_record(rec, origin=where)
+                except ExtractError as e:
+                    report(Problem(str(path), lineno, str(e)))
+        except (EOFError, OSError, zlib.error) as e:
+            # the good lines before the break were already yielded
+            report(Problem(str(path), lineno + 1, _io_reason(e)))
+    if lineno == 0:
+        report(Problem(str(path), None, "empty file"))
+
+
+def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    n = 0
+    with open(path, "rb") as f:
+        try:
+            for rec in ArchiveIterator(f):
+                n += 1
+                if rec.rec_type not in ("response", "resource"):
+                    continue
+                ctype = ""
+                if rec.http_headers is not None:
+                    if rec.rec_type == "response" and not rec.http_headers.get_statuscode().startswith("2"):
+                        continue
+                    ctype = rec.http_headers.get_header("Content-Type") or ""
+                else:
+                    ctype = rec.rec_headers.get_header("Content-Type") or ""
+                if ctype and "html" not in ctype.lower():
+                    continue
+                declared = None
+                m = re.search(r"charset\s*=\s*([\w.:-]+)", ctype, re.I)
+                if m:
+                    declared = m.group(1)
+                uri = rec.rec_headers.get_header("WARC-Target-URI")
+                try:
+                    payload = rec.content_stream().read()
+                    yield extract_html(payload, url=uri, origin=f"{path}:{n}", declared=declared)
+                except ExtractError as e:
+                    report(Problem(str(path), n, f"{uri}: {e}"))
+                except Exception as e:  # noqa: BLE001 - a broken record must not end the run
+                    report(Problem(str(path), n, f"{uri}: {_io_reason(e)}"))
+        except (ArchiveLoadFailed, EOFError, OSError, zlib.error) as e:
+            report(Problem(str(path), n + 1, f"corrupt WARC: {e}"))
+    if n == 0:
+        report(Problem(str(path), None, "empty file or no WARC records"))
+
+
+def _iter_file(path: Path, kind: str, report: Callable[[Problem], None]) -> Iterator[Article]:
+    if kind == "jsonl":
+        yield from _iter_jsonl(path, report)
+        return
+    if kind == "warc":
+        yield from _iter_warc(path, report)
+        return
+    data = _read_bytes(path)
+    if not data.strip():
+        raise ExtractError("empty file")
+    if kind == "html":
+        yield extract_html(data, origin=str(path))
+    else:
+        text, _enc = decode_bytes(data)
+        yield extract_text_dump(text, origin=str(path))
+
+
+def iter_articles(
+    paths: Iterable[str | os.PathLike],
+    on_problem: Callable[[Problem], None] | None = None,
+) -> Iterator[Article]:
+    """Yield an Article for every good input under paths; report each bad one and go on."""
+
+    def report(p: Problem) -> None:
+        if on_problem is not None:
+            on_problem(p)
+        else:
+            log.warning("skipped %s", p)
+
+    for path in _walk(paths, report):
+        kind = _kind_of(path)
+        if kind is None:
+            report(Problem(str(path), None, f"unknown file type {path.suffix or '(no suffix)'!r}"))
+            continue
+        try:
+            yield from _iter_file(path, kind, report)
+        except ExtractError as e:
+            report(Problem(str(path), None, str(e)))
+        except (OSError, EOFError, zlib.error) as e:
+            report(Problem(str(path), None, _io_reason(e)))
+        except Exception as e:  # noqa: BLE001 - one bad file must not end a reindex
+            log.exception("unexpected error on %s", path)
+            report(Problem(str(path), None, f"internal error: {type(e).__name__}: {e}"))

@@ -1,0 +1,423 @@
+"""Build and update the Whoosh index: reindex (incremental), rebuild with atomic swap, delete.
+
+On disk an index directory holds generations::
+
+    index/
+      CURRENT            name of the generation being served (replaced atomically)
+      .writer.lock       held (flock) by the one process that writes
+      g-20261128T061500-1a2b/   a complete Whoosh index + xunwen.json (schema version)
+
+``--rebuild`` writes a new generation next to the served one and swaps ``CURRENT`` with
+``os.replace`` only after the commit succeeded, so readers never see a half-built
+index and a killed or failed rebuild leaves the old generation serving. Incremental
+runs update the current generation through Whoosh's own writer (new segments, then a
+new TOC renamed into place).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from whoosh import index as windex
+from whoosh.query import Or, Term
+
+from .errors import IndexBusy, IndexIncompatible, IndexMissing
+from .models import Article
+from .normalize import fold_text
+from .schema import SCHEMA_VERSION, make_schema
+
+__all__ = [
+    "reindex",
+    "index_articles",
+    "delete_articles",
+    "open_current",
+    "current_generation",
+    "ReindexSummary",
+    "default_sources",
+    "writer_lock",
+]
+
+log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+CURRENT = "CURRENT"
+META = "xunwen.json"
+LOCK = ".writer.lock"
+MAX_PROBLEMS_KEPT = 1000
+
+
+@dataclass
+class ReindexSummary:
+    """What a reindex run did (the CLI prints it; ``to_dict`` for --json)."""
+
+    index_dir: str
+    generation: str = ""
+    rebuild: bool = False
+    read: int = 0
+    indexed: int = 0
+    added: int = 0
+    replaced: int = 0
+    skipped: int = 0
+    near_duplicates: int = 0
+    seconds: float = 0.0
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Articles indexed per second."""
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def skip(self, path: str, line: int | None, reason: str) -> None:
+        """Count one skipped input and keep its reason."""
+        self.skipped += 1
+        key = reason.split(":", 1)[0]
+        self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append({"path": path, "line": line, "reason": reason})
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["rate"] = round(self.rate, 1)
+        d["seconds"] = round(self.seconds, 2)
+        return d
+
+
+def default_sources() -> list[Path]:
+    """Return the bundled sample corpus (``data/`` next to the packages)."""
+    data = Path(__file__).resolve().parent.parent / "data"
+    out = [p for p in (data / "sample.jsonl.gz", data / "seed") if p.exists()]
+    return out
+
+
+# ---------------------------------------------------------------- generations
+
+
+def current_generation(index_dir: str | os.PathLike) -> Path | None:
+    """Return the directory of the served generation, or None when there is none."""
+    root = Path(index_dir)
+    try:
+        name = (root / CURRENT).read_text("utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    gen = root / name
+    return gen if name and gen.is_dir() else None
+
+
+def _check_meta(gen: Path) -> None:
+    try:
+        meta = json.loads((gen / META).read_text("utf-8"))
+    except (OSError, ValueError):
+        raise IndexIncompatible(
+            f"{gen} is not an xunwen index of this version: run `xunwen reindex --rebuild`"
+        ) from None
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise IndexIncompatible(
+            f"the index at {gen.parent} has schema version {meta.get('schema_version')}, "
+            f"this xunwen needs {SCHEMA_VERSION}: run `xunwen reindex --rebuild`"
+        )
+
+
+def open_current(index_dir: str | os.PathLike) -> tuple[Any, Path]:
+    """Open the served generation as a Whoosh index; raise IndexMissing/IndexIncompatible."""
+    root = Path(index_dir)
+    gen = current_generation(root)
+    if gen is None:
+        if root.is_dir() and any(root.glob("_MAIN_*.toc")):
+            raise IndexIncompatible(
+                f"{root} holds an index from another version: run `xunwen reindex --rebuild`"
+            )
+        raise IndexMissing(f"no index at {root}: run `xunwen reindex` to build one")
+    _check_meta(gen)
+    try:
+        return windex.open_dir(str(gen)), gen
+    except (windex.EmptyIndexError, FileNotFoundError) as e:
+        raise IndexMissing(f"the index at {gen} is empty or damaged ({e}): run `xunwen reindex --rebuild`") from e
+    except Exception as e:  # unpickling a schema written by other code raises anything
+        raise IndexIncompatible(
+            f"the index at {gen} cannot be read by this version ({type(e).__name__}: {e}): "
+            "run `xunwen reindex --rebuild`"
+        ) from e
+
+
+def _new_generation(root: Path) -> Path:
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    gen = root / f"g-{stamp}-{secrets.token_hex(3)}"
+    gen.mkdir(parents=True)
+    windex.create_in(str(gen), make_schema())
+    (gen / META).write_text(
+        json.dumps({"schema_version": SCHEMA_VERSION, "created": datetime.now(SHANGHAI).isoformat()}),
+        "utf-8",
+    )
+    return gen
+
+
+def _swap_current(root: Path, gen: Path) -> None:
+    tmp = root / f".{CURRENT}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(gen.name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / CURRENT)  # atomic on POSIX: readers see old or new, never half
+    try:
+        dfd = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _prune_generations(root: Path, keep: Path) -> None:
+    """Remove generations other than ``keep`` and the one before it (readers may hold it)."""
+    gens = sorted((p for p in root.glob("g-*") if p.is_dir() and p != keep), key=lambda p: p.name)
+    for old in gens[:-1]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def writer_lock(index_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
+    """Hold the index's writer lock; raise IndexBusy at once unless ``wait``."""
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise IndexBusy(
+                f"another xunwen process is writing {root}; wait for it to finish "
+                "(or pass --wait to queue behind it)"
+            ) from None
+        # flock is released by the kernel when a holder dies, so no lock is ever stale.
+        yield
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- documents
+
+
+def _site(url: str | None) -> str:
+    if not url:
+        return ""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host[4:] if host.startswith("www.") else host
+
+
+def _epoch(dt: datetime | None) -> int:
+    return int(dt.timestamp()) if dt else 0
+
+
+def _month(dt: datetime | None) -> str:
+    return dt.astimezone(SHANGHAI).strftime("%Y-%m") if dt else ""
+
+
+def enrich(article: Article) -> tuple[Article, Any, list[str]]:
+    """Tag the region and compute the near-duplicate signature of one article."""
+    from . import dedup, region  # stage modules; imported here to keep import time low
+
+    if not article.region:
+        article = region.with_region(article)
+    sig = dedup.signature(fold_text(article.body or article.title))
+    return article, sig, dedup.band_keys(sig)
+
+
+def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
+    """Return the Whoosh fields of one enriched article."""
+    return {
+        "id": a.id,
+        "url": a.url or "",
+        "site": _site(a.url),
+        "title": a.title or "",
+        "body": a.body or "",
+        "published": _epoch(a.published),
+        "month": _month(a.published),
+        "source": a.source or "",
+        "source_text": a.source or "",
+        "category": a.category or "",
+        "region": ",".join(a.region),
+        "regions": "|".join(a.region),
+        "authors": ",".join(x.replace(",", " ") for x in a.authors),
+        "cluster": a.cluster or a.id,
+        "dupkeys": ",".join(keys),
+        "dupsig": sig,
+        "dateline": a.dateline or "",
+        "lang": a.lang or "",
+        "origin": a.origin or "",
+    }
+
+
+def _index_candidates(searcher, keys: list[str]) -> list[tuple[str, str, Any]]:
+    """Find (id, cluster, signature) of indexed articles sharing an LSH band key."""
+    if not keys:
+        return []
+    q = Or([Term("dupkeys", k) for k in keys])
+    out = []
+    for docnum in list(searcher.docs_for_query(q))[:200]:
+        f = searcher.stored_fields(docnum)
+        out.append((f["id"], f.get("cluster") or f["id"], f.get("dupsig")))
+    return out
+
+
+# ---------------------------------------------------------------- reindex
+
+
+def index_articles(
+    articles: Iterable[Article],
+    index_dir: str | os.PathLike,
+    *,
+    rebuild: bool = False,
+    procs: int | None = None,
+    summary: ReindexSummary | None = None,
+    progress: Callable[[int], None] | None = None,
+    wait: bool = False,
+) -> ReindexSummary:
+    """Index articles (add or replace by id); with ``rebuild`` into a new generation swapped in at the end."""
+    from .dedup import Clusterer
+
+    root = Path(index_dir)
+    summary = summary or ReindexSummary(index_dir=str(root), rebuild=rebuild)
+    summary.rebuild = rebuild
+    t0 = time.perf_counter()
+    procs = procs if procs is not None else min(2, os.cpu_count() or 1)
+    with writer_lock(root, wait=wait):
+        gen = current_generation(root)
+        if gen is None or rebuild:
+            target = _new_generation(root)
+            ix = windex.open_dir(str(target))
+            fresh = True
+        else:
+            ix, target = open_current(root)
+            fresh = False
+        summary.generation = target.name
+        clusterer = Clusterer()
+        searcher = None if fresh else ix.searcher()
+        if fresh and procs > 1:
+            writer = ix.writer(procs=procs, multisegment=True, limitmb=256, batchsize=256)
+        else:
+            writer = ix.writer(limitmb=256)
+        seen: set[str] = set()
+        ok = False
+        try:
+            for art in articles:
+                summary.read += 1
+                if art.id in seen:
+                    summary.skip(art.origin or "", None, f"duplicate id: {art.id} already read in this run")
+                    continue
+                seen.add(art.id)
+                art, sig, keys = enrich(art)
+                cands = _index_candidates(searcher, keys) if searcher is not None else ()
+                cluster = clusterer.assign(art.id, sig, cands)
+                if cluster != art.id:
+                    summary.near_duplicates += 1
+                doc = article_doc(replace(art, cluster=cluster), sig, keys)
+                if fresh:
+                    writer.add_document(**doc)
+                    summary.added += 1
+                else:
+                    existed = searcher.document_number(id=art.id) is not None
+                    writer.update_document(**doc)
+                    if existed:
+                        summary.replaced += 1
+                    else:
+                        summary.added += 1
+                summary.indexed += 1
+                if progress:
+                    progress(1)
+            ok = True
+        finally:
+            if searcher is not None:
+                searcher.close()
+            if ok:
+                writer.commit()
+            else:
+                writer.cancel()
+                if fresh:
+                    shutil.rmtree(target, ignore_errors=True)
+        if fresh:
+            if summary.indexed == 0 and gen is not None:
+                # Nothing could be indexed: keep serving what we had.
+                shutil.rmtree(target, ignore_errors=True)
+                summary.generation = gen.name
+            else:
+                _swap_current(root, target)
+                _prune_generations(root, target)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def reindex(
+    sources: Iterable[str | os.PathLike] | None,
+    index_dir: str | os.PathLike,
+    *,
+    rebuild: bool = False,
+    procs: int | None = None,
+    progress: bool | Callable[[int], None] = False,
+    on_problem: Callable[[Any], None] | None = None,
+    wait: bool = False,
+) -> ReindexSummary:
+    """Extract articles from files/directories and index them; no sources = the bundled sample."""
+    from .extract import iter_articles
+
+    paths = list(sources or []) or default_sources()
+    summary = ReindexSummary(index_dir=str(index_dir), rebuild=rebuild)
+
+    def problem(p) -> None:
+        summary.skip(p.path, p.line, p.reason)
+        if on_problem:
+            on_problem(p)
+
+    bar = None
+    tick: Callable[[int], None] | None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" articles", desc="indexing", mininterval=0.5)
+        tick = bar.update
+    elif callable(progress):
+        tick = progress
+    else:
+        tick = None
+    try:
+        return index_articles(
+            iter_articles(paths, on_problem=problem), index_dir,
+            rebuild=rebuild, procs=procs, summary=summary, progress=tick, wait=wait,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: bool = False) -> list[str]:
+    """Delete articles by id; return the ids that were not in the index."""
+    missing: list[str] = []
+    with writer_lock(index_dir, wait=wait):
+        ix, _ = open_current(index_dir)
+        with ix.searcher() as s:
+            present = {i for i in ids if s.document_number(id=i) is not None}
+        missing = [i for i in ids if i not in present]
+        if present:
+            w = ix.writer()
+            for i in present:
+                w.delete_by_term("id", i)
+            w.commit()
+    return missing
