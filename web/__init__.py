@@ -1,0 +1,160 @@
+"""The web face of xunwen: a search page for people and a JSON API for programs.
+
+Both blueprints call the same :class:`search.SearchEngine`; domain errors raised by the core
+are translated here, at the edge, into one JSON error shape for the API
+(``{"ok": false, "error": "...", "status": 400}``) and a friendly page for people.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from search import SearchEngine
+from search.errors import BadQuery, IndexIncompatible, IndexMissing, NotFound
+
+from .params import BadParameter, safe_url, search_url
+
+__all__ = ["create_app", "get_engine", "DEFAULTS", "SECURITY_HEADERS"]
+
+log = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "INDEX_DIR": "index",
+    "PAGE_SIZE": 10,  # results per page on the HTML page
+    "API_PAGE_SIZE": 10,
+    "FEED_SIZE": 20,
+    "CSV_MAX_ROWS": 1000,  # the engine's result window
+    "CSV_BATCH": 100,
+    "MORE_LIKE_THIS": 5,
+    "MAX_CONTENT_LENGTH": 64 * 1024,  # nothing here takes a body; refuse big ones early
+    "JSON_AS_ASCII": False,
+    "SITE_NAME": "寻闻",
+}
+
+# No inline script anywhere (there is no script at all); styles only from our own files.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: dict[str, str] = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    # Search terms live in our URLs: never hand them to the sites of the originals.
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+_ENGINE_KEY = "xunwen.engine"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the Flask app: defaults, then ``XUNWEN_*`` environment, then ``test_config``."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("XUNWEN")
+    if test_config:
+        app.config.update(test_config)
+    app.config["INDEX_DIR"] = os.fspath(app.config["INDEX_DIR"])
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # Trailing newlines and indentation from block tags would leak into XML text nodes.
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    app.jinja_env.globals.update(search_url=search_url, safe_url=safe_url)
+    app.jinja_env.filters.update(_template_filters())
+
+    from . import api, pages  # late import: the blueprints import get_engine from here
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    _register_error_handlers(app)
+
+    @app.after_request
+    def _security_headers(response):  # type: ignore[no-untyped-def]
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
+
+
+def get_engine() -> SearchEngine:
+    """Return the app's one engine, opened on first use (it re-opens swapped indexes itself)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    engine = app.extensions.get(_ENGINE_KEY)
+    if engine is None:
+        engine = app.config.get("ENGINE") or SearchEngine(app.config["INDEX_DIR"])
+        app.extensions[_ENGINE_KEY] = engine
+    return engine
+
+
+def wants_json() -> bool:
+    """Return True when the request is for a machine-readable resource."""
+    path = request.path
+    return path.startswith("/api/") or path == "/healthz"
+
+
+def error_response(message: str, status: int):  # type: ignore[no-untyped-def]
+    """Return the one API error shape, or the HTML error page for people."""
+    if wants_json():
+        resp = jsonify({"ok": False, "error": message, "status": status})
+        resp.status_code = status
+        return resp
+    return render_template("error.html", message=message, status=status), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Translate domain and HTTP errors into responses a person (or program) can act on."""
+
+    @app.errorhandler(BadQuery)
+    def _bad_query(exc: BadQuery):  # type: ignore[no-untyped-def]
+        return error_response(str(exc) or "bad request", 400)
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
+        return error_response(str(exc) or "not found", 404)
+
+    @app.errorhandler(IndexMissing)
+    def _index_missing(exc: IndexMissing):  # type: ignore[no-untyped-def]
+        log.error("index missing: %s", exc)
+        return error_response(
+            "The search index does not exist yet: run `xunwen reindex` and retry.", 503
+        )
+
+    @app.errorhandler(IndexIncompatible)
+    def _index_incompatible(exc: IndexIncompatible):  # type: ignore[no-untyped-def]
+        log.error("index incompatible: %s", exc)
+        return error_response(
+            "The search index was written by another version: run `xunwen reindex --rebuild`.",
+            503,
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+        messages = {
+            404: "No such page or resource.",
+            405: "This method is not allowed here; use GET.",
+            413: "The request is too large.",
+        }
+        status = exc.code or 500
+        return error_response(messages.get(status, exc.description or exc.name), status)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        log.exception("unhandled error on %s", request.path)
+        return error_response("Internal error; it has been logged. Please retry later.", 500)
+
+    # BadParameter subclasses BadQuery: listed for readers, handled by _bad_query.
+    assert issubclass(BadParameter, BadQuery)
+
+
+def _template_filters() -> dict[str, Any]:
+    """Return the Jinja filters used by the templates."""
+    from .params import format_date, format_datetime, format_number
+
+    return {"date": format_date, "datetime": format_datetime, "num": format_number}

@@ -1,0 +1,228 @@
+"""HTML for people: the search page, the article page, the Atom feed and OpenSearch."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import replace
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any
+
+from flask import Blueprint, current_app, make_response, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from search import SearchPage, SearchRequest
+from search.errors import BadQuery
+
+from . import get_engine
+from .params import MULTI_KEYS, parse_search_args, request_to_params, search_url
+from .timeline import build_timeline
+
+__all__ = ["bp", "RESULT_WINDOW"]
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("pages", __name__)
+
+RESULT_WINDOW = 1000  # the engine refuses page × size beyond this
+FILTER_LABELS = {"source": "来源", "region": "地区", "category": "栏目"}
+SORT_LABELS = (("relevance", "相关度"), ("newest", "最新"), ("oldest", "最早"))
+
+
+@bp.get("/")
+def index():  # type: ignore[no-untyped-def]
+    """Show the search page: the form, and results when anything was asked."""
+    size = current_app.config["PAGE_SIZE"]
+    try:
+        req = parse_search_args(request.args, default_size=size)
+    except BadQuery as exc:
+        fallback = SearchRequest(q=(request.args.get("q") or "").strip(), size=size)
+        return _render_search(fallback, None, error=str(exc)), 400
+    if not _asked(req):
+        return _render_search(req, None, landing=True)
+    try:
+        page = get_engine().search(req)
+    except BadQuery as exc:
+        return _render_search(req, None, error=str(exc)), 400
+    return _render_search(req, page)
+
+
+@bp.get("/article/<article_id>")
+def article(article_id: str):  # type: ignore[no-untyped-def]
+    """Show one article with the query's words highlighted, its metadata and similar ones."""
+    engine = get_engine()
+    q = (request.args.get("q") or "").strip()
+    art = engine.get_article(article_id)  # NotFound → 404 page
+    title_html, body_html = escape(art.title), escape(art.body)
+    if q:
+        try:
+            title_html = Markup(engine.highlight(art.title, q))
+            body_html = Markup(engine.highlight(art.body, q))
+        except BadQuery:  # an unusable ?q= only loses the highlighting
+            pass
+    try:
+        similar = engine.more_like_this(art.id, limit=current_app.config["MORE_LIKE_THIS"])
+    except BadQuery:
+        similar = []
+    back = search_url(SearchRequest(q=q)) if q else None
+    return render_template(
+        "article.html",
+        art=art,
+        q=q,
+        title_html=title_html,
+        body_html=body_html,
+        similar=similar,
+        back=back,
+        published=art.published.isoformat() if art.published else None,
+    )
+
+
+@bp.get("/feed.xml")
+def feed():  # type: ignore[no-untyped-def]
+    """Return an Atom feed of a search, newest first, so people can subscribe to it."""
+    req = parse_search_args(request.args, sort="newest")
+    req = replace(req, page=1, size=current_app.config["FEED_SIZE"], facets=False)
+    page = get_engine().search(req)
+    base = request.host_url.rstrip("/")
+    dates = [h.published for h in page.hits if h.published]
+    updated = max(dates) if dates else datetime.now(timezone.utc).isoformat(timespec="seconds")
+    html_url = base + search_url(replace(req, size=10, sort="newest"))
+    body = render_template(
+        "feed.xml",
+        page=page,
+        req=req,
+        base=base,
+        updated=updated,
+        html_url=html_url,
+        self_url=request.url,
+        feed_id=base + url_for("pages.feed") + _query_suffix(req),
+    )
+    resp = make_response(body)
+    resp.headers["Content-Type"] = "application/atom+xml; charset=utf-8"
+    return resp
+
+
+@bp.get("/opensearch.xml")
+def opensearch():  # type: ignore[no-untyped-def]
+    """Return the OpenSearch description so browsers can add 寻闻 as a search engine."""
+    resp = make_response(
+        render_template("opensearch.xml", base=request.host_url.rstrip("/"))
+    )
+    resp.headers["Content-Type"] = "application/opensearchdescription+xml; charset=utf-8"
+    return resp
+
+
+def _query_suffix(req: SearchRequest) -> str:
+    from urllib.parse import urlencode
+
+    pairs = [(k, v) for k, v in request_to_params(req) if k not in ("sort", "size", "page")]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def _asked(req: SearchRequest) -> bool:
+    """Return True when the request asks for anything beyond the bare page."""
+    return bool(
+        req.q
+        or any(getattr(req, k) for k in MULTI_KEYS)
+        or req.date_from
+        or req.date_to
+        or req.cluster
+        or "page" in request.args
+        or "sort" in request.args
+    )
+
+
+def _render_search(
+    req: SearchRequest,
+    page: SearchPage | None,
+    *,
+    error: str | None = None,
+    landing: bool = False,
+) -> str:
+    """Render the search page for ``req`` (results, an error or the landing text)."""
+    size = current_app.config["PAGE_SIZE"]
+    url = partial(search_url, req, default_size=size)
+    ctx: dict[str, Any] = {
+        "req": req,
+        "page": page,
+        "error": error,
+        "landing": landing,
+        "url": url,
+        "multi_keys": MULTI_KEYS,
+        "filter_labels": FILTER_LABELS,
+        "sort_labels": SORT_LABELS,
+        "chips": _active_filters(req, url),
+        "timeline": None,
+        "pages": [],
+        "last_page": 1,
+        "articles": None,
+    }
+    if landing:
+        try:
+            ctx["articles"] = get_engine().article_count()
+        except BadQuery:
+            pass
+    if page is not None:
+        ctx["timeline"] = build_timeline(
+            page.facets.get("month", ()),
+            lambda d_from, d_to: url(date_from=d_from, date_to=d_to),
+        )
+        ctx["last_page"] = last = _last_page(page)
+        ctx["pages"] = _page_numbers(page.page, last)
+        ctx["feed_url"] = url_for("pages.feed") + _query_suffix(req)
+        ctx["csv_url"] = url_for("api.search_csv") + _query_suffix(req)
+        ctx["api_url"] = search_url(req, "/api/search", default_size=size, page=req.page)
+        if not page.hits:
+            ctx["suggestions"] = _suggestions(req, url)
+    return render_template("search.html", **ctx)
+
+
+def _last_page(page: SearchPage) -> int:
+    pages = max(1, math.ceil(page.total / page.size)) if page.size else 1
+    return max(1, min(pages, RESULT_WINDOW // max(page.size, 1)))
+
+
+def _page_numbers(current: int, last: int) -> list[int | None]:
+    """Return page numbers to show, None standing for a gap: 1 … 4 5 [6] 7 8 … 20."""
+    shown = {1, last, *range(max(1, current - 2), min(last, current + 2) + 1)}
+    out: list[int | None] = []
+    prev = 0
+    for n in sorted(shown):
+        if n - prev > 1:
+            out.append(None)
+        out.append(n)
+        prev = n
+    return out
+
+
+def _active_filters(req: SearchRequest, url: partial[str]) -> list[dict[str, str]]:
+    """Return the active filters as chips, each with the link that removes it."""
+    chips = []
+    for key in MULTI_KEYS:
+        for value in getattr(req, key):
+            chips.append(
+                {"label": f"{FILTER_LABELS[key]}：{value}", "href": url(remove={key: value})}
+            )
+    if req.date_from or req.date_to:
+        span = f"{req.date_from or '…'} 至 {req.date_to or '…'}"
+        chips.append({"label": f"日期：{span}", "href": url(date_from=None, date_to=None)})
+    if req.cluster:
+        chips.append({"label": "同一报道的各个版本", "href": url(cluster=None, collapse=True)})
+    return chips
+
+
+def _suggestions(req: SearchRequest, url: partial[str]) -> list[dict[str, str]]:
+    """Return ways out of an empty result: drop a filter, unquote, fewer words."""
+    tips = [{"label": f"去掉筛选条件「{c['label']}」", "href": c["href"]}
+            for c in _active_filters(req, url)]
+    if any(ch in req.q for ch in "\"“”「」"):
+        plain = req.q
+        for ch in "\"“”「」":
+            plain = plain.replace(ch, " ")
+        tips.append({"label": f"不加引号搜索：{' '.join(plain.split())}",
+                     "href": url(q=" ".join(plain.split()))})
+    words = req.q.split()
+    if len(words) > 1:
+        tips.append({"label": f"只搜「{words[0]}」", "href": url(q=words[0])})
+    return tips

@@ -1,0 +1,78 @@
+"""Serve the app with waitress (a production WSGI server; never Flask's debug server)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import waitress
+
+from search import SearchEngine
+from search.errors import IndexMissing
+
+from . import create_app
+
+__all__ = ["run", "ensure_index", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def ensure_index(index_dir: str | os.PathLike[str], *, progress: bool = True) -> int:
+    """Build the index from the bundled sample if none exists; return its article count."""
+    engine = SearchEngine(os.fspath(index_dir))
+    try:
+        return engine.article_count()
+    except IndexMissing:
+        pass
+    from search.indexer import reindex  # only needed on a first start
+
+    log.warning("no index at %s: building it from the bundled sample", index_dir)
+    summary = reindex([], os.fspath(index_dir), rebuild=True, procs=1, progress=progress)
+    log.info("built index: %s", summary)
+    return SearchEngine(os.fspath(index_dir)).article_count()
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    index_dir: str | os.PathLike[str] = "index",
+    threads: int = 8,
+    *,
+    progress: bool = True,
+) -> None:
+    """Serve xunwen on ``host:port`` over ``index_dir`` until interrupted."""
+    index_dir = Path(index_dir).resolve()
+    count = ensure_index(index_dir, progress=progress)
+    app = create_app({"INDEX_DIR": str(index_dir)})
+    app.debug = False  # whatever the environment says
+    log.warning("serving %d articles from %s on http://%s:%d/", count, index_dir, host, port)
+    waitress.serve(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="xunwen",
+        connection_limit=max(100, threads * 16),
+        channel_timeout=30,
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+        max_request_header_size=64 * 1024,
+        clear_untrusted_proxy_headers=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``--host --port --index --threads`` and serve (``python -m web.serve``)."""
+    parser = argparse.ArgumentParser(prog="python -m web.serve", description=run.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--index", default=os.environ.get("XUNWEN_INDEX_DIR", "index"))
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run(args.host, args.port, args.index, args.threads)
+
+
+if __name__ == "__main__":
+    main()
