@@ -536,11 +536,23 @@ _BOILER_TOKENS = re.compile(
 )
 _PUNCT = set("，。！？；：、“”‘’《》…—（）")
 _PUNCT_ASCII = set(",!?;")
-_WIDGET_LINE_RE = re.compile(
-    r"^(?:分享到|分享至|打印|关闭|關閉|关闭窗口|返回顶部|返回首页|上一篇|下一篇|上一页|下一页|字号|字體|字体|"
-    r"【?\s*(?:打印|关闭|大|中|小)\s*】?|相关(?:新闻|阅读|文章|链接)|相關(?:新聞|閱讀)|推荐阅读|延伸阅读|点击排行|"
-    r"扫一扫|扫描二维码|微信扫一扫|举报|我要纠错|责任编辑\s*[:：]?\s*$)"
+_WIDGET_WORDS = (
+    r"分享到|分享至|打印|打印本页|关闭|關閉|关闭窗口|返回顶部|返回首页|返回|上一篇|下一篇|上一页|下一页|字号|字體|字体|"
+    r"收藏|评论|評論|举报|我要纠错|纠错|大|中|小|默认|放大|缩小|复制链接|微信|微博|QQ空间|扫一扫"
 )
+# a line made only of widget words ("【打印】【关闭】", "字号：大 中 小")
+_WIDGET_LINE_RE = re.compile(rf"^(?:[【\[（(]?\s*(?:{_WIDGET_WORDS})\s*[】\]）)]?[\s:：|/·]*)+$")
+# short lines that open a furniture block
+_WIDGET_PREFIX_RE = re.compile(
+    r"^(?:分享到|分享至|上一篇|下一篇|相关(?:新闻|阅读|文章|链接|推荐)|相關(?:新聞|閱讀)|推荐阅读|延伸阅读|点击排行|"
+    r"扫一扫|扫描二维码|微信扫一扫|责任编辑\s*[:：]?\s*$)"
+)
+
+
+def _is_widget(text: str) -> bool:
+    return len(text) <= 60 and bool(_WIDGET_LINE_RE.match(text) or _WIDGET_PREFIX_RE.match(text))
+
+
 _LIST_PAGE_MIN_LINKS = 25
 
 
@@ -600,11 +612,11 @@ def _lines_of(root: Any) -> list[_Line]:
             ln.bad = ln.n
         elif nonlink >= 10 and ln.punct >= 1:
             ln.good = nonlink
-        elif nonlink >= 40:
-            ln.good = nonlink * 0.5
+        elif nonlink >= 15:
+            ln.good = nonlink * 0.5  # unpunctuated prose (blogs separate clauses with spaces)
         else:
             ln.bad = 0.3 * nonlink + ln.link
-        if _WIDGET_LINE_RE.match(text):
+        if _is_widget(text):
             ln.good, ln.bad = 0.0, ln.n
         out.append(ln)
     return out
@@ -820,7 +832,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     body_lines = []
     for i in idx:
         ln = lines[i]
-        if ln.link > 0.5 * ln.n or _WIDGET_LINE_RE.match(ln.text):
+        if ln.link > 0.5 * ln.n or _is_widget(ln.text):
             continue
         if body_lines and ln.text == body_lines[-1]:
             continue
