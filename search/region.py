@@ -25,7 +25,7 @@ from the province down: ``(province short, prefecture short, county full)``, for
   count inside an established province/city; ambiguous names that stay ambiguous are
   skipped. When one meaning of a name is a province (吉林, 海南), that meaning wins
   outside context. A few short forms that are mostly ordinary words (阿里, 大同, 长治…) are
-  matched only in full (阿里地区) or in dateline/prefix position.
+  matched only in full (阿里地区) or as the whole metadata dateline.
 * Foreign datelines (华盛顿, 东京, 联合国): the article gets no region from mentions — a
   story filed abroad that names a Chinese province is rarely *about* that province. Only
   a Chinese title prefix can still tag it. Taiwan's main cities (台北, 高雄…) are in the
@@ -72,6 +72,7 @@ _BLOCKERS = (
     "中山装", "中山大学", "中山公园", "中华人民共和国", "平安银行", "中国平安", "兴业银行",
     "长安汽车", "长安街", "东方红", "东方航空", "台湾海峡", "海南航空", "吉林大学",
 )
+_FANOUT = 4
 _STREET_AFTER = frozenset("路街道")
 _AGENCIES = (
     "中新社", "中新网", "新华社", "新华网", "人民网", "央视网", "央广网", "中国日报网", "光明网",
@@ -118,14 +119,19 @@ class _Gazetteer:
                 if u.short != u.name:
                     names[u.short] = False
             elif u.short in _WEAK_SHORTS:
-                names[u.short] = False
+                del names[u.short]
             for n, strong in names.items():
                 if len(n) >= 2:
                     meanings[n].append((u.code, strong))
         self.meanings: dict[str, tuple[tuple[str, bool], ...]] = {}
         for n, ms in meanings.items():
             self.meanings[n] = tuple(dict.fromkeys(ms))
-        self.matcher = re.compile(_trie_regex(list(self.meanings) + list(_BLOCKERS)))
+        # Word-like short forms (阿里, 大同) are looked up only as a whole metadata dateline.
+        self.exact: dict[str, str] = {u.short: u.code for u in rows if u.short in _WEAK_SHORTS}
+        words = list(self.meanings) + list(_BLOCKERS)
+        firsts = "".join(sorted({w[0] for w in words}))
+        # The leading charset lets sre skip positions that cannot start a name.
+        self.matcher = re.compile(f"(?=[{re.escape(firsts)}])" + _trie_regex(words))
 
     def path(self, code: str) -> tuple[Unit, ...]:
         """Return units from the province down to ``code``."""
@@ -156,12 +162,25 @@ def _trie_regex(words: list[str]) -> str:
             node = node.setdefault(ch, {})
         node[""] = True
 
+    def branch(alts: list[tuple[str, str]]) -> str:
+        # sre tries the alternatives of a group one by one; splitting them into guarded
+        # chunks (a charset lookahead is one bitmap test) makes the choice logarithmic.
+        if len(alts) <= _FANOUT:
+            return alts[0][1] if len(alts) == 1 else "(?:" + "|".join(a for _, a in alts) + ")"
+        size = -(-len(alts) // _FANOUT)
+        parts = []
+        for i in range(0, len(alts), size):
+            chunk = alts[i:i + size]
+            chars = "".join(re.escape(c) for c, _ in chunk)
+            parts.append(f"(?=[{chars}]){branch(chunk)}")
+        return "(?:" + "|".join(parts) + ")"
+
     def emit(node: dict) -> str:
         end = "" in node
-        alts = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        alts = [(ch, re.escape(ch) + emit(sub)) for ch, sub in sorted(node.items()) if ch]
         if not alts:
             return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        body = branch(alts)
         return "(?:" + body + ")?" if end else body
 
     return emit(trie)
@@ -351,8 +370,10 @@ def tag_region(article: Article, *, folded_title: str | None = None,
     anchor: str | None = None
     foreign = False
     if article.dateline:
-        dl = fold_text(article.dateline)
+        dl = fold_text(article.dateline).strip()
         code, named = _anchor_from(g, dl, None)
+        if code is None and dl in g.exact:
+            code, named = g.exact[dl], True
         if code is not None:
             anchor = code
         elif not named and _is_foreign(dl):
