@@ -225,6 +225,9 @@ _DT_RE = re.compile(
 _MD_RE = re.compile(
     r"(?<!\d)(\d{1,2})月(\d{1,2})[日号號](?:[\s,，]*(\d{1,2})\s*[:时時点點]\s*(\d{1,2}))?"
 )
+_US_RE = re.compile(
+    r"(?<![\d/])(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp][Mm])?)?"
+)
 _COMPACT_RE = re.compile(r"(?<!\d)((?:19|20)\d{2})(\d{2})(\d{2})(?:[T ]?(\d{2})(\d{2})(\d{2})?)?(?!\d)")
 
 
@@ -255,6 +258,16 @@ def parse_datetime(text: str, *, year_hint: int | None = None) -> datetime | Non
         if m.group(4) and "下午" in t[m.start() : m.end()] and h < 12:
             h += 12
         dt = _mk(y, mo, d, h, int(m.group(5) or 0), int(m.group(6) or 0), m.group(7))
+        if dt is not None:
+            return dt
+    m = _US_RE.search(t)
+    if m:
+        h = int(m.group(4) or 0)
+        if m.group(7) and m.group(7).lower() == "pm" and h < 12:
+            h += 12
+        elif m.group(7) and m.group(7).lower() == "am" and h == 12:
+            h = 0
+        dt = _mk(int(m.group(3)), int(m.group(1)), int(m.group(2)), h, int(m.group(5) or 0), int(m.group(6) or 0))
         if dt is not None:
             return dt
     m = _COMPACT_RE.search(t)
@@ -668,9 +681,49 @@ _DATE_META_KEYS = (
     "sailthru.date", "parsely-pub-date", "contentid",
 )
 _JSONLD_DATE_RE = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
+# Founder (方正) e-paper systems, used by many regional dailies, keep the date in a comment
+_ENP_DATE_RE = re.compile(r"<!--\s*enpproperty.*?<date>([^<]+)</date>", re.S)
+_DATE_ATTR_RE = re.compile(r"date|time|pubtime|riqi|shijian", re.I)
+
+
+def _date_elements(root: Any) -> list[datetime]:
+    """Dates shown in elements whose class/id says date or time (read before furniture is dropped)."""
+    out = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        attrs = (el.get("class") or "") + " " + (el.get("id") or "")
+        if _DATE_ATTR_RE.search(attrs):
+            t = _clean_line(el.text_content())
+            if len(t) <= 80:
+                dt = parse_datetime(t)
+                if dt:
+                    out.append(dt)
+    return out
+
+
+_TITLE_LABEL_RE = re.compile(
+    r"^\s*[\[【](?:视频|視頻|组图|組圖|图文|圖文|图|圖|高清|直播)[\]】]\s*|\s*[（(](?:图|圖|组图|組圖|附图|附圖|图文|视频|視頻)[)）]\s*$"
+)
+
+
+def _strip_title_labels(title: str) -> str:
+    return _TITLE_LABEL_RE.sub("", title).strip() or title
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def _is_meta_line(text: str) -> bool:
+    return len(text) <= 80 and bool(_META_LINE_KEYS.search(text)) and parse_datetime(text) is not None
 
 
 def _pick_title(doc: Any, meta: dict[str, str]) -> str:
+    return _strip_title_labels(_pick_title_raw(doc, meta))
+
+
+def _pick_title_raw(doc: Any, meta: dict[str, str]) -> str:
     title_tag = _clean_line(doc.findtext(".//title") or "")
     og = _clean_line(meta.get("og:title") or meta.get("twitter:title") or "")
     heads = []
@@ -734,7 +787,8 @@ def _descends(el: Any, anc: Any) -> bool:
 
 
 def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: str,
-                    content_span: tuple[int, int], url: str | None, raw_scripts: str) -> datetime | None:
+                    content_span: tuple[int, int], url: str | None, raw_scripts: str,
+                    dated: list[datetime]) -> datetime | None:
     for key in _DATE_META_KEYS:
         if key in meta:
             dt = parse_datetime(meta[key])
@@ -744,11 +798,12 @@ def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: s
         dt = parse_datetime(el.get("datetime") or el.text_content())
         if dt:
             return dt
-    m = _JSONLD_DATE_RE.search(raw_scripts)
-    if m:
-        dt = parse_datetime(m.group(1))
-        if dt:
-            return dt
+    for rx in (_JSONLD_DATE_RE, _ENP_DATE_RE):
+        m = rx.search(raw_scripts)
+        if m:
+            dt = parse_datetime(m.group(1))
+            if dt:
+                return dt
     first, last = content_span
     title_idx = next((i for i, ln in enumerate(lines) if title and title in ln.text), -1)
     cands: list[tuple[int, datetime, bool]] = []
@@ -762,17 +817,17 @@ def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: s
                 cands.append((i, dt, bool(m.group(4))))
     if cands:
         start = title_idx if 0 <= title_idx <= first else max(first - 15, 0)
-        groups = [
-            [c for c in cands if start <= c[0] <= first + 2],  # between headline and body: the byline
-            [c for c in cands if last - 3 <= c[0] <= last + 4],  # blog/notice footers: "posted at ..."
-            [c for c in cands if c[0] >= start],
-            cands,
-        ]
-        for group in groups:
+        byline = [c for c in cands if start <= c[0] <= first + 3]  # between headline and body
+        if byline:
+            return ([c for c in byline if c[2]] or byline)[0][1]
+        # then the earliest date in or just after the article (blog "posted at", forum
+        # first post: later ones are replies), then anywhere after the headline
+        for group in ([c for c in cands if first <= c[0] <= last + 4], [c for c in cands if c[0] >= start]):
             if group:
-                with_time = [c for c in group if c[2]]
-                return (with_time or group)[0][1]
-    return _date_from_url(url)
+                return group[0][1]
+    if dated:
+        return dated[0]
+    return _date_from_url(url) or (cands[0][1] if cands else None)
 
 
 def _header_text(lines: list[_Line], first: int, title: str) -> str:
@@ -809,6 +864,9 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         raise ExtractError(f"unparseable HTML: {e}") from None
     meta = _meta_map(doc)
     raw_scripts = " ".join(s.text or "" for s in doc.iter("script") if "ld+json" in (s.get("type") or ""))
+    enp = _ENP_DATE_RE.search(text)
+    if enp:
+        raw_scripts += enp.group(0)
     title = _pick_title(doc, meta)
     canonical = _canonical(doc, meta, url)
     for el in list(doc.iter(*_DROP_TAGS)):
@@ -816,6 +874,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
             el.drop_tree()
     body_el = doc.find("body")
     root = body_el if body_el is not None else doc
+    dated = _date_elements(root)
     _drop_furniture(root)
     lines = _lines_of(root)
     node, good, bad = _best_node(lines)
@@ -827,25 +886,32 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)]
     first, last = idx[0], idx[-1]
     # An index page has many link lines outside the chosen block and little text inside it.
-    if good < 300 and link_lines >= _LIST_PAGE_MIN_LINKS and link_lines * 12 > good:
+    # A short brief sits right under its headline; an index page's best block does not.
+    near_headline = any(title and title in lines[i].text for i in range(max(first - 15, 0), first + 1))
+    if good < 300 and link_lines >= _LIST_PAGE_MIN_LINKS and link_lines * 12 > good and not near_headline:
         raise ExtractError(f"list page: {link_lines} link lines, only {int(good)} chars of article text")
-    body_lines = []
+    body_lines: list[str] = []
+    seen: set[str] = set()
+    title_key = _squeeze(title)
     for i in idx:
         ln = lines[i]
         if ln.link > 0.5 * ln.n or _is_widget(ln.text):
             continue
-        if body_lines and ln.text == body_lines[-1]:
+        key = _squeeze(ln.text)
+        if key in seen and ln.n >= 4:
+            continue  # captions and summaries shown twice
+        seen.add(key)
+        if title_key and _squeeze(_strip_title_labels(ln.text)).rstrip("。.") == title_key:
             continue
+        if not body_lines and _is_meta_line(ln.text):
+            continue  # "来源：… 2023-12-04 19:21" above the first paragraph is metadata
         body_lines.append(ln.text)
-    # trim a leading copy of the headline
-    while body_lines and title and body_lines[0] == title:
-        body_lines.pop(0)
     body = "\n".join(body_lines)
     if not body:
         raise ExtractError("no article text found")
     header = _header_text(lines, first, title)
     tail = "\n".join(lines[i].text for i in range(max(last - 4, first), min(last + 3, len(lines))))
-    published = _find_published(doc, meta, lines, title, (first, last), canonical, raw_scripts)
+    published = _find_published(doc, meta, lines, title, (first, last), canonical, raw_scripts, dated)
     source = None
     m = _SOURCE_RE.search(header + " ") or _SOURCE_RE.search(tail + " ")
     if m:
