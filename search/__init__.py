@@ -1,0 +1,17 @@
+"""xunwen (寻闻): full-text search over Chinese regional news.
+
+Public API::
+
+    from search import SearchEngine, SearchRequest
+    page = SearchEngine("index").search(SearchRequest(q="监督"))
+"""
+
+from .engine import SearchEngine
+from .errors import BadQuery, ExtractError, IndexBusy, IndexIncompatible, IndexMissing, NotFound, XunwenError
+from .models import Article, FacetValue, Hit, SearchPage, SearchRequest
+
+__all__ = [
+    "SearchEngine", "SearchRequest", "SearchPage", "Hit", "FacetValue", "Article",
+    "XunwenError", "BadQuery", "ExtractError", "IndexBusy", "IndexIncompatible", "IndexMissing", "NotFound",
+]
+__version__ = "0.1.0"

@@ -165,6 +165,12 @@ _SINGLE_BYTE = {"latin-1", "iso8859-1", "cp1252", "ascii", "iso8859-15"}
 
 def decode_bytes(data: bytes, declared: str | None = None) -> tuple[str, str]:
     """Decode a document's bytes, treating BOM and declared charsets as hints; return (text, encoding)."""
+    text, enc = _decode(data, declared)
+    # A literal U+FFFD in the source is the scar of an earlier bad decode; it carries nothing.
+    return text.replace("\ufffd", ""), enc
+
+
+def _decode(data: bytes, declared: str | None) -> tuple[str, str]:
     for bom, enc in _BOMS:
         if data.startswith(bom):
             try:

@@ -114,6 +114,7 @@ class SearchPage:
     took_ms: float = 0.0
     sort: str = "relevance"
     collapsed: bool = True
+    stories: int = 0  # results after collapsing copies of one story (what pages count)
     partial: bool = False  # the time budget ran out before all matches were counted
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +126,7 @@ class SearchPage:
             "size": self.size,
             "sort": self.sort,
             "collapsed": self.collapsed,
+            "stories": self.stories,
             "partial": self.partial,
             "took_ms": round(self.took_ms, 2),
             "hits": [h.to_dict() for h in self.hits],

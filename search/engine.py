@@ -1,0 +1,464 @@
+"""The glue: ``SearchEngine(index_dir).search(SearchRequest) -> SearchPage``.
+
+One engine serves many threads. Per-process caches hang off a *snapshot* (one index
+generation at one commit): the facet/sort columns as plain lists and the lexicon map
+used to find longer words containing a query word. Each thread has its own Whoosh
+searcher (Whoosh searchers are not shared across threads). A new generation swapped in
+by ``xunwen reindex --rebuild``, or a commit of an incremental run, is picked up on the
+next search without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import TOC
+from whoosh.query import Or, Term
+
+from .errors import BadQuery, NotFound
+from .highlight import highlight_html, snippet_html
+from .indexer import current_generation, open_current
+from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
+from .normalize import HAN_RE
+from .query import compile_query, parse_query
+
+__all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
+
+log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MAX_SIZE = 100
+MAX_WINDOW = 1000
+FACET_LIMIT = 20
+EXPANSIONS = 40
+COLUMNS = ("published", "month", "source", "category", "regions", "cluster")
+_RECHECK_SECONDS = 0.5
+
+
+class Lexicon:
+    """Indexed words by character, to find the longer words that contain a query word."""
+
+    def __init__(self, reader: Any):
+        by_char: dict[str, list[str]] = {}
+        seen: set[str] = set()
+        for fname in ("title", "body"):
+            for b in reader.lexicon(fname):
+                w = b.decode("utf-8")
+                if w in seen or len(w) < 2 or not HAN_RE.match(w[0]):
+                    continue
+                seen.add(w)
+                for ch in set(w):
+                    by_char.setdefault(ch, []).append(w)
+        for lst in by_char.values():
+            lst.sort(key=lambda w: (len(w), w))
+        self._by_char = by_char
+        self._sites = sorted(b.decode("utf-8") for b in reader.lexicon("site"))
+        self._cache: dict[str, list[str]] = {}
+
+    def containing(self, w: str, limit: int = EXPANSIONS) -> list[str]:
+        """Return up to ``limit`` indexed Han words that contain ``w`` (shortest first)."""
+        if not w or not HAN_RE.match(w[0]):
+            return []
+        got = self._cache.get(w)
+        if got is None:
+            got = []
+            for x in self._by_char.get(w[0], ()):
+                if x != w and w in x:
+                    got.append(x)
+                    if len(got) >= limit:
+                        break
+            if len(self._cache) < 50_000:
+                self._cache[w] = got
+        return got
+
+    def sites(self) -> list[str]:
+        """Return every indexed URL host."""
+        return self._sites
+
+
+@dataclass
+class _Snapshot:
+    key: tuple[str, int]
+    ix: Any
+    gen: Path
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    lexicon: Lexicon | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _day_bounds(value: str | None, name: str, end: bool) -> int | None:
+    if not value:
+        return None
+    try:
+        d = date.fromisoformat(value.strip())
+    except ValueError:
+        raise BadQuery(f"{name} must be a date like 2024-04-29, not {value[:40]!r}") from None
+    if end:
+        d = d + timedelta(days=1)
+    return int(datetime(d.year, d.month, d.day, tzinfo=SHANGHAI).timestamp()) - (1 if end else 0)
+
+
+def _iso(epoch: int | None) -> str | None:
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(epoch, SHANGHAI).isoformat()
+
+
+class SearchEngine:
+    """Search one index directory; safe to share between threads."""
+
+    def __init__(self, index_dir: str | os.PathLike):
+        self.index_dir = Path(index_dir)
+        self._snap: _Snapshot | None = None
+        self._snap_lock = threading.Lock()
+        self._local = threading.local()
+        self._checked = 0.0
+
+    # ------------------------------------------------------------ snapshots
+
+    def _current_key(self) -> tuple[str, int]:
+        gen = current_generation(self.index_dir)
+        if gen is None:
+            open_current(self.index_dir)  # raises the right error
+        # A commit of an incremental run writes a new TOC generation in the same directory.
+        return gen.name, TOC._latest_generation(FileStorage(str(gen)), "MAIN")
+
+    def _snapshot(self) -> _Snapshot:
+        now = time.monotonic()
+        snap = self._snap
+        if snap is not None and now - self._checked < _RECHECK_SECONDS:
+            return snap
+        key = self._current_key()
+        self._checked = now
+        if snap is not None and snap.key == key:
+            return snap
+        with self._snap_lock:
+            if self._snap is None or self._snap.key != key:
+                ix, gen = open_current(self.index_dir)
+                self._snap = _Snapshot(key=key, ix=ix, gen=gen)
+                log.info("opened index generation %s (toc %s)", key[0], key[1])
+            return self._snap
+
+    def _searcher(self, snap: _Snapshot):
+        loc = self._local
+        s = getattr(loc, "searcher", None)
+        if s is None or getattr(loc, "key", None) != snap.key:
+            if s is not None:
+                s.close()
+            s = snap.ix.searcher()
+            loc.searcher, loc.key = s, snap.key
+        return s
+
+    def _columns(self, snap: _Snapshot, searcher) -> dict[str, list[Any]]:
+        if not snap.columns:
+            with snap.lock:
+                if not snap.columns:
+                    r = searcher.reader()
+                    snap.columns = {name: list(r.column_reader(name)) for name in COLUMNS}
+        return snap.columns
+
+    def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
+        if snap.lexicon is None:
+            with snap.lock:
+                if snap.lexicon is None:
+                    t = time.perf_counter()
+                    snap.lexicon = Lexicon(searcher.reader())
+                    log.info("lexicon map built in %.2fs", time.perf_counter() - t)
+        return snap.lexicon
+
+    def warm_up(self) -> None:
+        """Open the index and build the per-snapshot caches now rather than on the first query."""
+        snap = self._snapshot()
+        s = self._searcher(snap)
+        self._columns(snap, s)
+        self._lexicon(snap, s)
+
+    # ------------------------------------------------------------ search
+
+    @staticmethod
+    def validate(req: SearchRequest) -> None:
+        """Raise BadQuery for a request that cannot be answered as given."""
+        if req.sort not in SORTS:
+            raise BadQuery(f"sort must be one of {', '.join(SORTS)}, not {str(req.sort)[:40]!r}")
+        if not 1 <= req.size <= MAX_SIZE:
+            raise BadQuery(f"size must be between 1 and {MAX_SIZE}")
+        if req.page < 1:
+            raise BadQuery("page must be 1 or more")
+        if req.page * req.size > MAX_WINDOW:
+            raise BadQuery(
+                f"results beyond the first {MAX_WINDOW} are not served (page {req.page} × size {req.size}); "
+                "narrow the search with filters or a date range"
+            )
+        lo = _day_bounds(req.date_from, "from", False)
+        hi = _day_bounds(req.date_to, "to", True)
+        if lo is not None and hi is not None and lo > hi:
+            raise BadQuery(f"from ({req.date_from}) is after to ({req.date_to})")
+
+    def search(self, req: SearchRequest) -> SearchPage:
+        """Run one search: match, filter, facet, collapse, rank, page, highlight."""
+        t0 = time.perf_counter()
+        self.validate(req)
+        parsed = parse_query(req.q)
+        snap = self._snapshot()
+        s = self._searcher(snap)
+        cols = self._columns(snap, s)
+        plan = compile_query(parsed, s, self._lexicon(snap, s) if parsed.groups or parsed.excluded else None)
+        docs = self._filter(plan.docs, req, cols, s)
+        total = len(docs)
+        clusters = cols["cluster"]
+        cluster_counts = Counter(clusters[d] for d in docs)
+        facets = self._facets(docs, cols) if req.facets else {}
+        collapse = req.collapse and req.cluster is None
+        stories = len(cluster_counts) if collapse else total
+        want = req.page * req.size
+        if req.sort == "relevance" and plan.scoring is not None:
+            ordered = self._rank(s, plan.scoring, docs, want, cols, collapse, req.recency)
+        else:
+            ordered = self._by_date(docs, cols, newest=req.sort != "oldest")
+        if collapse:
+            ordered = self._collapse(ordered, clusters, want)
+        window = ordered[(req.page - 1) * req.size: want]
+        hits = tuple(
+            self._hit(s, d, score, plan.highlight, cluster_counts[clusters[d]] - 1 if collapse else 0, req.snippets)
+            for d, score in window
+        )
+        return SearchPage(
+            query=req.q, total=total, page=req.page, size=req.size, hits=hits, facets=facets,
+            took_ms=(time.perf_counter() - t0) * 1000, sort=req.sort, collapsed=collapse, stories=stories,
+        )
+
+    def _filter(self, docs: set[int] | None, req: SearchRequest, cols, s) -> set[int]:
+        if docs is None:
+            docs = set(s.reader().all_doc_ids())
+        lo = _day_bounds(req.date_from, "from", False)
+        hi = _day_bounds(req.date_to, "to", True)
+        if lo is not None or hi is not None:
+            pub = cols["published"]
+            lo = lo if lo is not None else 1
+            hi = hi if hi is not None else 1 << 62
+            docs = {d for d in docs if pub[d] and lo <= pub[d] <= hi}
+        if req.source:
+            want = set(req.source)
+            src = cols["source"]
+            docs = {d for d in docs if src[d] in want}
+        if req.category:
+            want = set(req.category)
+            cat = cols["category"]
+            docs = {d for d in docs if cat[d] in want}
+        if req.region:
+            reg = cols["regions"]
+            for r in req.region:
+                docs = {d for d in docs if r in reg[d].split("|")}
+        if req.cluster:
+            cl = cols["cluster"]
+            docs = {d for d in docs if cl[d] == req.cluster}
+        return docs
+
+    @staticmethod
+    def _facets(docs: set[int], cols) -> dict[str, tuple[FacetValue, ...]]:
+        src = cols["source"]
+        reg = cols["regions"]
+        mon = cols["month"]
+        sc = Counter(src[d] for d in docs)
+        rc: Counter[str] = Counter()
+        for d in docs:
+            v = reg[d]
+            if v:
+                rc.update(v.split("|"))
+        mc = Counter(mon[d] for d in docs)
+        sc.pop("", None)
+        mc.pop("", None)
+        top = lambda c: tuple(FacetValue(v, n) for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT])
+        return {
+            "source": top(sc),
+            "region": top(rc),
+            "month": tuple(FacetValue(v, n) for v, n in sorted(mc.items())),
+        }
+
+    def _rank(self, s, scoring, docs: set[int], want: int, cols, collapse: bool, recency: bool) -> list[tuple[int, float]]:
+        if not docs:
+            return []
+        pub = cols["published"]
+        limit = min(len(docs), max(want * (4 if collapse else 1) + 20, 50))
+        while True:
+            res = s.search(scoring, filter=docs, limit=limit)
+            scored = [(hit.docnum, hit.score) for hit in res]
+            if recency:
+                now = time.time()
+                scored = [(d, sc * (1.0 + 0.5 / (1.0 + max(0.0, now - pub[d]) / (86400 * 90)) if pub[d] else 1.0))
+                          for d, sc in scored]
+            scored.sort(key=lambda x: (-round(x[1], 6), -pub[x[0]]))
+            # Matches that the scoring query misses (e.g. filter-only parts) come last, newest first.
+            if len(scored) < limit:
+                got = {d for d, _ in scored}
+                rest = sorted((d for d in docs if d not in got), key=lambda d: -pub[d])
+                return scored + [(d, 0.0) for d in rest]
+            if not collapse or len({cols["cluster"][d] for d, _ in scored}) >= want or limit >= len(docs):
+                return scored
+            limit = min(len(docs), limit * 4)
+
+    @staticmethod
+    def _by_date(docs: set[int], cols, newest: bool) -> list[tuple[int, float]]:
+        pub = cols["published"]
+        if newest:
+            order = sorted(docs, key=lambda d: (-pub[d], d))
+        else:  # unknown dates (0) go last in both orders
+            order = sorted(docs, key=lambda d: (pub[d] == 0, pub[d], d))
+        return [(d, 0.0) for d in order]
+
+    @staticmethod
+    def _collapse(ordered: list[tuple[int, float]], clusters: list[str], want: int) -> list[tuple[int, float]]:
+        seen: set[str] = set()
+        out = []
+        for d, sc in ordered:
+            c = clusters[d]
+            if c in seen:
+                continue
+            seen.add(c)
+            out.append((d, sc))
+            if len(out) >= want:
+                break
+        return out
+
+    def _hit(self, s, docnum: int, score: float, terms: list[str], similar: int, snippets: bool) -> Hit:
+        f = s.stored_fields(docnum)
+        title = f.get("title", "")
+        body = f.get("body", "")
+        region = tuple(x for x in (f.get("region") or "").split(",") if x)
+        return Hit(
+            id=f["id"],
+            title=title,
+            title_html=highlight_html(title, terms),
+            url=f.get("url") or None,
+            source=f.get("source") or None,
+            region=region,
+            published=_iso(f.get("published")),
+            score=round(float(score), 4),
+            snippet_html=snippet_html(body, terms) if snippets else "",
+            similar_count=max(0, similar),
+            cluster=f.get("cluster") or None,
+            category=f.get("category") or None,
+        )
+
+    # ------------------------------------------------------------ articles
+
+    def _docnum(self, s, article_id: str) -> int:
+        if not isinstance(article_id, str) or not article_id or len(article_id) > 200:
+            raise NotFound(f"no article with id {str(article_id)[:80]!r}")
+        d = s.document_number(id=article_id)
+        if d is None:
+            raise NotFound(f"no article with id {article_id!r}")
+        return d
+
+    def get_article(self, article_id: str) -> Article:
+        """Return the stored article with this id; raise NotFound."""
+        snap = self._snapshot()
+        s = self._searcher(snap)
+        f = s.stored_fields(self._docnum(s, article_id))
+        pub = f.get("published")
+        return Article(
+            id=f["id"], title=f.get("title", ""), body=f.get("body", ""), url=f.get("url") or None,
+            source=f.get("source") or None,
+            published=datetime.fromtimestamp(pub, SHANGHAI) if pub else None,
+            category=f.get("category") or None,
+            authors=tuple(x for x in (f.get("authors") or "").split(",") if x),
+            region=tuple(x for x in (f.get("region") or "").split(",") if x),
+            dateline=f.get("dateline") or None, lang=f.get("lang") or None,
+            cluster=f.get("cluster") or None, origin=f.get("origin") or None,
+        )
+
+    def highlight(self, text: str, q: str) -> str:
+        """Return ``text`` HTML-escaped with the query's words wrapped in ``<mark>``."""
+        from .analysis import query_words
+
+        parsed = parse_query(q)
+        terms: list[str] = []
+        for g in parsed.groups:
+            for p in g:
+                if p.field in (None, "title"):
+                    terms.extend(query_words(p.text))
+        return highlight_html(text, terms)
+
+    def more_like_this(self, article_id: str, limit: int = 5) -> list[Hit]:
+        """Return articles similar to this one by key terms (other stories first)."""
+        snap = self._snapshot()
+        s = self._searcher(snap)
+        d = self._docnum(s, article_id)
+        f = s.stored_fields(d)
+        from .analysis import query_words
+
+        words = [w for w in query_words(f.get("title", "") + " " + f.get("body", "")[:2000]) if len(w) > 1]
+        if not words:
+            return []
+        reader = s.reader()
+        n = reader.doc_count_all() or 1
+        tf = Counter(words)
+        # Key terms: frequent here, rare in the collection (tf·idf over the first part of the text).
+        import math
+
+        def weight(w: str) -> float:
+            df = reader.doc_frequency("body", w) or 1
+            return tf[w] * math.log(1 + n / df)
+
+        keys = sorted(tf, key=weight, reverse=True)[:12]
+        q = Or([Term("body", w) for w in keys] + [Term("title", w) for w in keys])
+        cluster = f.get("cluster")
+        out: list[Hit] = []
+        for hit in s.search(q, limit=limit * 4 + 5):
+            if hit.docnum == d:
+                continue
+            hf = s.stored_fields(hit.docnum)
+            if cluster and hf.get("cluster") == cluster:
+                continue
+            out.append(self._hit(s, hit.docnum, hit.score, [], 0, True))
+            if len(out) >= limit:
+                break
+        return out
+
+    # ------------------------------------------------------------ stats
+
+    def article_count(self) -> int:
+        """Return the number of articles in the served index."""
+        snap = self._snapshot()
+        return self._searcher(snap).doc_count()
+
+    def stats(self) -> dict[str, Any]:
+        """Return articles, sources, date range, size on disk and schema version."""
+        from .schema import SCHEMA_VERSION
+
+        snap = self._snapshot()
+        s = self._searcher(snap)
+        cols = self._columns(snap, s)
+        live = list(s.reader().all_doc_ids())
+        pubs = [cols["published"][d] for d in live if cols["published"][d]]
+        sources = Counter(cols["source"][d] for d in live)
+        size = sum(p.stat().st_size for p in snap.gen.iterdir() if p.is_file())
+        return {
+            "index_dir": str(self.index_dir),
+            "generation": snap.gen.name,
+            "schema_version": SCHEMA_VERSION,
+            "articles": len(live),
+            "sources": len([k for k in sources if k]),
+            "top_sources": [{"value": k, "count": v} for k, v in sources.most_common(10) if k],
+            "date_from": _iso(min(pubs)) if pubs else None,
+            "date_to": _iso(max(pubs)) if pubs else None,
+            "size_bytes": size,
+            "segments": len(s.reader().leaf_readers()) if hasattr(s.reader(), "leaf_readers") else 1,
+        }
+
+    def close(self) -> None:
+        """Close this thread's searcher."""
+        s = getattr(self._local, "searcher", None)
+        if s is not None:
+            s.close()
+            self._local.searcher = None
+
