@@ -8,6 +8,7 @@ tagging, near-duplicate clustering and the engine exactly as production does.
 from __future__ import annotations
 
 import json
+import re
 import random
 import socket
 import subprocess
@@ -17,7 +18,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 __all__ = [
+    "web_index",
+    "web_app",
+    "web_client",
+    "assert_error_shape",
+    "css",
+    "active_content",
     "SOURCES",
     "HOSTILE",
     "HOSTILE_ID",
@@ -231,3 +240,89 @@ def stop_server(proc: subprocess.Popen) -> None:
     log = getattr(proc, "_xunwen_log", None)
     if log:
         log.close()
+
+
+# --------------------------------------------------------------------------- assertions
+
+
+def assert_error_shape(resp: Any, status: int) -> dict[str, Any]:
+    """Assert the one API error shape with ``status``; return the body."""
+    assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True)[:300])
+    assert resp.mimetype == "application/json"
+    body = resp.get_json()
+    assert set(body) == {"ok", "error", "status"}, body
+    assert body["ok"] is False and body["status"] == status
+    assert isinstance(body["error"], str) and len(body["error"]) > 5, body
+    return body
+
+
+def active_content(html_text: str) -> list[str]:
+    """Return every piece of markup in a page that could run script or load a foreign style."""
+    import lxml.html
+
+    found: list[str] = []
+    doc = lxml.html.document_fromstring(html_text)
+    for el in doc.iter():
+        if not isinstance(el.tag, str):
+            continue
+        tag = el.tag.rsplit("}", 1)[-1].lower()
+        if tag in ("script", "iframe", "object", "embed", "base"):
+            found.append(f"<{tag}>")
+        for name, value in el.attrib.items():
+            name = name.lower()
+            if name.startswith("on"):
+                found.append(f"{tag}@{name}")
+            if name == "style":
+                found.append(f"{tag}@style")
+            if name in ("href", "src", "action", "formaction", "xlink:href") and value.strip().lower().startswith(
+                ("javascript:", "data:text", "vbscript:")
+            ):
+                found.append(f"{tag}@{name}={value[:40]}")
+    return found
+
+
+# --------------------------------------------------------------------------- fixtures
+# Test modules import these by name (``from webutil import web_client, ...``).
+
+
+@pytest.fixture(scope="session")
+def web_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the directory of a real index of the test corpus (built once per session)."""
+    return build_index(tmp_path_factory.getbasetemp() / "web-corpus")
+
+
+@pytest.fixture(scope="session")
+def web_app(web_index: Path):  # type: ignore[no-untyped-def]
+    """Return the app over the test index."""
+    from web import create_app
+
+    return create_app({"INDEX_DIR": str(web_index), "TESTING": True})
+
+
+@pytest.fixture
+def web_client(web_app):  # type: ignore[no-untyped-def]
+    """Return a Flask test client of the app over the test index."""
+    return web_app.test_client()
+
+
+_COMPOUND_RE = re.compile(r"^([a-z0-9]*)((?:\.[\w-]+)*)((?:\[[^\]]+\])*)$")
+_ATTR_RE = re.compile(r"\[([\w-]+)(?:=\"([^\"]*)\")?\]")
+
+
+def css(el: Any, selector: str) -> list[Any]:
+    """Return the elements under ``el`` matching a simple CSS selector (tags, classes,
+    ``[attr]``/``[attr="v"]``, descendant combinators) — enough for these tests without
+    the cssselect package."""
+    path = "."
+    for compound in selector.split():
+        m = _COMPOUND_RE.match(compound)
+        assert m, f"unsupported selector part {compound!r}"
+        tag, classes, attrs = m.groups()
+        preds = [
+            f"contains(concat(' ', normalize-space(@class), ' '), ' {c} ')"
+            for c in classes.split(".") if c
+        ]
+        for name, value in _ATTR_RE.findall(attrs):
+            preds.append(f'@{name}="{value}"' if value else f"@{name}")
+        path += "//" + (tag or "*") + "".join(f"[{p}]" for p in preds)
+    return el.xpath(path)

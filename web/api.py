@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from search.errors import BadQuery
 
 from . import get_engine
-from .export import iter_csv, iter_hits
+from .export import iter_csv, iter_hits, listed
 from .openapi import openapi_document
 from .params import BadParameter, parse_search_args
 
@@ -55,7 +55,7 @@ def search_csv():  # type: ignore[no-untyped-def]
     resp = Response(stream_with_context(rows()), mimetype="text/csv")
     resp.headers["Content-Type"] = "text/csv; charset=utf-8"
     resp.headers["Content-Disposition"] = 'attachment; filename="xunwen-search.csv"'
-    resp.headers["X-Total-Count"] = str(first.total)
+    resp.headers["X-Total-Count"] = str(listed(first))
     return resp
 
 

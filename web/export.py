@@ -19,6 +19,7 @@ __all__ = [
     "hit_row",
     "iter_csv",
     "iter_hits",
+    "listed",
 ]
 
 CSV_COLUMNS = (
@@ -92,10 +93,15 @@ def iter_hits(
                 return
             yield hit
             sent += 1
-        if not page.hits or sent >= min(max_rows, page.total) or len(page.hits) < req.size:
+        if not page.hits or sent >= min(max_rows, listed(page)) or len(page.hits) < req.size:
             return
         req = replace(req, page=page.page + 1)
         page = search(req)
+
+
+def listed(page: SearchPage) -> int:
+    """Return how many results the page's search lists (stories when copies are collapsed)."""
+    return page.stories if page.collapsed else page.total
 
 
 def iter_csv(hits: Iterable[Hit]) -> Iterator[str]:

@@ -74,6 +74,11 @@ SCHEMAS: dict[str, Any] = {
             "size": {"type": "integer", "minimum": 1},
             "sort": {"enum": ["relevance", "newest", "oldest"]},
             "collapsed": {"type": "boolean"},
+            "stories": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Results after collapsing copies of one story; pages count these.",
+            },
             "partial": {
                 "type": "boolean",
                 "description": "True when the time budget ran out before all matches counted.",

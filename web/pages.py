@@ -16,6 +16,7 @@ from search import SearchPage, SearchRequest
 from search.errors import BadQuery
 
 from . import get_engine
+from .export import listed
 from .params import MULTI_KEYS, parse_search_args, request_to_params, search_url
 from .timeline import build_timeline
 
@@ -179,7 +180,7 @@ def _render_search(
 
 
 def _last_page(page: SearchPage) -> int:
-    pages = max(1, math.ceil(page.total / page.size)) if page.size else 1
+    pages = max(1, math.ceil(listed(page) / page.size)) if page.size else 1
     return max(1, min(pages, RESULT_WINDOW // max(page.size, 1)))
 
 
