@@ -333,7 +333,7 @@ def detect_lang(text: str) -> str:
 
 
 _DATELINE_RE = re.compile(
-    r"(?:中新社|中新[网網]|新[华華]社|新[华華][网網]|人民[网網]|央[视視][网網]|央[广廣][网網]|[国國]际在线|"
+    r"(?:中新社|中央社|中通社|美[联聯]社|路透社|法新社|共同社|[韩韓][联聯]社|中新[网網]|新[华華]社|新[华華][网網]|人民[网網]|央[视視][网網]|央[广廣][网網]|[国國]际在线|"
     r"中[国國]日[报報][网網]?|光明[网網]|[环環]球[网網]|澎湃新[闻聞]|本[报報]|[据據])"
     r"\s*([\u4e00-\u9fff]{2,8}?)(?:新[闻聞]|[频頻]道|分社|[站])?\s*"
     r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})日\s*(?:[电電]|消息|[讯訊])"
@@ -362,10 +362,13 @@ _EDITOR_RE = re.compile(
     r"(?:责任编辑|責任編輯|责编|責編|编辑|編輯|主编|主編)\s*[:：]\s*"
     r"([\u4e00-\u9fffA-Za-z·]{2,12}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4})*)"
 )
+# a role word at the start of a line or after a bracket/space, names ending at a non-Han boundary
 _AUTHOR_RE = re.compile(
-    r"(?:作者|撰文|文/|文／|(?:本[报報]|实习|實習|特约|特約)?(?:记者|記者))\s*[:：/]?\s*"
-    r"([\u4e00-\u9fff·]{2,4}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4}){0,4})"
+    r"(?:^|(?<=[\s（(【\[|｜:：]))(?:作者|撰文|文/|文／|(?:本[报報]|实习|實習|特约|特約)?(?:记者|記者))\s*[:：/]?\s*"
+    r"([\u4e00-\u9fff·]{2,4}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4}){0,4})(?![\u4e00-\u9fff])",
+    re.M,
 )
+_NOT_PERSON_RE = re.compile(r"[网網报報社台站]|集团|集團|新闻|新聞|扫|日报|日報|中心|部门|部門|政府")
 _SOURCE_RE = re.compile(
     r"(?:来源|來源|稿源|出处|出處|信息来源|信息來源)\s*[:：]\s*([^\s|｜:：]{2,30}?)"
     r"(?=\s|$|[|｜]|作者|编辑|編輯|责任编辑|責任編輯|时间|時間|发布|發佈|浏览|瀏覽|点击|點擊|字号|字號)"
@@ -378,7 +381,7 @@ def _split_names(s: str) -> list[str]:
     out = []
     for name in re.split(r"[、,，\s]+", s):
         name = name.strip("·")
-        if 2 <= len(name) <= 12 and name not in _NAME_STOP:
+        if 2 <= len(name) <= 12 and name not in _NAME_STOP and not _NOT_PERSON_RE.search(name):
             out.append(name)
     return out
 
@@ -721,8 +724,14 @@ def _squeeze(text: str) -> str:
     return "".join(text.split())
 
 
+_TIME_RE = re.compile(r"\d{1,2}\s*[:：时時]\s*\d{2}")
+
+
 def _is_meta_line(text: str) -> bool:
-    return len(text) <= 80 and bool(_META_LINE_KEYS.search(text)) and parse_datetime(text) is not None
+    """A short line carrying the date (and source/author), not a sentence."""
+    if len(text) > 80 or parse_datetime(text) is None:
+        return False
+    return bool(_META_LINE_KEYS.search(text)) or ("。" not in text and bool(_TIME_RE.search(text)))
 
 
 def _pick_title(doc: Any, meta: dict[str, str]) -> str:
