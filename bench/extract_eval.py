@@ -112,11 +112,12 @@ def run_trafilatura(data: bytes, url: str | None) -> dict:
     import trafilatura
 
     try:
-        d = trafilatura.bare_extraction(data, url=url, with_metadata=True, as_dict=True, include_comments=False)
+        doc = trafilatura.bare_extraction(data, url=url, with_metadata=True, include_comments=False)
     except Exception as e:  # noqa: BLE001 - a third-party crash counts as no output
         return {"error": repr(e)}
-    if not d:
+    if not doc:
         return {"error": "no output", "list": True}
+    d = doc if isinstance(doc, dict) else doc.as_dict()
     dt = parse_datetime(d.get("date") or "")
     return {"title": d.get("title"), "body": d.get("text"), "date": day(dt)}
 
