@@ -1,0 +1,158 @@
+"""Tests for search.query: the safe query language (parse) and its compilation on a real index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search.engine import Lexicon
+from search.errors import BadQuery
+from search.indexer import open_current
+from search.query import MAX_QUERY_CHARS, Part, compile_query, parse_query, required_count
+
+
+def _groups(q: str) -> list[list[tuple[str, bool, str | None]]]:
+    return [[(p.text, p.phrase, p.field) for p in g] for g in parse_query(q).groups]
+
+
+def test_space_separated_parts_are_anded() -> None:
+    assert _groups("监督 珙县") == [[("监督", False, None)], [("珙县", False, None)]]
+
+
+def test_or_makes_alternatives_within_a_group() -> None:
+    assert _groups("大熊猫 OR 茶叶 监督") == [[("大熊猫", False, None), ("茶叶", False, None)], [("监督", False, None)]]
+    assert _groups("大熊猫 | 茶叶") == [[("大熊猫", False, None), ("茶叶", False, None)]]
+
+
+@pytest.mark.parametrize("q", ['"巡审联动"', "“巡审联动”", "「巡审联动」", "『巡审联动』"])
+def test_quotes_make_a_phrase(q: str) -> None:
+    assert _groups(q) == [[("巡审联动", True, None)]]
+
+
+def test_minus_excludes() -> None:
+    p = parse_query('大熊猫 -雅安 -"国家公园"')
+    assert _groups('大熊猫 -雅安') == [[("大熊猫", False, None)]]
+    assert [(x.text, x.phrase, x.negate) for x in p.excluded] == [("雅安", False, True), ("国家公园", True, True)]
+
+
+@pytest.mark.parametrize(
+    ("q", "field", "text"),
+    [
+        ("title:茶叶", "title", "茶叶"),
+        ("标题:茶叶", "title", "茶叶"),
+        ("source:蜀都晚报", "source", "蜀都晚报"),
+        ("来源:蜀都晚报", "source", "蜀都晚报"),
+        ("region:泸州", "region", "泸州"),
+        ("地区:泸州", "region", "泸州"),
+        ("site:shudu.example.com", "site", "shudu.example.com"),
+        ("站点:shudu.example.com", "site", "shudu.example.com"),
+        ("Title:茶叶", "title", "茶叶"),
+        ("ｔｉｔｌｅ：茶叶", "title", "茶叶"),  # full-width prefix and colon
+    ],
+)
+def test_field_prefixes(q: str, field: str, text: str) -> None:
+    assert _groups(q) == [[(text, False, field)]]
+
+
+def test_title_prefix_with_a_phrase() -> None:
+    assert _groups('title:"茶叶采摘"') == [[("茶叶采摘", True, "title")]]
+
+
+@pytest.mark.parametrize(
+    ("q", "groups"),
+    [
+        ("((((", []),
+        ("*", []),
+        ("?", []),
+        ("~", []),
+        ('""', []),
+        ('"', []),
+        ("(", []),
+        (")", []),
+        ("", []),
+        ("   ", []),
+        ("OR", []),
+        ("a OR OR b", [[("a", False, None), ("b", False, None)]]),
+        ('"监督', [[("监督", False, None)]]),  # a lone quote is dropped, its text stays
+        ('监督"', [[("监督", False, None)]]),
+        ('"监督" "珙县', [[("监督", True, None)], [("珙县", False, None)]]),
+        ("foo:bar", [[("foo:bar", False, None)]]),  # unknown prefix: plain text
+        ("title:", [[("title:", False, None)]]),
+        ("监督 OR", [[("监督", False, None)]]),
+        ("OR 监督", [[("监督", False, None)]]),
+        ("- 监督", [[("监督", False, None)]]),
+        ("监督\x00珙县", [[("监督", False, None)], [("珙县", False, None)]]),
+    ],
+)
+def test_malformed_input_is_read_as_text_never_an_error(q: str, groups: list) -> None:
+    assert _groups(q) == groups
+
+
+def test_empty_query_is_empty() -> None:
+    assert parse_query("").empty and parse_query(None).empty and parse_query("(((( *").empty
+    assert not parse_query("-监督").empty
+
+
+def test_query_length_limit() -> None:
+    ok = "监" * MAX_QUERY_CHARS
+    assert MAX_QUERY_CHARS == 1000
+    assert parse_query(ok).groups
+    with pytest.raises(BadQuery) as e:
+        parse_query("监" * (MAX_QUERY_CHARS + 1))
+    assert "1001" in str(e.value) and "1000" in str(e.value)
+
+
+def test_required_count_relaxes_long_parts_only() -> None:
+    assert [required_count(n) for n in (1, 2, 3)] == [1, 2, 3]
+    assert required_count(10) < 10
+    assert required_count(4) >= 3
+
+
+# ---------------------------------------------------------------- compilation on a real index
+
+
+@pytest.fixture(scope="module")
+def searcher(core_index: Path):
+    ix, _gen = open_current(core_index)
+    s = ix.searcher()
+    yield s, Lexicon(s.reader())
+    s.close()
+
+
+def _ids(searcher, q: str) -> list[str]:
+    s, lex = searcher
+    plan = compile_query(parse_query(q), s, lex)
+    assert plan.docs is not None
+    return sorted(s.stored_fields(d)["id"] for d in plan.docs)
+
+
+def test_compile_word_with_longer_words(searcher) -> None:
+    s, lex = searcher
+    assert "珙县" in lex.containing("珙")
+    assert "河长制" in lex.containing("河长")
+    assert _ids(searcher, "河长") == ["core-river-sub", "core-river-word"]
+
+
+def test_compile_phrase_and_exclusion(searcher) -> None:
+    assert _ids(searcher, "垃圾 分类") == ["core-phrase-apart", "core-phrase-together"]
+    assert _ids(searcher, '"垃圾分类"') == ["core-phrase-together"]
+    assert _ids(searcher, "大熊猫 -雅安") == ["core-panda-chengdu"]
+
+
+def test_compile_plan_highlights_positive_words_only(searcher) -> None:
+    s, lex = searcher
+    plan = compile_query(parse_query("巡審聯動 -雅安"), s, lex)
+    assert plan.highlight == ["巡审", "联动"]
+    assert plan.scoring is not None
+
+
+def test_compile_only_exclusions_starts_from_every_document(searcher) -> None:
+    s, lex = searcher
+    plan = compile_query(parse_query("-大熊猫"), s, lex)
+    assert len(plan.docs) == s.doc_count() - 2
+
+
+def test_part_is_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Part("x").text = "y"  # type: ignore[misc]
