@@ -108,7 +108,7 @@ HOSTILE: dict[str, Any] = {
 }
 
 
-def corpus_records(n_supervision: int = 32, n_travel: int = 12) -> list[dict[str, Any]]:
+def corpus_records(n_supervision: int = 48, n_travel: int = 12) -> list[dict[str, Any]]:
     """Return the test corpus: many 监督 articles, some travel ones, copies, a hostile one."""
     rng = random.Random(20240429)
     records: list[dict[str, Any]] = []
@@ -202,10 +202,10 @@ def free_port() -> int:
 
 
 def start_server(index_dir: Path, port: int, log_path: Path, timeout: float = 60.0) -> subprocess.Popen:
-    """Start ``python -m web.serve`` on loopback over ``index_dir``; wait until /healthz answers."""
+    """Start ``xunwen serve`` on loopback over ``index_dir``; wait until /healthz answers."""
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process by stop_server
     proc = subprocess.Popen(
-        [sys.executable, "-m", "web.serve", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "search.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
          "--index", str(index_dir), "--threads", "4"],
         cwd=ROOT,
         stdout=log,

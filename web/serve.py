@@ -45,7 +45,9 @@ def run(
     """Serve xunwen on ``host:port`` over ``index_dir`` until interrupted."""
     index_dir = Path(index_dir).resolve()
     count = ensure_index(index_dir, progress=progress)
-    app = create_app({"INDEX_DIR": str(index_dir)})
+    engine = SearchEngine(str(index_dir))
+    engine.warm_up()  # load columns and lexicon now, not during the first visitor's search
+    app = create_app({"INDEX_DIR": str(index_dir), "ENGINE": engine})
     app.debug = False  # whatever the environment says
     log.warning("serving %d articles from %s on http://%s:%d/", count, index_dir, host, port)
     waitress.serve(
