@@ -177,6 +177,9 @@ class SearchEngine:
 
     def warm_up(self) -> None:
         """Open the index and build the per-snapshot caches now rather than on the first query."""
+        from .analysis import ensure_dictionary
+
+        ensure_dictionary()
         snap = self._snapshot()
         s = self._searcher(snap)
         self._columns(snap, s)

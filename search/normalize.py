@@ -38,7 +38,8 @@ _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜǹńňḿ"
 _PINYIN_RE = re.compile(
     rf"(?<=\S)[(（]\s*(?=[a-zü{_TONED}\s']*[{_TONED}])[a-zü{_TONED}]+(?:[\s'][a-zü{_TONED}]+)*\s*[)）]"
 )
-_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\ufffe\uffff]")
+# Control characters, zero-width marks and U+FFFD (what an upstream bad decode left: 伯�H楼).
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff\ufffd\ufffe\uffff]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _HSPACE_RE = re.compile(r"[ \t\u00a0\u3000]+")
 _NL_RE = re.compile(r"\s*\n\s*")
@@ -104,18 +105,53 @@ class Folded:
         return self.offsets[i]
 
 
+_fold_lock = threading.Lock()
+_fold_table: dict[int, str] | None = None
+_expanding_re: re.Pattern[str] | None = None
+
+
+def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
+    """Build once: a translate table of per-character NFKC + lower-case, and the characters it expands."""
+    global _fold_table, _expanding_re
+    if _fold_table is None:
+        with _fold_lock:
+            if _fold_table is None:
+                table: dict[int, str] = {}
+                expanding: list[str] = []
+                ranges = [range(0x10000), range(0x1D400, 0x1D800), range(0x1F100, 0x1F200)]
+                for r in ranges:
+                    for cp in r:
+                        if 0xD800 <= cp <= 0xDFFF:
+                            continue
+                        c = chr(cp)
+                        m = unicodedata.normalize("NFKC", c).lower()
+                        if m != c:
+                            table[cp] = m
+                            if len(m) != 1:
+                                expanding.append(c)
+                _expanding_re = re.compile("[" + "".join(re.escape(c) for c in expanding) + "]")
+                _fold_table = table
+    assert _expanding_re is not None
+    return _fold_table, _expanding_re
+
+
 def _fold_chars(text: str) -> tuple[str, tuple[int, ...] | None]:
-    """NFKC + lower-case per character, returning a map when lengths change."""
-    nf = unicodedata.normalize("NFKC", text).lower()
-    if len(nf) == len(text):
-        return nf, None
-    out: list[str] = []
+    """NFKC + lower-case character by character, with an offset map when lengths change."""
+    # Per character (not whole-string NFKC) so that every folded character maps back to
+    # exactly one display character; "…" → "...", "℃" → "°c" keep their source offset.
+    table, expanding = _tables()
+    out = text.translate(table)
+    if len(out) == len(text):
+        return out, None
     offs: list[int] = []
-    for i, ch in enumerate(text):
-        piece = unicodedata.normalize("NFKC", ch).lower()
-        out.append(piece)
-        offs.extend([i] * len(piece))
-    return "".join(out), tuple(offs)
+    last = 0
+    for m in expanding.finditer(text):
+        i = m.start()
+        offs.extend(range(last, i))
+        offs.extend([i] * len(table[ord(text[i])]))
+        last = i + 1
+    offs.extend(range(last, len(text)))
+    return out, tuple(offs)
 
 
 def fold(text: str) -> Folded:
