@@ -239,3 +239,12 @@ def test_every_page_links_opensearch(web_client, url: str) -> None:
     resp = web_client.get(url)
     doc = lxml.html.document_fromstring(resp.get_data(as_text=True))
     assert css(doc, 'link[rel="search"]')[0].get("href") == "/opensearch.xml"
+
+
+def test_article_page_links_the_other_versions_only_when_there_are_some(web_client) -> None:
+    art = _page(web_client, f"/article/{CLUSTER_IDS[0]}")
+    link = css(art, "p.cluster a")[0]
+    assert "另有 2 个版本" in link.text
+    versions = _page(web_client, link.get("href"))
+    assert set(_hit_ids(versions)) == set(CLUSTER_IDS)
+    assert not css(_page(web_client, f"/article/{TRAD_ID}"), "p.cluster")

@@ -66,6 +66,12 @@ def article(article_id: str):  # type: ignore[no-untyped-def]
         similar = engine.more_like_this(art.id, limit=current_app.config["MORE_LIKE_THIS"])
     except BadQuery:
         similar = []
+    copies = 0
+    if art.cluster:
+        # How many other versions of this story exist (the cluster id alone says nothing).
+        same = SearchRequest(cluster=art.cluster, collapse=False, size=1, facets=False,
+                             snippets=False)
+        copies = max(0, engine.search(same).total - 1)
     back = search_url(SearchRequest(q=q)) if q else None
     return render_template(
         "article.html",
@@ -75,6 +81,8 @@ def article(article_id: str):  # type: ignore[no-untyped-def]
         body_html=body_html,
         similar=similar,
         back=back,
+        copies=copies,
+        req=SearchRequest(q=q),
         published=art.published.isoformat() if art.published else None,
     )
 

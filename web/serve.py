@@ -59,7 +59,7 @@ def run(
         connection_limit=max(100, threads * 16),
         channel_timeout=30,
         max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-        max_request_header_size=64 * 1024,
+        max_request_header_size=256 * 1024,  # room for a 10,000-character query in the URL
         clear_untrusted_proxy_headers=True,
     )
 
