@@ -21,6 +21,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from importlib import resources
 from typing import NamedTuple
 
@@ -35,6 +36,7 @@ __all__ = [
     "analyze_folded",
     "index_terms",
     "query_words",
+    "sub_words",
     "ensure_dictionary",
     "add_words",
     "segment",
@@ -190,9 +192,36 @@ def analyze(text: str, mode: str = "search") -> list[Tok]:
     return analyze_folded(fold(text), mode)
 
 
+@lru_cache(maxsize=4096)
+def _query_words(text: str) -> tuple[str, ...]:
+    return tuple(t.text for t in analyze(text, mode="default"))
+
+
 def query_words(text: str) -> list[str]:
     """Return the coarse words of a query string, folded, in order."""
-    return [t.text for t in analyze(text, mode="default")]
+    return list(_query_words(text))
+
+
+@lru_cache(maxsize=4096)
+def sub_words(word: str) -> tuple[str, ...]:
+    """Return the dictionary words inside a long folded word that cover it (个人电脑 → 个人, 电脑)."""
+    if len(word) < 3:
+        return ()
+    # Walk left to right taking the longest dictionary sub-word that starts where the
+    # last one ended; if the cover breaks, there is no sub-word reading of this word.
+    by_start: dict[int, str] = {}
+    for w, st, _e in segment(word, "search"):
+        if w != word and len(w) > len(by_start.get(st, "")):
+            by_start[st] = w
+    chosen: list[str] = []
+    cur = 0
+    while cur < len(word):
+        w = by_start.get(cur)
+        if w is None:
+            return ()
+        chosen.append(w)
+        cur += len(w)
+    return tuple(chosen)
 
 
 class JiebaTokenizer(Tokenizer):

@@ -235,9 +235,10 @@ def enrich(article: Article) -> tuple[Article, Any, list[str]]:
     """Tag the region and compute the near-duplicate signature of one article."""
     from . import dedup, region  # stage modules; imported here to keep import time low
 
+    ft, fb = fold_text(article.title), fold_text(article.body)
     if not article.region:
-        article = region.with_region(article)
-    sig = dedup.signature(fold_text(article.body or article.title))
+        article = replace(article, region=region.tag_region(article, folded_title=ft, folded_body=fb))
+    sig = dedup.signature(fb or ft)
     return article, sig, dedup.band_keys(sig)
 
 

@@ -18,20 +18,23 @@ from __future__ import annotations
 
 import math
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from whoosh.query import And, Or, Phrase, Query, Term
 
-from .analysis import query_words
+from .analysis import query_words, sub_words
 from .errors import BadQuery
 from .normalize import fold_text
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
-           "FIELD_ALIASES", "required_count"]
+           "FIELD_ALIASES", "required_count", "MAX_WORDS", "BUDGET_SECONDS"]
 
 MAX_QUERY_CHARS = 1000
+MAX_WORDS = 64  # words over all parts; a pasted paragraph is refused, not run for seconds
+BUDGET_SECONDS = 3.0
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
     "source": "source", "来源": "source", "來源": "source",
@@ -149,6 +152,9 @@ def parse_query(q: str | None) -> ParsedQuery:
         else:
             groups.append([part])
         pending_or = False
+    n = sum(len(query_words(p.text)) for g in groups for p in g) + sum(len(query_words(p.text)) for p in excluded)
+    if n > MAX_WORDS:
+        raise BadQuery(f"the query has {n} words; at most {MAX_WORDS} are allowed")
     return ParsedQuery(q, tuple(tuple(g) for g in groups), tuple(excluded))
 
 
@@ -174,6 +180,7 @@ class Plan:
 
 class _Compiler:
     def __init__(self, searcher: Any, lexicon: Any):
+        self.deadline = time.perf_counter() + BUDGET_SECONDS
         self.s = searcher
         self.lex = lexicon
         self.highlight: list[str] = []
@@ -181,6 +188,7 @@ class _Compiler:
 
     # -- match sets
     def docs(self, q: Query) -> set[int]:
+        self.check_budget()
         key = repr(q)
         got = self._cache.get(key)
         if got is None:
@@ -188,19 +196,33 @@ class _Compiler:
             self._cache[key] = got
         return got
 
-    def word_query(self, w: str, fields: tuple[str, ...]) -> Query:
-        """Whole word in any field, plus longer indexed words that contain it."""
+    def word_query(self, w: str, fields: tuple[str, ...], expand: bool = True) -> Query:
+        """Whole word in any field, or longer indexed words containing it, or all its sub-words."""
         subs: list[Query] = [Term(f, w) for f in fields]
-        for x in self.lex.containing(w):
-            subs.extend(Term(f, x, boost=0.5) for f in fields)
+        if expand and w not in STOPWORDS:
+            for x in self.lex.containing(w):
+                subs.extend(Term(f, x, boost=0.5) for f in fields)
+        parts = sub_words(w)
+        if len(parts) > 1:
+            # 个人电脑 also matches a text that only has 个人 … 电脑 (segmented apart).
+            subs.extend(And([Term(f, p, boost=0.4) for p in parts]) for f in fields)
         return Or(subs) if len(subs) > 1 else subs[0]
+
+    def check_budget(self) -> None:
+        """Refuse a query whose matching has already taken longer than the budget."""
+        if time.perf_counter() > self.deadline:
+            raise BadQuery(
+                f"the query is too expensive (over {BUDGET_SECONDS:.0f} s to match); use fewer or rarer words"
+            )
 
     def text_part(self, part: Part) -> tuple[set[int], Query | None]:
         words = query_words(part.text)
         fields = ("title",) if part.field == "title" else ("title", "body")
         if not part.negate:
             self.highlight.extend(words)
-        wqs = [self.word_query(w, fields) for w in words]
+        # Single characters are expanded to the words holding them only when typed alone
+        # (珙 → 珙县); inside a longer part they would drown it in unrelated words.
+        wqs = [self.word_query(w, fields, expand=len(w) > 1 or len(words) == 1) for w in words]
         if part.phrase:
             docs = self._phrase_docs(part.text, words, wqs, fields)
             score = Or([Phrase(f, words, boost=2.0) for f in fields] + wqs) if len(words) > 1 else wqs[0]
