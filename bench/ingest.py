@@ -87,11 +87,16 @@ def worker(pipeline: str, src: Path, index_dir: Path, procs: int) -> dict:
     else:
         raise ValueError(pipeline)
     seconds = time.perf_counter() - t0
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    self_kb, child_kb = me.ru_maxrss, kids.ru_maxrss
+    # CPU seconds of the whole pipeline (workers included): robust to a busy machine,
+    # where wall-clock rates of a 2-process pipeline are not.
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     return {
         "pipeline": pipeline, "read": read, "indexed": n, "seconds": round(seconds, 2),
         "rate": round(read / seconds, 1) if seconds else None,
+        "cpu_seconds": round(cpu, 2), "load_avg_1m_end": round(os.getloadavg()[0], 2),
         "peak_rss_mb": round(self_kb / 1024, 1),
         "peak_rss_worker_mb": round(child_kb / 1024, 1),
         "index_bytes": dir_size(index_dir), **extra,
@@ -115,16 +120,17 @@ def run_child(pipeline: str, src: Path, index_dir: Path, procs: int) -> dict:
 
 def table(results: list[dict], n: int) -> str:
     """Format results as a markdown table."""
-    rows = ["| pipeline | articles | seconds | articles/s | peak RSS (main / largest worker) | index size |",
-            "|---|---:|---:|---:|---:|---:|"]
+    rows = ["| pipeline | articles | seconds | articles/s | CPU s | articles/CPU-s | peak RSS (main / largest worker) | index size |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         if "error" in r:
-            rows.append(f"| {r['pipeline']} | failed: {r['error'].splitlines()[-1][:80]} | | | | |")
+            rows.append(f"| {r['pipeline']} | failed: {r['error'].splitlines()[-1][:80]} | | | | | | |")
             continue
         rss = f"{r['peak_rss_mb']:,.0f} MiB"
         if r["pipeline"] == "ours":
             rss += f" / {r['peak_rss_worker_mb']:,.0f} MiB"
         rows.append(f"| {r['pipeline']} | {r['read']:,} | {r['seconds']:,.1f} | {r['rate']:,.0f} | "
+                    f"{r['cpu_seconds']:,.0f} | {r['read'] / r['cpu_seconds']:,.0f} | "
                     f"{rss} | {r['index_bytes'] / 2**20:,.0f} MiB |")
     return "\n".join(rows)
 
@@ -157,6 +163,7 @@ def main(argv=None) -> int:
         root = Path(tmp.name)
     root.mkdir(parents=True, exist_ok=True)
     results = []
+    load0 = os.getloadavg()[0]
     for p in pipelines:
         d = index_dir_for(root, p, args.limit)
         if p != "ours":
@@ -166,11 +173,13 @@ def main(argv=None) -> int:
         print(f"    {json.dumps(r, ensure_ascii=False)[:400]}", file=sys.stderr)
         results.append(r)
     out = {"limit": args.limit, "slice": src.name, "machine": machine(),
+           "load_avg_1m_start": round(load0, 2),
            "when": time.strftime("%Y-%m-%d %H:%M"), "results": results}
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     (OUT_DIR / f"ingest-{args.limit or 'all'}.json").write_text(
         json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"ingest of the first {args.limit or 'all'} articles; {out['machine']}")
+    print(f"ingest of the first {args.limit or 'all'} articles; {out['machine']}; "
+          f"load average at start {load0:.1f}")
     print(table(results, args.limit))
     if tmp is not None:
         tmp.cleanup()
