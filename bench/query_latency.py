@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -95,16 +96,23 @@ def measure(name: str, index_dir: Path, queries: list[str], rounds: int) -> dict
     for q in queries:  # warm-up (also opens readers and fills OS caches)
         zero += run(q) == 0
     times: list[float] = []
+    cpu: list[float] = []
     for _ in range(rounds):
         for q in queries:
+            c = time.process_time()
             t = time.perf_counter()
             run(q)
             times.append((time.perf_counter() - t) * 1000.0)
+            cpu.append((time.process_time() - c) * 1000.0)
     close()
     pc = percentiles(times)
+    # CPU time per query too: on a busy shared machine wall time includes waiting for a core.
+    pcc = percentiles(cpu)
     return {"engine": name, "queries": len(queries), "calls": len(times),
             "zero_hit_queries": zero, "open_seconds": round(open_s, 2),
-            **{k: round(v, 2) for k, v in pc.items()}}
+            "load_avg_1m": round(os.getloadavg()[0], 2),
+            **{k: round(v, 2) for k, v in pc.items()},
+            **{f"cpu_{k}": round(v, 2) for k, v in pcc.items()}}
 
 
 def main(argv=None) -> int:
@@ -145,14 +153,15 @@ def main(argv=None) -> int:
         json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"query latency, index of the first {args.limit or 'all'} articles, "
           f"{len(queries)} queries x {args.rounds} rounds after a warm-up; {out['machine']}")
-    print("| engine | p50 ms | p95 ms | p99 ms | mean ms | zero-hit queries |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| engine | p50 ms | p95 ms | p99 ms | mean ms | CPU p50 / p95 / p99 ms | zero-hit queries | load avg |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         if "error" in r:
-            print(f"| {r['engine']} | failed: {r['error'][:80]} | | | | |")
+            print(f"| {r['engine']} | failed: {r['error'][:80]} | | | | | | |")
         else:
             print(f"| {r['engine']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
-                  f"{r['mean']:.1f} | {r['zero_hit_queries']} |")
+                  f"{r['mean']:.1f} | {r['cpu_p50']:.1f} / {r['cpu_p95']:.1f} / {r['cpu_p99']:.1f} | "
+                  f"{r['zero_hit_queries']} | {r['load_avg_1m']:.1f} |")
     return 0
 
 
