@@ -257,11 +257,23 @@ def test_a_prefix_with_nothing_after_it_is_not_a_silent_empty_result(engine) -> 
 
 
 def test_query_length_limit(engine) -> None:
-    ok = ("监督 " * 334)[:1000]
+    ok = "监督 " + "（" * 497 + "）" * 500  # exactly 1,000 characters
     assert len(ok) == 1000
     assert search(engine, ok).hits[0].id == SEED_ID
     with pytest.raises(BadQuery, match="1001 characters long; at most 1000"):
         search(engine, "监" * 1001)
+
+
+def test_a_pasted_paragraph_is_answered_or_refused_with_a_message(engine) -> None:
+    # 1,000 characters of running text (about 500 words): results, or a BadQuery that says why
+    text = (engine.get_article(SEED_ID).body * 2)[:1000]
+    assert len(text) == 1000
+    try:
+        page = search(engine, text)
+    except BadQuery as e:
+        assert "words" in str(e) or "expensive" in str(e), str(e)
+    else:
+        assert page.hits and page.hits[0].id == SEED_ID
 
 
 # ---------------------------------------------------------------- scripts, width, Latin, digits

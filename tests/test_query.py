@@ -9,7 +9,7 @@ import pytest
 from search.engine import Lexicon
 from search.errors import BadQuery
 from search.indexer import open_current
-from search.query import MAX_QUERY_CHARS, Part, compile_query, parse_query, required_count
+from search.query import MAX_QUERY_CHARS, MAX_WORDS, Part, compile_query, parse_query, required_count
 
 
 def _groups(q: str) -> list[list[tuple[str, bool, str | None]]]:
@@ -95,9 +95,9 @@ def test_empty_query_is_empty() -> None:
 
 
 def test_query_length_limit() -> None:
-    ok = "监" * MAX_QUERY_CHARS
+    ok = "监督" + "，" * (MAX_QUERY_CHARS - 2)  # exactly 1,000 characters
     assert MAX_QUERY_CHARS == 1000
-    assert parse_query(ok).groups
+    assert _groups(ok) == [[("监督" + "," * 998, False, None)]]  # NFKC: full-width commas
     with pytest.raises(BadQuery) as e:
         parse_query("监" * (MAX_QUERY_CHARS + 1))
     assert "1001" in str(e.value) and "1000" in str(e.value)
@@ -156,3 +156,10 @@ def test_compile_only_exclusions_starts_from_every_document(searcher) -> None:
 def test_part_is_frozen() -> None:
     with pytest.raises(AttributeError):
         Part("x").text = "y"  # type: ignore[misc]
+
+
+def test_word_cap() -> None:
+    words = [f"w{i}" for i in range(MAX_WORDS + 1)]
+    assert len(parse_query(" ".join(words[:MAX_WORDS])).groups) == MAX_WORDS
+    with pytest.raises(BadQuery, match=f"at most {MAX_WORDS}"):
+        parse_query(" ".join(words))
