@@ -1,0 +1,219 @@
+"""Concurrency: searching while the index is rebuilt and updated; two writers at once.
+
+Eight threads share one :class:`SearchEngine` (as the web server's threads do) and search
+continuously while a real ``xunwen reindex`` subprocess rebuilds or updates the index.
+Every search must succeed, and the results must switch to the new data once the writer
+has finished (the engine notices a new generation or commit by itself). The loops are
+bounded: they stop when the writer is done and the new data has been seen, or at a
+generous deadline that only a hang would reach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+
+from search import SearchEngine, SearchRequest
+from search.errors import NotFound
+from search.indexer import index_articles, reindex
+from search.models import Article
+
+ROOT = Path(__file__).resolve().parent.parent
+THREADS = 8
+DEADLINE = 120.0  # seconds; a liveness bound, not a performance claim
+OLD, NEW = "蓝鲸计划", "白鹭计划"
+QUERIES = ("监督", "巡察 整改", '"专项检查"', "旅游 OR 乡村", "-监督 会议", "title:整改", "蓝鲸", "白鹭")
+
+
+def records(n: int, tag: str, marker: str) -> list[dict]:
+    """``n`` distinct small articles; every tenth carries ``marker`` in its title."""
+    words = ("监督", "巡察", "整改", "专项检查", "乡村", "旅游", "会议", "群众", "资金", "防汛", "审计", "民生")
+    out = []
+    for i in range(n):
+        w = [words[(i * k + tag.__len__()) % len(words)] for k in (1, 3, 5, 7)]
+        title = f"{marker if i % 10 == 0 else ''}第{i}号通报：{w[0]}{w[1]}工作"
+        body = (f"{tag}编号{i:05d}。当地开展{w[0]}和{w[2]}，{w[3]}取得进展。"
+                f"{'本次' + marker + '进入第' + str(i) + '阶段。' if i % 10 == 0 else ''}"
+                f"参与人数{i * 37 % 1000}人，覆盖{i % 17}个乡镇，记录号{tag}{i * 7919 % 100003}。")
+        out.append({"id": f"{tag}-{i:05d}", "title": title, "body": body,
+                    "url": f"https://example.com/{tag}/{i}.html", "source": f"{tag}日报",
+                    "published": f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} 08:00"})
+    return out
+
+
+def write_jsonl(path: Path, recs: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), "utf-8")
+    return path
+
+
+def cli_start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "search.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+class Searchers:
+    """THREADS threads searching one shared engine until told to stop."""
+
+    def __init__(self, engine: SearchEngine):
+        self.engine = engine
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self.searches = 0
+        self.gone = 0
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(THREADS)]
+
+    def _run(self, i: int) -> None:
+        n = 0
+        while not self.stop.is_set():
+            q = QUERIES[(i + n) % len(QUERIES)]
+            sort = ("relevance", "newest")[n % 2]
+            try:
+                page = self.engine.search(SearchRequest(q=q, sort=sort, size=10, page=1 + n % 3))
+                assert page.total >= 0 and len(page.hits) <= 10
+                for h in page.hits[:2]:
+                    try:
+                        self.engine.get_article(h.id)
+                    except NotFound:
+                        # The hit came from the generation before a swap that dropped it:
+                        # the article page answers 404, which is right for the new data.
+                        self.gone += 1
+            except Exception:  # noqa: BLE001 - every failure is the finding
+                with self.lock:
+                    self.errors.append(f"{q!r}: {traceback.format_exc()}")
+            n += 1
+        with self.lock:
+            self.searches += n
+
+    def __enter__(self) -> "Searchers":
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=60)
+
+
+def total(engine: SearchEngine, q: str) -> int:
+    return engine.search(SearchRequest(q=f'"{q}"', collapse=False)).total
+
+
+@pytest.fixture
+def old_index(tmp_path) -> Path:
+    ix = tmp_path / "index"
+    s = reindex([write_jsonl(tmp_path / "old.jsonl", records(150, "旧", OLD))], ix, rebuild=True, procs=1)
+    assert s.indexed == 150
+    return ix
+
+
+def test_search_through_a_rebuild_swap(tmp_path, old_index):
+    engine = SearchEngine(old_index)
+    assert total(engine, OLD) == 15 and total(engine, NEW) == 0
+    new = write_jsonl(tmp_path / "new.jsonl", records(400, "新", NEW))
+    with Searchers(engine) as searchers:
+        proc = cli_start("reindex", str(new), "--index", str(old_index), "--rebuild", "--no-progress")
+        out, err = proc.communicate(timeout=DEADLINE * 3)
+        assert proc.returncode == 0, err
+        # Keep searching until the swap has been seen (the engine re-checks by itself).
+        deadline = time.monotonic() + DEADLINE
+        while total(engine, NEW) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert searchers.errors == [], f"{len(searchers.errors)} failed searches, first: {searchers.errors[0]}"
+    assert searchers.searches > THREADS
+    assert total(engine, NEW) == 40
+    assert total(engine, OLD) == 0
+    assert engine.article_count() == 400
+
+
+def test_search_through_incremental_updates(tmp_path, old_index):
+    engine = SearchEngine(old_index)
+    with Searchers(engine) as searchers:
+        for k in range(3):
+            batch = write_jsonl(tmp_path / f"add{k}.jsonl", records(60, f"增{k}", f"{NEW}{'甲乙丙'[k]}"))
+            proc = cli_start("reindex", str(batch), "--index", str(old_index), "--no-progress")
+            out, err = proc.communicate(timeout=DEADLINE * 3)
+            assert proc.returncode == 0, err
+            deadline = time.monotonic() + DEADLINE
+            while total(engine, f"{NEW}{'甲乙丙'[k]}") == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert total(engine, f"{NEW}{'甲乙丙'[k]}") == 6
+    assert searchers.errors == [], f"{len(searchers.errors)} failed searches, first: {searchers.errors[0]}"
+    assert engine.article_count() == 150 + 3 * 60
+    assert total(engine, OLD) == 15
+
+
+def test_new_thread_searching_right_after_a_commit(tmp_path, old_index):
+    """A thread whose first search comes just after an incremental commit must see one
+    consistent commit: the engine's cached per-snapshot columns (facets, filters, collapse)
+    are indexed by document number, and a commit renumbers and adds documents."""
+    engine = SearchEngine(old_index)
+    errors: list[str] = []
+    totals: list[int] = []
+    for k in range(6):
+        engine.search(SearchRequest(q=NEW))  # the engine has a snapshot of the commit before
+        arts = [Article(id=f"late-{k}-{i}", title=f"{NEW}补充报道{k}-{i}",
+                        body=f"{NEW}第{k}批第{i}篇，编号{k * 100 + i}，内容{'甲乙丙丁'[i]}。")
+                for i in range(4)]
+        index_articles(arts, old_index, procs=1)
+
+        def first_search() -> None:
+            try:
+                totals.append(engine.search(SearchRequest(q=NEW, collapse=True)).total)
+            except Exception:  # noqa: BLE001
+                errors.append(traceback.format_exc())
+
+        t = threading.Thread(target=first_search)
+        t.start()
+        t.join(timeout=60)
+    assert errors == [], f"{len(errors)} of 6 searches failed, first: {errors[0]}"
+    deadline = time.monotonic() + DEADLINE
+    while total(engine, NEW) != 24 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert total(engine, NEW) == 24
+
+
+def test_two_reindex_runs_at_once(tmp_path, old_index):
+    """The second writer refuses at once with a clear message (exit 1), or queues with --wait."""
+    big = write_jsonl(tmp_path / "big.jsonl", records(500, "大", NEW))
+    small = write_jsonl(tmp_path / "small.jsonl", records(30, "小", f"{OLD}小"))
+    first = cli_start("reindex", str(big), "--index", str(old_index), "--rebuild", "--no-progress")
+    try:
+        # Wait until the first run holds the writer lock (its new generation exists).
+        gens = {p.name for p in old_index.glob("g-*")}
+        deadline = time.monotonic() + DEADLINE
+        while {p.name for p in old_index.glob("g-*")} == gens and time.monotonic() < deadline:
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.01)
+        second = subprocess.run([sys.executable, "-m", "search.cli", "reindex", str(small), "--index",
+                                 str(old_index), "--no-progress"], cwd=ROOT, capture_output=True, text=True,
+                                timeout=DEADLINE)
+        assert first.poll() is None, "the first run ended before the second was tried"
+        assert second.returncode == 1, (second.stdout, second.stderr)
+        assert "another xunwen process is writing" in second.stderr and "--wait" in second.stderr
+        assert "Traceback" not in second.stderr
+
+        waiting = cli_start("reindex", str(small), "--index", str(old_index), "--no-progress", "--wait")
+        out, err = first.communicate(timeout=DEADLINE * 3)
+        assert first.returncode == 0, err
+        out2, err2 = waiting.communicate(timeout=DEADLINE * 3)
+        assert waiting.returncode == 0, err2
+    finally:
+        for p in (first,):
+            if p.poll() is None:
+                os.killpg(p.pid, 9)
+                p.wait()
+    engine = SearchEngine(old_index)
+    # The rebuild replaced the old data; the queued incremental run added to the rebuilt index.
+    assert engine.article_count() == 500 + 30
+    assert total(engine, f"{OLD}小") == 3
+    assert total(engine, OLD) == 3  # only the small batch's copies of the old marker remain
