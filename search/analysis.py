@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from whoosh.analysis import Token, Tokenizer
 
-from .normalize import Folded, fold
+from .normalize import HAN_RE, Folded, fold
 
 __all__ = [
     "JiebaTokenizer",
@@ -35,6 +35,7 @@ __all__ = [
     "analyze",
     "analyze_folded",
     "index_terms",
+    "boundary_bigrams",
     "query_words",
     "sub_words",
     "ensure_dictionary",
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 
 # A token is kept when it has a letter, digit or ideograph (Python's \w covers Han).
 _WORDISH = re.compile(r"[^\W_]")
+# jieba keeps runs such as 5.3% or covid-19 as one token; their inner forms are indexed too.
+_MIXED = re.compile(r"[^\w]|_")
+_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$")
+_ALNUM_RUN = re.compile(r"[^\W_]+")
 
 try:  # pragma: no cover - exercised implicitly
     import rjieba as _rj
@@ -147,12 +152,25 @@ def _coarse_marks(raw: list[tuple[str, int, int]]) -> list[int]:
     return [coarse - m for m in marks]
 
 
+def _parts(w: str) -> list[str]:
+    """Return the inner forms of a mixed token: 5.3% → 5.3, 5, 3; covid-19 → covid, 19."""
+    out = []
+    core = _EDGE_PUNCT.sub("", w)
+    if core and core != w:
+        out.append(core)
+    runs = _ALNUM_RUN.findall(w)
+    if len(runs) > 1:
+        out.extend(r for r in runs if r != core)
+    return out
+
+
 def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
     """Tokenize folded text into positioned tokens with display offsets."""
     raw = segment(f.text, mode)
     marks = _coarse_marks(raw)
     out: list[Tok] = []
     wordish = _WORDISH.search
+    mixed = _MIXED.search
     to_display = f.to_display
     ident = f.offsets is None
     last, nxt = -1, -1
@@ -163,28 +181,67 @@ def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
             nxt += 1
             last = m
         w = w.strip()
-        if ident:
-            out.append(Tok(w, nxt, s, e))
-        else:
-            out.append(Tok(w, nxt, to_display(s), to_display(e)))
+        ds, de = (s, e) if ident else (to_display(s), to_display(e))
+        out.append(Tok(w, nxt, ds, de))
+        if mode == "search" and mixed(w):
+            out.extend(Tok(p, nxt, ds, de) for p in _parts(w))
     return out
 
 
-def index_terms(text: str) -> list[tuple[str, int]]:
-    """Return ``(term, position)`` pairs of display text: the indexing fast path of analyze()."""
+_cache_lock = threading.Lock()
+_recent: dict[str, tuple[list[tuple[str, int]], list[str]]] = {}
+
+
+def _index_analysis(text: str) -> tuple[list[tuple[str, int]], list[str]]:
+    """Analyse display text once for both indexed fields: (term, position) pairs and boundary bigrams."""
+    got = _recent.get(text)
+    if got is not None:
+        return got
     raw = segment(fold(text).text, "search")
     marks = _coarse_marks(raw)
     wordish = _WORDISH.search
-    out: list[tuple[str, int]] = []
+    mixed = _MIXED.search
+    han = HAN_RE.match
+    pairs: list[tuple[str, int]] = []
+    bigrams: list[str] = []
     last, nxt = -1, -1
-    for (w, _s, _e), m in zip(raw, marks):
+    prev_word: tuple[str, int, int] | None = None  # the last coarse word (text, start, end)
+    for (w, s, e), m in zip(raw, marks):
         if not wordish(w):
             continue
         if m != last:
             nxt += 1
             last = m
-        out.append((w.strip(), nxt))
-    return out
+        w = w.strip()
+        pairs.append((w, nxt))
+        if mixed(w):
+            pairs.extend((p, nxt) for p in _parts(w))
+    # Coarse words are the last token of each mark group; record the two characters around
+    # each boundary between adjacent Han words, so that a query spanning it can be found.
+    coarse: list[tuple[str, int, int]] = []
+    for i, (w, s, e) in enumerate(raw):
+        if i + 1 == len(raw) or marks[i + 1] != marks[i]:
+            coarse.append((w, s, e))
+    for w, s, e in coarse:
+        if prev_word is not None and prev_word[2] == s and han(prev_word[0][-1]) and han(w[0]):
+            bigrams.append(prev_word[0][-1] + w[0])
+        prev_word = (w, s, e)
+    got = (pairs, bigrams)
+    with _cache_lock:
+        if len(_recent) >= 8:
+            _recent.clear()
+        _recent[text] = got
+    return got
+
+
+def index_terms(text: str) -> list[tuple[str, int]]:
+    """Return ``(term, position)`` pairs of display text: the indexing fast path of analyze()."""
+    return _index_analysis(text)[0]
+
+
+def boundary_bigrams(text: str) -> list[str]:
+    """Return the character pairs that straddle a boundary between two adjacent Han words."""
+    return _index_analysis(text)[1]
 
 
 def analyze(text: str, mode: str = "search") -> list[Tok]:

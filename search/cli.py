@@ -119,8 +119,8 @@ def stats(index_dir: str, as_json: bool) -> None:
     click.echo(f"size        {st['size_bytes'] / 1e6:.1f} MB in {st['segments']} segment(s)")
 
 
-@main.command()
-@click.argument("query", nargs=-1)
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", nargs=-1, type=click.UNPROCESSED)
 @index_option
 @click.option("--page", type=int, default=1, show_default=True)
 @click.option("--size", type=int, default=10, show_default=True)

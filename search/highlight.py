@@ -107,7 +107,7 @@ def snippet_html(text: str, terms: Sequence[str], *, fragments: int = 2,
     # Score each candidate window (centred on a match) by the distinct terms it holds.
     cands = []
     for i, (s, _e) in enumerate(spans):
-        ws = max(0, s - width // 3)
+        ws = max(0, min(s - width // 3, len(text) - width))
         we = min(len(text), ws + width)
         inside = [sp for sp in spans if sp[0] >= ws and sp[1] <= we]
         distinct = len({fold(text[a:b]).text for a, b in inside}) if len(folded_terms) > 1 else 1

@@ -155,7 +155,7 @@ def open_current(index_dir: str | os.PathLike) -> tuple[Any, Path]:
 
 
 def _new_generation(root: Path) -> Path:
-    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
     gen = root / f"g-{stamp}-{secrets.token_hex(3)}"
     gen.mkdir(parents=True)
     windex.create_in(str(gen), make_schema())
@@ -183,11 +183,11 @@ def _swap_current(root: Path, gen: Path) -> None:
         pass
 
 
-def _prune_generations(root: Path, keep: Path) -> None:
-    """Remove generations other than ``keep`` and the one before it (readers may hold it)."""
-    gens = sorted((p for p in root.glob("g-*") if p.is_dir() and p != keep), key=lambda p: p.name)
-    for old in gens[:-1]:
-        shutil.rmtree(old, ignore_errors=True)
+def _prune_generations(root: Path, keep: Path, previous: Path | None) -> None:
+    """Remove generations other than ``keep`` and ``previous`` (readers may still hold it)."""
+    for old in root.glob("g-*"):
+        if old.is_dir() and old != keep and old != previous:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 @contextmanager
@@ -260,6 +260,7 @@ def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
         "authors": ",".join(x.replace(",", " ") for x in a.authors),
         "cluster": a.cluster or a.id,
         "dupkeys": ",".join(keys),
+        "xb": [a.title or "", a.body or ""],
         "dupsig": sig,
         "dateline": a.dateline or "",
         "lang": a.lang or "",
@@ -361,7 +362,7 @@ def index_articles(
                 summary.generation = gen.name
             else:
                 _swap_current(root, target)
-                _prune_generations(root, target)
+                _prune_generations(root, target, gen)
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -23,17 +23,17 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from whoosh.query import And, Or, Phrase, Query, Term
+from whoosh.query import And, DisjunctionMax, Or, Phrase, Query, Term
 
 from .analysis import query_words, sub_words
 from .errors import BadQuery
-from .normalize import fold_text
+from .normalize import HAN_RE, fold_text
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
            "FIELD_ALIASES", "required_count", "MAX_WORDS", "BUDGET_SECONDS"]
 
 MAX_QUERY_CHARS = 1000
-MAX_WORDS = 64  # words over all parts; a pasted paragraph is refused, not run for seconds
+MAX_WORDS = 64  # words used over all parts; the rest of a pasted paragraph is ignored
 BUDGET_SECONDS = 3.0
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
@@ -44,6 +44,12 @@ FIELD_ALIASES = {
 _QUOTES = str.maketrans({c: '"' for c in "“”„‟「」『』〝〞"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _PREFIX = re.compile(r"^([^\W\d_]+):(.*)$", re.S)
+_NON_ALNUM = re.compile(r"[\W_]+")
+
+
+def _squash(text: str) -> str:
+    """Drop everything but letters, digits and ideographs (phrases ignore punctuation)."""
+    return _NON_ALNUM.sub("", text)
 # Function words that a long query may hold without them counting towards the
 # minimum-should-match (they still score, with their low IDF).
 STOPWORDS = frozenset("的 了 在 是 和 与 及 或 对 将 也 就 都 而 等 被 把 让 向 从 于 为 以 之 其 这 那 有 个 中 上 下 着 并 已 又 要 会 能".split())
@@ -115,7 +121,9 @@ def _part(tok: str) -> Part | None:
         negate, tok = True, tok[1:]
     fieldname = None
     m = _PREFIX.match(tok)
-    if m and m.group(1).lower() in FIELD_ALIASES and m.group(2):
+    if m and m.group(1).lower() in FIELD_ALIASES:
+        if not m.group(2).strip('"'):
+            return None  # a prefix with nothing after it ("title:" then a space) says nothing
         fieldname, tok = FIELD_ALIASES[m.group(1).lower()], m.group(2)
     phrase = tok.startswith('"') and tok.endswith('"') and len(tok) >= 2 and tok.count('"') == 2
     text = tok.strip('"') if phrase else tok.replace('"', " ")
@@ -152,9 +160,6 @@ def parse_query(q: str | None) -> ParsedQuery:
         else:
             groups.append([part])
         pending_or = False
-    n = sum(len(query_words(p.text)) for g in groups for p in g) + sum(len(query_words(p.text)) for p in excluded)
-    if n > MAX_WORDS:
-        raise BadQuery(f"the query has {n} words; at most {MAX_WORDS} are allowed")
     return ParsedQuery(q, tuple(tuple(g) for g in groups), tuple(excluded))
 
 
@@ -184,6 +189,7 @@ class _Compiler:
         self.s = searcher
         self.lex = lexicon
         self.highlight: list[str] = []
+        self.words_used = 0
         self._cache: dict[Any, set[int]] = {}
 
     # -- match sets
@@ -206,7 +212,37 @@ class _Compiler:
         if len(parts) > 1:
             # 个人电脑 also matches a text that only has 个人 … 电脑 (segmented apart).
             subs.extend(And([Term(f, p, boost=0.4) for p in parts]) for f in fields)
-        return Or(subs) if len(subs) > 1 else subs[0]
+        # The best reading counts, not their sum: a longer word must not outscore the word itself.
+        return DisjunctionMax(subs) if len(subs) > 1 else subs[0]
+
+    def word_docs(self, w: str, wq: Query, fields: tuple[str, ...]) -> set[int]:
+        """Documents holding ``w``: by its indexed readings, or across a jieba word boundary."""
+        docs = self.docs(wq)
+        if len(w) < 2 or not HAN_RE.match(w):
+            return docs
+        pairs = {w[i - 1:i + 1] for i in range(1, len(w))}
+        pairs = {p for p in pairs if HAN_RE.fullmatch(p[0]) and HAN_RE.fullmatch(p[1])}
+        if not pairs:
+            return docs
+        cands = self.docs(Or([Term("xb", p) for p in sorted(pairs)])) - docs
+        if not cands:
+            return docs
+        return docs | self.verify(cands, w, fields)
+
+    def verify(self, cands: set[int], needle: str, fields: tuple[str, ...]) -> set[int]:
+        """Keep the candidates whose stored, folded text contains ``needle`` (punctuation ignored)."""
+        needle = _squash(fold_text(needle))
+        out: set[int] = set()
+        if not needle:
+            return out
+        for n, d in enumerate(sorted(cands)):
+            if n % 200 == 0:
+                self.check_budget()
+            f = self.s.stored_fields(d)
+            hay = " ".join(f.get(x, "") for x in fields)
+            if needle in _squash(fold_text(hay)):
+                out.add(d)
+        return out
 
     def check_budget(self) -> None:
         """Refuse a query whose matching has already taken longer than the budget."""
@@ -215,8 +251,12 @@ class _Compiler:
                 f"the query is too expensive (over {BUDGET_SECONDS:.0f} s to match); use fewer or rarer words"
             )
 
-    def text_part(self, part: Part) -> tuple[set[int], Query | None]:
-        words = query_words(part.text)
+    def text_part(self, part: Part) -> tuple[set[int] | None, Query | None]:
+        # Words past the cap are dropped (a pasted paragraph is answered from its start).
+        words = query_words(part.text)[: MAX_WORDS - self.words_used]
+        if not words:
+            return None, None
+        self.words_used += len(words)
         fields = ("title",) if part.field == "title" else ("title", "body")
         if not part.negate:
             self.highlight.extend(words)
@@ -229,7 +269,7 @@ class _Compiler:
             return docs, score
         content = [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
         need = required_count(len(content))
-        sets = [self.docs(wqs[i]) for i in content]
+        sets = [self.word_docs(words[i], wqs[i], fields) for i in content]
         if need >= len(sets):
             sets.sort(key=len)
             docs = set(sets[0])
@@ -248,25 +288,19 @@ class _Compiler:
         return docs, Or(scoring) if len(scoring) > 1 else scoring[0]
 
     def _phrase_docs(self, text: str, words: list[str], wqs: list[Query], fields) -> set[int]:
-        if len(words) == 1:
-            return self.docs(wqs[0])
-        cands = self.docs(And(wqs))
-        if not cands:
+        sets = sorted((self.word_docs(w, q, fields) for w, q in zip(words, wqs)), key=len)
+        cands = set(sets[0])
+        for other in sets[1:]:
+            cands &= other
+        if len(words) == 1 or not cands:
             return cands
         exact = self.docs(Or([Phrase(f, words) for f in fields])) & cands
         rest = cands - exact
         # Segmentation can differ between a phrase typed alone and the same words in
         # running text; check the remaining candidates against their stored text.
-        if rest and len(rest) <= 2000:
-            needle = "".join(ch for ch in fold_text(text) if ch.isalnum())
-            for d in rest:
-                stored = self.s.stored_fields(d)
-                hay = stored.get("title", "") + "\n" + stored.get("body", "") if "body" in fields else stored.get("title", "")
-                if needle in "".join(ch for ch in fold_text(hay) if ch.isalnum()):
-                    exact.add(d)
-        elif rest:
-            exact |= rest & self.docs(Or([Phrase(f, words, slop=1) for f in fields]))
-        return exact
+        if len(rest) > 3000:
+            rest &= self.docs(Or([Phrase(f, words, slop=2) for f in fields]))
+        return exact | self.verify(rest, text, fields)
 
     def source_part(self, part: Part) -> set[int]:
         words = query_words(part.text)
@@ -285,7 +319,7 @@ class _Compiler:
         hosts = [h for h in self.lex.sites() if h == host or h.endswith("." + host)]
         return self.docs(Or([Term("site", h) for h in hosts])) if hosts else set()
 
-    def part(self, part: Part) -> tuple[set[int], Query | None]:
+    def part(self, part: Part) -> tuple[set[int] | None, Query | None]:
         if part.field == "source":
             return self.source_part(part), None
         if part.field == "region":
@@ -301,15 +335,20 @@ def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any) -> Plan:
     docs: set[int] | None = None
     scoring: list[Query] = []
     for group in parsed.groups:
-        gdocs: set[int] = set()
+        gdocs: set[int] | None = None
         for p in group:
             d, sq = c.part(p)
-            gdocs |= d
+            if d is None:  # over the word cap: ignored
+                continue
+            gdocs = d if gdocs is None else gdocs | d
             if sq is not None:
                 scoring.append(sq)
-        docs = gdocs if docs is None else docs & gdocs
+        if gdocs is not None:
+            docs = gdocs if docs is None else docs & gdocs
     for p in parsed.excluded:
         d, _ = c.part(p)
+        if d is None:
+            continue
         if docs is None:
             docs = set(searcher.reader().all_doc_ids())
         docs -= d

@@ -16,6 +16,7 @@ from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 from search import Article, BadQuery, NotFound, SearchEngine, SearchPage, SearchRequest
 from search.extract import iter_articles
 from search.indexer import index_articles, reindex
+from search.schema import SCHEMA_VERSION
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PINYIN = re.compile(r"\([a-zü' ]*[āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ][a-zü' āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜ]*\)")
@@ -599,7 +600,7 @@ def test_stats(engine, core_index: Path) -> None:
     assert st["sources"] == 4
     assert st["date_from"] == "2024-01-05T09:00:00+08:00"
     assert st["date_to"] == "2024-04-29T13:45:00+08:00"
-    assert st["schema_version"] == 1
+    assert st["schema_version"] == SCHEMA_VERSION
     assert st["size_bytes"] > 0
     assert st["generation"] == (core_index / "CURRENT").read_text().strip()
     json.dumps(st)
