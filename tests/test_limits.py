@@ -1,0 +1,251 @@
+"""Limits and headers: query length, page size, result window, request size, pathological
+queries; security headers on every response, no debug mode, no path traversal.
+
+Most checks use the Flask test client over a small real index; the request-size, raw-bytes
+and debug-mode checks run against a real ``xunwen serve`` on a free loopback port, because
+they are about what the production server does with the bytes on the wire.
+
+Timings are not asserted here (bench/soak.py ``--pathological`` measures them); what is
+asserted is that pathological queries are answered (200) or refused (400), never a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from search import SearchEngine, SearchRequest
+from search.engine import MAX_SIZE, MAX_WINDOW
+from search.errors import BadQuery
+from search.indexer import reindex
+from search.query import MAX_QUERY_CHARS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _records(n: int = 60) -> list[dict]:
+    rng = random.Random(3)
+    chars = [chr(0x4E00 + rng.randrange(0, 5000)) for _ in range(3000)]
+    out = []
+    for i in range(n):
+        body = "".join(rng.choice(chars) for _ in range(300))
+        out.append({"id": f"lim-{i:03d}", "title": f"第{i}号限制测试{body[:6]}", "body": f"监督检查{body}",
+                    "url": f"https://lim.example.cn/{i}.html", "source": "测试源",
+                    "published": f"2024-{1 + i % 12:02d}-{1 + i % 28:02d} 10:00"})
+    return out
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("limits")
+    src = d / "c.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _records()), "utf-8")
+    assert reindex([src], d / "index", rebuild=True, procs=1).indexed == 60
+    return d / "index"
+
+
+@pytest.fixture(scope="module")
+def client(index_dir):
+    from web import create_app
+
+    return create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+
+
+def err(resp) -> str:
+    assert resp.status_code == 400, (resp.status_code, resp.get_data()[:300])
+    body = resp.get_json()
+    assert body["ok"] is False and body["status"] == 400
+    return body["error"]
+
+
+# ------------------------------------------------------------------ limits
+
+
+def test_query_length_limit(client) -> None:
+    assert client.get("/api/search?q=" + quote("监" * MAX_QUERY_CHARS)).status_code == 200
+    msg = err(client.get("/api/search?q=" + quote("监" * (MAX_QUERY_CHARS + 1))))
+    assert str(MAX_QUERY_CHARS) in msg.replace(",", "")
+
+
+def test_size_limit(client) -> None:
+    assert client.get(f"/api/search?q=监督&size={MAX_SIZE}").status_code == 200
+    assert str(MAX_SIZE) in err(client.get(f"/api/search?q=监督&size={MAX_SIZE + 1}"))
+
+
+def test_result_window(client) -> None:
+    last_page = MAX_WINDOW // 10
+    assert client.get(f"/api/search?q=监督&page={last_page}&size=10").status_code == 200
+    msg = err(client.get(f"/api/search?q=监督&page={last_page + 1}&size=10"))
+    assert str(MAX_WINDOW) in msg.replace(",", "")
+    # The engine enforces the same window for library callers.
+    with pytest.raises(BadQuery):
+        SearchEngine(client.application.config["INDEX_DIR"]).search(SearchRequest(q="监督", page=11, size=100))
+
+
+def test_request_body_limit_in_the_app(client) -> None:
+    limit = client.application.config["MAX_CONTENT_LENGTH"]
+    assert limit and limit <= 1024 * 1024
+    resp = client.post("/api/search", data=b"x" * (limit + 1), content_type="application/octet-stream")
+    assert resp.status_code in (405, 413), resp.status_code
+    assert resp.get_json()["ok"] is False
+
+
+def pathological(index_dir: Path) -> dict[str, str]:
+    """Queries whose cost grows with their length: each compiles hundreds of terms."""
+    rng = random.Random(11)
+    chars = sorted({c for r in _records() for c in r["body"] if "\u4e00" <= c <= "\u9fff"})
+    return {
+        "300 distinct single characters": " ".join(rng.sample(chars, 300))[:MAX_QUERY_CHARS],
+        "300 characters unspaced": "".join(rng.sample(chars, 300)),
+        "OR chain of 200 characters": " OR ".join(rng.sample(chars, 200))[:MAX_QUERY_CHARS],
+        "330 exclusions": " ".join("-" + c for c in rng.sample(chars, 330))[:MAX_QUERY_CHARS],
+        "long phrase": '"' + "".join(rng.sample(chars, 400))[:MAX_QUERY_CHARS - 2] + '"',
+    }
+
+
+@pytest.mark.parametrize("name", list(pathological(Path())))
+def test_pathological_queries_are_answered_or_refused(client, index_dir, name) -> None:
+    q = pathological(index_dir)[name]
+    resp = client.get("/api/search?q=" + quote(q))
+    assert resp.status_code in (200, 400), (name, resp.status_code)
+    if resp.status_code == 200:
+        assert resp.get_json()["total"] >= 0
+
+
+# ------------------------------------------------------------------ headers and routes
+
+
+@pytest.mark.parametrize("url", [
+    "/", "/?q=监督", "/?q=监督&page=abc", "/article/lim-001", "/article/nope", "/api/search?q=监督",
+    "/api/search?size=x", "/api/articles/lim-001", "/api/articles/nope", "/api/search.csv?q=监督",
+    "/feed.xml?q=监督", "/opensearch.xml", "/api/openapi.json", "/healthz", "/static/style.css",
+    "/static/nope.css", "/nope", "/api/nope",
+])
+def test_security_headers_on_every_response(client, url) -> None:
+    resp = client.get(url)
+    assert resp.status_code < 500, (url, resp.status_code)
+    csp = resp.headers.get("Content-Security-Policy", "")
+    directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+    script = directives.get("script-src", directives.get("default-src"))
+    assert script is not None, csp
+    assert "'unsafe-inline'" not in script and "'unsafe-eval'" not in script, csp
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff"
+    assert resp.headers.get("Referrer-Policy"), url
+
+
+@pytest.mark.parametrize("path", [
+    "/article/..%2f..%2fpyproject.toml", "/article/%2e%2e", "/article/../../etc/passwd",
+    "/api/articles/..%2f..%2fpyproject.toml", "/api/articles/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/api/articles/..", "/static/../pyproject.toml", "/static/%2e%2e/pyproject.toml",
+    "/static/..%2f..%2fpyproject.toml", "/static/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/static/....//pyproject.toml",
+    "/static/%252e%252e/pyproject.toml", "/static/..%5c..%5cpyproject.toml", "/static/%00../pyproject.toml",
+    "/static//etc/passwd", "/static/../web/__init__.py",
+])
+def test_no_path_traversal(client, path) -> None:
+    resp = client.get(path, follow_redirects=True)
+    assert resp.status_code in (400, 404), (path, resp.status_code)
+    data = resp.get_data()
+    assert b"[project]" not in data and b"root:x:0:0" not in data and b"create_app" not in data
+
+
+# ------------------------------------------------------------------ a real server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(index_dir, tmp_path_factory):
+    port = _free_port()
+    log = tmp_path_factory.mktemp("limits-server") / "server.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "search.cli", "serve", "--index", str(index_dir),
+                                 "--host", "127.0.0.1", "--port", str(port), "--threads", "4"],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(600):  # up to ~60 s for jieba and the index to load
+            if proc.poll() is not None:
+                raise RuntimeError(log.read_text())
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start: " + log.read_text())
+        yield port, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def raw(port: int, request: bytes) -> tuple[int, bytes]:
+    """Send raw bytes; return the status code and the whole response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(request)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not b:
+                break
+            chunks.append(b)
+    data = b"".join(chunks)
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, data
+
+
+def test_server_is_not_in_debug_mode(server) -> None:
+    port, log = server
+    status, data = raw(port, b"GET /api/search?page=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 400
+    assert b"Werkzeug Debugger" not in data and b"Traceback" not in data
+    status, data = raw(port, b"GET /console HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 404 and b"Debugger" not in data
+    text = log.read_text(errors="replace")
+    assert "Debug mode: on" not in text and "Debugger is active" not in text
+    assert "waitress" in text.lower() or "serving" in text.lower()
+
+
+@pytest.mark.parametrize("request_line", [
+    b"GET /api/search?q=\xff\xfe HTTP/1.1",
+    b"GET /api/search?q=\xe7\x9b\x91\xff HTTP/1.1",
+    b"GET /api/search?q=%FF%FE%00 HTTP/1.1",
+    b"GET /?q=\x00\x01 HTTP/1.1",
+    b"GET /article/\xff HTTP/1.1",
+    b"GET /api/articles/%FF%FE HTTP/1.1",
+])
+def test_server_raw_bytes_in_the_url(server, request_line) -> None:
+    status, data = raw(server[0], request_line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert 200 <= status < 500, (status, data[:300])
+
+
+def test_server_refuses_big_bodies_and_headers(server) -> None:
+    port, _ = server
+    body = b"x" * (2 * 1024 * 1024)
+    status, _ = raw(port, b"POST /api/search HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: "
+                    + str(len(body)).encode() + b"\r\n\r\n" + body)
+    assert status in (405, 413), status
+    status, _ = raw(port, b"GET /api/search?q=" + b"a" * (200 * 1024) + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert 400 <= status < 500, status
+    status, _ = raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200  # still serving
