@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 from whoosh.analysis import Token, Tokenizer
 
-from .normalize import HAN_RE, Folded, fold
+from .normalize import Folded, fold
 
 __all__ = [
     "JiebaTokenizer",
@@ -35,7 +35,6 @@ __all__ = [
     "analyze",
     "analyze_folded",
     "index_terms",
-    "boundary_bigrams",
     "query_words",
     "sub_words",
     "ensure_dictionary",
@@ -188,25 +187,15 @@ def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
     return out
 
 
-_cache_lock = threading.Lock()
-_recent: dict[str, tuple[list[tuple[str, int]], list[str]]] = {}
-
-
-def _index_analysis(text: str) -> tuple[list[tuple[str, int]], list[str]]:
-    """Analyse display text once for both indexed fields: (term, position) pairs and boundary bigrams."""
-    got = _recent.get(text)
-    if got is not None:
-        return got
+def index_terms(text: str) -> list[tuple[str, int]]:
+    """Return ``(term, position)`` pairs of display text: the indexing fast path of analyze()."""
     raw = segment(fold(text).text, "search")
     marks = _coarse_marks(raw)
     wordish = _WORDISH.search
     mixed = _MIXED.search
-    han = HAN_RE.match
     pairs: list[tuple[str, int]] = []
-    bigrams: list[str] = []
     last, nxt = -1, -1
-    prev_word: tuple[str, int, int] | None = None  # the last coarse word (text, start, end)
-    for (w, s, e), m in zip(raw, marks):
+    for (w, _s, _e), m in zip(raw, marks):
         if not wordish(w):
             continue
         if m != last:
@@ -216,32 +205,7 @@ def _index_analysis(text: str) -> tuple[list[tuple[str, int]], list[str]]:
         pairs.append((w, nxt))
         if mixed(w):
             pairs.extend((p, nxt) for p in _parts(w))
-    # Coarse words are the last token of each mark group; record the two characters around
-    # each boundary between adjacent Han words, so that a query spanning it can be found.
-    coarse: list[tuple[str, int, int]] = []
-    for i, (w, s, e) in enumerate(raw):
-        if i + 1 == len(raw) or marks[i + 1] != marks[i]:
-            coarse.append((w, s, e))
-    for w, s, e in coarse:
-        if prev_word is not None and prev_word[2] == s and han(prev_word[0][-1]) and han(w[0]):
-            bigrams.append(prev_word[0][-1] + w[0])
-        prev_word = (w, s, e)
-    got = (pairs, bigrams)
-    with _cache_lock:
-        if len(_recent) >= 8:
-            _recent.clear()
-        _recent[text] = got
-    return got
-
-
-def index_terms(text: str) -> list[tuple[str, int]]:
-    """Return ``(term, position)`` pairs of display text: the indexing fast path of analyze()."""
-    return _index_analysis(text)[0]
-
-
-def boundary_bigrams(text: str) -> list[str]:
-    """Return the character pairs that straddle a boundary between two adjacent Han words."""
-    return _index_analysis(text)[1]
+    return pairs
 
 
 def analyze(text: str, mode: str = "search") -> list[Tok]:

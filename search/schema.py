@@ -12,9 +12,9 @@ from collections import defaultdict
 
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from .analysis import JiebaTokenizer, boundary_bigrams, index_terms
+from .analysis import JiebaTokenizer, index_terms
 
-__all__ = ["SCHEMA_VERSION", "JiebaText", "BoundaryPairs", "make_schema", "TITLE_BOOST"]
+__all__ = ["SCHEMA_VERSION", "JiebaText", "make_schema", "TITLE_BOOST"]
 
 SCHEMA_VERSION = 2
 TITLE_BOOST = 2.5
@@ -51,28 +51,6 @@ class JiebaText(TEXT):
             yield term.encode("utf-8"), len(pl), len(pl) * fb, enc(pl)
 
 
-class BoundaryPairs(KEYWORD):
-    """The two characters around each boundary between adjacent Han words, title and body.
-
-    A query word that jieba split apart in the document (研究生 in 研究|生命起源) holds one
-    of these pairs (究生); the engine looks them up, then checks the stored text. One
-    existence posting per distinct pair: no positions, no frequencies, little ingest cost.
-    """
-
-    def __init__(self):
-        super().__init__(stored=False, scorable=False)
-
-    def index(self, value, **kwargs):
-        """Return one ``(pair bytes, 1, 1.0, b"")`` per distinct boundary pair of the texts."""
-        texts = value if isinstance(value, (list, tuple)) else [value]
-        pairs: set[str] = set()
-        for text in texts:
-            if text:
-                pairs.update(boundary_bigrams(text))
-        for p in pairs:
-            yield p.encode("utf-8"), 1, 1.0, b""
-
-
 def make_schema() -> Schema:
     """Return a fresh schema for a new index."""
     return Schema(
@@ -91,7 +69,6 @@ def make_schema() -> Schema:
         authors=KEYWORD(stored=True, commas=True, scorable=False),
         cluster=ID(stored=True, sortable=True),
         dupkeys=KEYWORD(commas=True, scorable=False),
-        xb=BoundaryPairs(),
         dupsig=STORED(),
         dateline=STORED(),
         lang=STORED(),
