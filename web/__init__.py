@@ -99,13 +99,13 @@ def wants_json() -> bool:
     return path.startswith("/api/") or path == "/healthz"
 
 
-def error_response(message: str, status: int):  # type: ignore[no-untyped-def]
-    """Return the one API error shape, or the HTML error page for people."""
+def error_response(message: str, status: int, page_message: str | None = None):  # type: ignore[no-untyped-def]
+    """Return the one API error shape, or the HTML error page (``page_message`` if given)."""
     if wants_json():
         resp = jsonify({"ok": False, "error": message, "status": status})
         resp.status_code = status
         return resp
-    return render_template("error.html", message=message, status=status), status
+    return render_template("error.html", message=page_message or message, status=status), status
 
 
 def _register_error_handlers(app: Flask) -> None:
@@ -117,13 +117,17 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
-        return error_response(str(exc) or "not found", 404)
+        return error_response(
+            str(exc) or "not found", 404, "找不到这篇报道：它可能已从索引中删除，或者链接有误。"
+        )
 
     @app.errorhandler(IndexMissing)
     def _index_missing(exc: IndexMissing):  # type: ignore[no-untyped-def]
         log.error("index missing: %s", exc)
         return error_response(
-            "The search index does not exist yet: run `xunwen reindex` and retry.", 503
+            "The search index does not exist yet: run `xunwen reindex` and retry.",
+            503,
+            "检索索引还没有建立：请管理员运行 xunwen reindex 后再试。",
         )
 
     @app.errorhandler(IndexIncompatible)
@@ -132,22 +136,28 @@ def _register_error_handlers(app: Flask) -> None:
         return error_response(
             "The search index was written by another version: run `xunwen reindex --rebuild`.",
             503,
+            "检索索引由另一个版本建立，无法读取：请管理员运行 xunwen reindex --rebuild。",
         )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         messages = {
-            404: "No such page or resource.",
-            405: "This method is not allowed here; use GET.",
-            413: "The request is too large.",
+            404: ("No such page or resource.", "没有这个页面，链接可能有误。"),
+            405: ("This method is not allowed here; use GET.", "这里只接受 GET 请求。"),
+            413: ("The request is too large.", "请求太大了。"),
         }
         status = exc.code or 500
-        return error_response(messages.get(status, exc.description or exc.name), status)
+        api, page = messages.get(status, (exc.description or exc.name, None))
+        return error_response(api, status, page)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         log.exception("unhandled error on %s", request.path)
-        return error_response("Internal error; it has been logged. Please retry later.", 500)
+        return error_response(
+            "Internal error; it has been logged. Please retry later.",
+            500,
+            "服务器内部出错，已记录下来；请稍后再试。",
+        )
 
     # BadParameter subclasses BadQuery: listed for readers, handled by _bad_query.
     assert issubclass(BadParameter, BadQuery)
