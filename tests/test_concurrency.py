@@ -184,7 +184,7 @@ def test_new_thread_searching_right_after_a_commit(tmp_path, old_index):
 
 def test_two_reindex_runs_at_once(tmp_path, old_index):
     """The second writer refuses at once with a clear message (exit 1), or queues with --wait."""
-    big = write_jsonl(tmp_path / "big.jsonl", records(500, "大", NEW))
+    big = write_jsonl(tmp_path / "big.jsonl", records(3000, "大", NEW))
     small = write_jsonl(tmp_path / "small.jsonl", records(30, "小", f"{OLD}小"))
     first = cli_start("reindex", str(big), "--index", str(old_index), "--rebuild", "--no-progress")
     try:
@@ -214,6 +214,6 @@ def test_two_reindex_runs_at_once(tmp_path, old_index):
                 p.wait()
     engine = SearchEngine(old_index)
     # The rebuild replaced the old data; the queued incremental run added to the rebuilt index.
-    assert engine.article_count() == 500 + 30
+    assert engine.article_count() == 3000 + 30
     assert total(engine, f"{OLD}小") == 3
     assert total(engine, OLD) == 3  # only the small batch's copies of the old marker remain
