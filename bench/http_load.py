@@ -175,6 +175,35 @@ def health(base: str) -> dict[str, Any]:
     return json.loads(conn.getresponse().read())
 
 
+def in_process(index: Path, queries: list[str]) -> dict[str, Any]:
+    """Time each query once through the engine alone and through the Flask app (no HTTP)."""
+    sys.path.insert(0, str(ROOT))
+    from search import SearchEngine, SearchRequest
+    from web import create_app
+
+    engine = SearchEngine(str(index))
+    engine.warm_up()
+    client = create_app({"INDEX_DIR": str(index), "ENGINE": engine}).test_client()
+    for q in queries[:20]:
+        engine.search(SearchRequest(q=q))
+    ways = {
+        "engine.search": lambda q: engine.search(SearchRequest(q=q)),
+        "app /api/search": lambda q: client.get("/api/search", query_string={"q": q}),
+        "app / (HTML)": lambda q: client.get("/", query_string={"q": q}),
+    }
+    out: dict[str, Any] = {}
+    for name, call in ways.items():
+        lat = []
+        for q in queries:
+            t0 = time.perf_counter()
+            call(q)
+            lat.append((time.perf_counter() - t0) * 1000)
+        lat.sort()
+        out[name] = {"p50_ms": round(percentile(lat, 50), 1), "p95_ms": round(percentile(lat, 95), 1),
+                     "mean_ms": round(statistics.fmean(lat), 1)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the load and print the result as JSON (and a Markdown table row)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -189,10 +218,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--path", default="/api/search?q={q}", help="request template; {q} = query")
     ap.add_argument("--queries", type=Path, default=QUERIES)
     ap.add_argument("--json-out", type=Path, help="also write the result here")
+    ap.add_argument("--in-process", action="store_true",
+                    help="with --index: time engine vs Flask app without HTTP, one query at a time")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     queries = load_queries(args.queries)
+    if args.in_process:
+        if not args.index:
+            ap.error("--in-process needs --index")
+        print(json.dumps(in_process(args.index, queries), ensure_ascii=False, indent=2))
+        return
     paths = [args.path.replace("{q}", quote(q)) for q in queries]
     proc = None
     tmp = tempfile.TemporaryDirectory()
