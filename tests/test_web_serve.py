@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 
@@ -23,7 +24,11 @@ def test_served_app_follows_a_rebuild_swap(tmp_path: Path) -> None:
 
     fewer = [r for r in records if not r["id"].startswith("trv-")]
     reindex([write_corpus(tmp_path / "b.jsonl", fewer)], index_dir, rebuild=True, procs=1)
-    assert client.get("/healthz").get_json()["articles"] == len(fewer)
+    # The engine looks for a swapped generation at most every fraction of a second: poll.
+    deadline = time.monotonic() + 30
+    while client.get("/healthz").get_json()["articles"] != len(fewer):
+        assert time.monotonic() < deadline, "the rebuilt index was never served"
+        time.sleep(0.1)
     assert client.get("/api/search?q=春季乡村旅游").get_json()["total"] == 0
 
 
