@@ -10,7 +10,7 @@ from pathlib import Path
 import waitress
 
 from search import SearchEngine
-from search.errors import IndexMissing
+from search.errors import IndexMissing, XunwenError
 
 from . import create_app
 
@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run(args.host, args.port, args.index, args.threads)
+    try:
+        run(args.host, args.port, args.index, args.threads)
+    except XunwenError as exc:  # e.g. an index from another version: say what to run
+        parser.exit(1, f"error: {exc}\n")
 
 
 if __name__ == "__main__":
