@@ -74,6 +74,23 @@ def start_server(index: Path, port: int, threads: int, log: Path) -> subprocess.
     raise SystemExit("server did not come up")
 
 
+def wait_idle(port: int, limit: float) -> None:
+    """Wait until /healthz answers quickly again (the server finished its slow work)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=limit)
+            t0 = time.perf_counter()
+            c.request("GET", "/healthz")
+            c.getresponse().read()
+            c.close()
+            if time.perf_counter() - t0 < 1:
+                return
+        except OSError:
+            pass
+        time.sleep(1)
+
+
 class Client(threading.Thread):
     """One keep-alive client looping over the query set until ``stop``."""
 
@@ -149,6 +166,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8, help="waitress threads of the server")
     ap.add_argument("--queries", type=Path, default=QUERIES)
     ap.add_argument("--pathological", action="store_true")
+    ap.add_argument("--path-timeout", type=float, default=30, help="seconds to wait for one pathological query")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--log", type=Path, default=Path("/tmp/xunwen-soak-server.log"))
     args = ap.parse_args()
@@ -216,13 +234,26 @@ def main() -> None:
 
         if args.pathological:
             worst = []
-            c = Client(port, queries, 99, threading.Event(), [])
             for name, q in pathological_queries(queries).items():
+                # One at a time, each on a fresh connection; a query still running at the
+                # timeout is recorded as such (the server thread goes on working on it).
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=args.path_timeout)
                 t0 = time.perf_counter()
-                status, body = c.get("/api/search?" + urlencode({"q": q}))
+                try:
+                    conn.request("GET", "/api/search?" + urlencode({"q": q}))
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    status = resp.status
+                    total = json.loads(body).get("total") if status == 200 else None
+                except (TimeoutError, socket.timeout):
+                    status, total = "timeout", None
+                finally:
+                    conn.close()
                 ms = (time.perf_counter() - t0) * 1000
-                total = json.loads(body).get("total") if status == 200 else None
                 worst.append({"query": name, "chars": len(q), "status": status, "total": total, "ms": round(ms)})
+                print(json.dumps(worst[-1], ensure_ascii=False), file=sys.stderr)
+                if status == "timeout":  # let the server finish it before the next one
+                    wait_idle(port, args.path_timeout * 4)
             result["pathological"] = worst
     finally:
         server.terminate()
