@@ -31,6 +31,7 @@ from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE
 from .query import compile_query, parse_query
+from .ranking import weighting
 
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
 
@@ -113,6 +114,10 @@ def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, SHANGHAI).isoformat()
 
 
+class _Stale(Exception):
+    """A searcher opened on a newer commit than the snapshot."""
+
+
 class SearchEngine:
     """Search one index directory; safe to share between threads."""
 
@@ -154,9 +159,25 @@ class SearchEngine:
         if s is None or getattr(loc, "key", None) != snap.key:
             if s is not None:
                 s.close()
-            s = snap.ix.searcher()
+            s = snap.ix.searcher(weighting=weighting())
+            if s.reader().generation() != snap.key[1]:
+                # ix.searcher() opens the newest commit, which may be newer than the snapshot:
+                # its document numbers would not match the snapshot's cached columns.
+                s.close()
+                raise _Stale
             loc.searcher, loc.key = s, snap.key
         return s
+
+    def _snap_searcher(self) -> tuple[_Snapshot, Any]:
+        """Return the current snapshot and this thread's searcher on exactly that commit."""
+        for _ in range(5):
+            snap = self._snapshot()
+            try:
+                return snap, self._searcher(snap)
+            except _Stale:
+                self._checked = 0.0  # re-read CURRENT and the TOC now
+        snap = self._snapshot()
+        return snap, self._searcher(snap)
 
     def _columns(self, snap: _Snapshot, searcher) -> dict[str, list[Any]]:
         if not snap.columns:
@@ -180,8 +201,7 @@ class SearchEngine:
         from .analysis import ensure_dictionary
 
         ensure_dictionary()
-        snap = self._snapshot()
-        s = self._searcher(snap)
+        snap, s = self._snap_searcher()
         self._columns(snap, s)
         self._lexicon(snap, s)
 
@@ -211,8 +231,7 @@ class SearchEngine:
         t0 = time.perf_counter()
         self.validate(req)
         parsed = parse_query(req.q)
-        snap = self._snapshot()
-        s = self._searcher(snap)
+        snap, s = self._snap_searcher()
         cols = self._columns(snap, s)
         plan = compile_query(parsed, s, self._lexicon(snap, s) if parsed.groups or parsed.excluded else None)
         docs = self._filter(plan.docs, req, cols, s)
@@ -364,8 +383,7 @@ class SearchEngine:
 
     def get_article(self, article_id: str) -> Article:
         """Return the stored article with this id; raise NotFound."""
-        snap = self._snapshot()
-        s = self._searcher(snap)
+        snap, s = self._snap_searcher()
         f = s.stored_fields(self._docnum(s, article_id))
         pub = f.get("published")
         return Article(
@@ -393,8 +411,7 @@ class SearchEngine:
 
     def more_like_this(self, article_id: str, limit: int = 5) -> list[Hit]:
         """Return articles similar to this one by key terms (other stories first)."""
-        snap = self._snapshot()
-        s = self._searcher(snap)
+        snap, s = self._snap_searcher()
         d = self._docnum(s, article_id)
         f = s.stored_fields(d)
         from .analysis import query_words
@@ -431,15 +448,14 @@ class SearchEngine:
 
     def article_count(self) -> int:
         """Return the number of articles in the served index."""
-        snap = self._snapshot()
-        return self._searcher(snap).doc_count()
+        _, s = self._snap_searcher()
+        return s.doc_count()
 
     def stats(self) -> dict[str, Any]:
         """Return articles, sources, date range, size on disk and schema version."""
         from .schema import SCHEMA_VERSION
 
-        snap = self._snapshot()
-        s = self._searcher(snap)
+        snap, s = self._snap_searcher()
         cols = self._columns(snap, s)
         live = list(s.reader().all_doc_ids())
         pubs = [cols["published"][d] for d in live if cols["published"][d]]

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import stat
 import threading
 import unicodedata
 import zlib
@@ -1139,6 +1140,15 @@ def iter_articles(
         kind = _kind_of(path)
         if kind is None:
             report(Problem(str(path), None, f"unknown file type {path.suffix or '(no suffix)'!r}"))
+            continue
+        try:
+            mode = path.stat().st_mode
+        except OSError as e:
+            report(Problem(str(path), None, _io_reason(e)))
+            continue
+        if not stat.S_ISREG(mode):
+            # Opening a FIFO blocks until a writer appears; devices and sockets are no inputs.
+            report(Problem(str(path), None, "not a regular file (FIFO, socket or device)"))
             continue
         try:
             yield from _iter_file(path, kind, report)

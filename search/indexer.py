@@ -16,12 +16,16 @@ new TOC renamed into place).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
 import os
 import secrets
 import shutil
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -56,6 +60,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CURRENT = "CURRENT"
 META = "xunwen.json"
 LOCK = ".writer.lock"
+# Segments are written as separate files, not Whoosh's compound file: a reader of a compound
+# segment copies every sub-file it opens into memory (BytesIO over the mmap), once per
+# searcher, i.e. once per serving thread; separate files are read through the page cache.
 MAX_PROBLEMS_KEPT = 1000
 
 
@@ -243,24 +250,61 @@ def _prune_generations(root: Path, keep: Path, previous: Path | None) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort, Linux only
+        pass
+
+
+_FORK_HOOK: list[bool] = []
+
+
+def _workers_die_with_parent() -> None:
+    """Make processes forked from here on (Whoosh's writer workers) die when this one does."""
+    if not _FORK_HOOK and sys.platform.startswith("linux"):
+        os.register_at_fork(after_in_child=_die_with_parent)
+        _FORK_HOOK.append(True)
+
+
 @contextmanager
 def writer_lock(index_dir: str | os.PathLike, wait: bool = False) -> Iterator[None]:
     """Hold the index's writer lock; raise IndexBusy at once unless ``wait``."""
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    busy = IndexBusy(
+        f"another xunwen process is writing {root}; wait for it to finish "
+        "(or pass --wait to queue behind it)"
+    )
+    # lockf (a POSIX record lock) belongs to the process, so a second writer in the same
+    # process needs a thread lock too.
+    with _local_locks_guard:
+        local = _local_locks.setdefault(str(root.resolve()), threading.Lock())
+    if not local.acquire(blocking=wait):
+        raise busy
     try:
+        fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise IndexBusy(
-                f"another xunwen process is writing {root}; wait for it to finish "
-                "(or pass --wait to queue behind it)"
-            ) from None
-        # flock is released by the kernel when a holder dies, so no lock is ever stale.
-        yield
+            try:
+                # lockf, not flock: Whoosh's writer workers forked while it is held do not
+                # inherit it, so orphans of a writer killed with SIGKILL cannot keep the index
+                # locked; the kernel drops it when the holder dies, so it is never stale.
+                fcntl.lockf(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except OSError as e:
+                if e.errno not in (errno.EACCES, errno.EAGAIN):
+                    raise
+                raise busy from None
+            yield
+        finally:
+            os.close(fd)
     finally:
-        os.close(fd)
+        local.release()
+
+
+_local_locks: dict[str, threading.Lock] = {}
+_local_locks_guard = threading.Lock()
 
 
 # ---------------------------------------------------------------- documents
@@ -366,9 +410,10 @@ def index_articles(
         clusterer = Clusterer()
         searcher = None if fresh else ix.searcher()
         if fresh and procs > 1:
-            writer = ix.writer(procs=procs, multisegment=True, limitmb=256, batchsize=256)
+            _workers_die_with_parent()
+            writer = ix.writer(procs=procs, multisegment=True, limitmb=256, batchsize=256, compound=False)
         else:
-            writer = ix.writer(limitmb=256)
+            writer = ix.writer(limitmb=256, compound=False)
         seen: set[str] = set()
         ok = False
         try:
@@ -470,7 +515,7 @@ def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: b
             present = {i for i in ids if s.document_number(id=i) is not None}
         missing = [i for i in ids if i not in present]
         if present:
-            w = ix.writer()
+            w = ix.writer(compound=False)
             for i in present:
                 w.delete_by_term("id", i)
             w.commit()

@@ -38,6 +38,7 @@ BUDGET_SECONDS = 3.0
 MIN_SHOULD_MATCH = 0.6  # share of a long part's content words a match must hold
 PAIR_SLOP = 3
 PAIR_BOOST = 1.0
+SUBWORD_SUM = 0.0
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
     "source": "source", "来源": "source", "來源": "source",
@@ -170,7 +171,7 @@ def required_count(n: int) -> int:
     """How many of ``n`` content words a part must match (all for short parts)."""
     if n <= 3:
         return n
-    return max(2, math.ceil(n * MIN_SHOULD_MATCH))
+    return max(1, math.ceil(n * MIN_SHOULD_MATCH))
 
 
 # ---------------------------------------------------------------- compilation
@@ -206,17 +207,21 @@ class _Compiler:
         return got
 
     def word_query(self, w: str, fields: tuple[str, ...], expand: bool = True) -> Query:
-        """Whole word in any field, or longer indexed words containing it, or all its sub-words."""
-        subs: list[Query] = [Term(f, w) for f in fields]
-        if expand and w not in STOPWORDS:
-            for x in self.lex.containing(w):
-                subs.extend(Term(f, x, boost=0.5) for f in fields)
+        """Whole word, or longer indexed words containing it, or all its sub-words; summed over fields."""
+        longer = self.lex.containing(w) if expand and w not in STOPWORDS else []
         parts = sub_words(w)
-        if len(parts) > 1:
-            # 个人电脑 also matches a text that only has 个人 … 电脑 (segmented apart).
-            subs.extend(And([Term(f, p, boost=0.4) for p in parts]) for f in fields)
-        # The best reading counts, not their sum: a longer word must not outscore the word itself.
-        return DisjunctionMax(subs) if len(subs) > 1 else subs[0]
+        per_field: list[Query] = []
+        for f in fields:
+            readings: list[Query] = [Term(f, w)]
+            readings.extend(Term(f, x, boost=0.5) for x in longer)
+            if len(parts) > 1 and not SUBWORD_SUM:
+                # 个人电脑 also matches a text that only has 个人 … 电脑 (segmented apart).
+                readings.append(And([Term(f, p, boost=0.4) for p in parts]))
+            # The best reading counts, not their sum: a longer word must not outscore the word itself.
+            per_field.append(DisjunctionMax(readings) if len(readings) > 1 else readings[0])
+            if len(parts) > 1 and SUBWORD_SUM:
+                per_field.extend(Term(f, p, boost=SUBWORD_SUM) for p in parts)
+        return Or(per_field) if len(per_field) > 1 else per_field[0]
 
     def word_docs(self, w: str, wq: Query, fields: tuple[str, ...]) -> set[int]:
         """Documents holding ``w`` by one of its indexed readings."""

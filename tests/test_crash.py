@@ -73,7 +73,9 @@ def reap_group(proc: subprocess.Popen) -> list[int]:
             continue
         try:
             if os.getpgid(int(pid)) == proc.pid and int(pid) != proc.pid:
-                left.append(int(pid))
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state != "Z":  # a dead worker waiting for init to reap it is not running
+                    left.append(int(pid))
         except OSError:
             continue
     if left:
