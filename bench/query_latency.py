@@ -87,6 +87,32 @@ def tantivy_runner(index_dir: Path):
 RUNNERS = {"ours": ours_runner, "naive": naive_runner, "tantivy": tantivy_runner}
 
 
+def breakdown(index_dir: Path, queries: list[str], slowest: int = 8) -> dict:
+    """Time ours with snippets/facets/collapse switched off one by one; list the slowest queries."""
+    sys.path.insert(0, str(REPO))
+    from search import SearchEngine, SearchRequest
+
+    engine = SearchEngine(index_dir)
+    for q in queries:
+        engine.search(SearchRequest(q=q))
+    variants = {"all on": {}, "no facets": {"facets": False}, "no snippets": {"snippets": False},
+                "no collapse": {"collapse": False},
+                "all off": {"facets": False, "snippets": False, "collapse": False}}
+    per: dict[str, dict[str, tuple[float, int]]] = {}
+    for name, kw in variants.items():
+        per[name] = {}
+        for q in queries:
+            c = time.process_time()
+            page = engine.search(SearchRequest(q=q, **kw))
+            per[name][q] = ((time.process_time() - c) * 1000.0, page.total)
+    summary = {name: {k: round(v, 1) for k, v in percentiles([t for t, _ in d.values()]).items()}
+               for name, d in per.items()}
+    worst = sorted(per["all on"].items(), key=lambda kv: -kv[1][0])[:slowest]
+    return {"cpu_ms_by_variant": summary,
+            "slowest": [{"q": q, "matches": n, "cpu_ms": round(t, 1),
+                         "cpu_ms_all_off": round(per["all off"][q][0], 1)} for q, (t, n) in worst]}
+
+
 def measure(name: str, index_dir: Path, queries: list[str], rounds: int) -> dict:
     """Warm up, then time ``rounds`` passes over the queries; return percentiles in ms."""
     t0 = time.perf_counter()
@@ -124,6 +150,8 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", type=Path, default=OUT_DIR / "ix",
                     help="directory holding (or receiving) the indexes built by ingest.py")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time ours with snippets/facets/collapse off and list the slowest queries")
     args = ap.parse_args(argv)
 
     queries = read_queries()
@@ -148,6 +176,8 @@ def main(argv=None) -> int:
 
     out = {"limit": args.limit, "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"),
            "queries_file": "bench/queries.txt", "results": results}
+    if args.breakdown and "ours" in engines:
+        out["breakdown"] = bd = breakdown(index_dir_for(args.keep, "ours", args.limit), queries)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     (OUT_DIR / f"query-{args.limit or 'all'}.json").write_text(
         json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -162,6 +192,13 @@ def main(argv=None) -> int:
             print(f"| {r['engine']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['p99']:.1f} | "
                   f"{r['mean']:.1f} | {r['cpu_p50']:.1f} / {r['cpu_p95']:.1f} / {r['cpu_p99']:.1f} | "
                   f"{r['zero_hit_queries']} | {r['load_avg_1m']:.1f} |")
+    if "breakdown" in out:
+        print("\nours, CPU ms per query (p50 / p95 / p99):")
+        for name, pc in bd["cpu_ms_by_variant"].items():
+            print(f"  {name:12} {pc['p50']} / {pc['p95']} / {pc['p99']}")
+        print("slowest (all on):")
+        for w in bd["slowest"]:
+            print(f"  {w['q']!r:30} matches={w['matches']:6}  {w['cpu_ms']:7.1f} ms  (all off {w['cpu_ms_all_off']:.1f})")
     return 0
 
 
