@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 from whoosh.query import Or, Term
@@ -30,8 +32,8 @@ from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE
-from .query import compile_query, parse_query
-from .ranking import weighting
+from .query import Plan, compile_query, parse_query
+from .ranking import Postings, coverage_bonus, proximity_bonus, weighting
 
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
 
@@ -42,6 +44,7 @@ MAX_WINDOW = 1000
 FACET_LIMIT = 20
 EXPANSIONS = 40
 COLUMNS = ("published", "month", "source", "category", "regions", "cluster")
+RERANK = 100  # candidates that get the proximity bonus
 _RECHECK_SECONDS = 0.5
 
 
@@ -86,12 +89,58 @@ class Lexicon:
         return self._sites
 
 
+def _encode(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Dictionary-encode a column: (code per document, value per code)."""
+    table: dict[Any, int] = {}
+    codes = np.fromiter((table.setdefault(v, len(table)) for v in values), dtype=np.int32, count=len(values))
+    return codes, list(table)
+
+
+class _Columns:
+    """The facet and sort columns of one snapshot as numpy arrays of codes."""
+
+    def __init__(self, reader: Any):
+        raw = {name: list(reader.column_reader(name)) for name in COLUMNS}
+        self.published = np.asarray(raw["published"], dtype=np.int64)
+        self.month, self.months = _encode(raw["month"])
+        self.source, self.sources = _encode(raw["source"])
+        self.category, self.categories = _encode(raw["category"])
+        self.cluster, self.clusters = _encode(raw["cluster"])
+        docs: list[int] = []
+        codes: list[int] = []
+        values: dict[str, int] = {}
+        for d, v in enumerate(raw["regions"]):
+            if v:
+                for r in v.split("|"):
+                    docs.append(d)
+                    codes.append(values.setdefault(r, len(values)))
+        # Regions are multi-valued: one (document, region) pair per tag.
+        self.region_docs = np.asarray(docs, dtype=np.int64)
+        self.region_codes = np.asarray(codes, dtype=np.int32)
+        self.regions = list(values)
+        self._region_index = values
+
+    def region_mask(self, name: str, n: int) -> np.ndarray:
+        """Documents tagged with one region."""
+        m = np.zeros(n, dtype=bool)
+        code = self._region_index.get(name)
+        if code is not None:
+            m[self.region_docs[self.region_codes == code]] = True
+        return m
+
+    def value_mask(self, codes: np.ndarray, table: list[Any], wanted: tuple[str, ...]) -> np.ndarray:
+        """Documents whose column value is one of ``wanted``."""
+        want = [i for i, v in enumerate(table) if v in set(wanted)]
+        return np.isin(codes, want)
+
+
 @dataclass
 class _Snapshot:
     key: tuple[str, int]
     ix: Any
     gen: Path
-    columns: dict[str, list[Any]] = field(default_factory=dict)
+    columns: _Columns | None = None
+    postings: Postings | None = None
     lexicon: Lexicon | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -103,9 +152,12 @@ def _day_bounds(value: str | None, name: str, end: bool) -> int | None:
         d = date.fromisoformat(value.strip())
     except ValueError:
         raise BadQuery(f"{name} must be a date like 2024-04-29, not {value[:40]!r}") from None
-    if end:
-        d = d + timedelta(days=1)
-    return int(datetime(d.year, d.month, d.day, tzinfo=SHANGHAI).timestamp()) - (1 if end else 0)
+    try:
+        if end:
+            d = d + timedelta(days=1)
+        return int(datetime(d.year, d.month, d.day, tzinfo=SHANGHAI).timestamp()) - (1 if end else 0)
+    except (OverflowError, ValueError):  # 9999-12-31 has no next day: no upper bound
+        return (1 << 62) if end else -(1 << 62)
 
 
 def _iso(epoch: int | None) -> str | None:
@@ -179,13 +231,19 @@ class SearchEngine:
         snap = self._snapshot()
         return snap, self._searcher(snap)
 
-    def _columns(self, snap: _Snapshot, searcher) -> dict[str, list[Any]]:
-        if not snap.columns:
+    def _columns(self, snap: _Snapshot, searcher) -> _Columns:
+        if snap.columns is None:
             with snap.lock:
-                if not snap.columns:
-                    r = searcher.reader()
-                    snap.columns = {name: list(r.column_reader(name)) for name in COLUMNS}
+                if snap.columns is None:
+                    snap.columns = _Columns(searcher.reader())
         return snap.columns
+
+    def _postings(self, snap: _Snapshot, searcher) -> Postings:
+        if snap.postings is None:
+            with snap.lock:
+                if snap.postings is None:
+                    snap.postings = Postings(searcher.reader())
+        return snap.postings
 
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
         if snap.lexicon is None:
@@ -204,6 +262,9 @@ class SearchEngine:
         snap, s = self._snap_searcher()
         self._columns(snap, s)
         self._lexicon(snap, s)
+        p = self._postings(snap, s)
+        p.lengths("title", s.reader())
+        p.lengths("body", s.reader())
 
     # ------------------------------------------------------------ search
 
@@ -233,24 +294,29 @@ class SearchEngine:
         parsed = parse_query(req.q)
         snap, s = self._snap_searcher()
         cols = self._columns(snap, s)
-        plan = compile_query(parsed, s, self._lexicon(snap, s) if parsed.groups or parsed.excluded else None)
-        docs = self._filter(plan.docs, req, cols, s)
-        total = len(docs)
-        clusters = cols["cluster"]
-        cluster_counts = Counter(clusters[d] for d in docs)
-        facets = self._facets(docs, cols) if req.facets else {}
-        collapse = req.collapse and req.cluster is None
-        stories = len(cluster_counts) if collapse else total
-        want = req.page * req.size
-        if req.sort == "relevance" and plan.scoring is not None:
-            ordered = self._rank(s, plan.scoring, docs, want, cols, collapse, req.recency)
+        post = self._postings(snap, s)
+        if parsed.groups or parsed.excluded:
+            plan = compile_query(parsed, s, self._lexicon(snap, s), post)
         else:
-            ordered = self._by_date(docs, cols, newest=req.sort != "oldest")
+            plan = Plan(parsed)
+        mask = post.live.copy() if plan.mask is None else plan.mask & post.live
+        mask = self._filter(mask, req, cols, post.n)
+        total = int(np.count_nonzero(mask))
+        per_cluster = np.bincount(cols.cluster[mask], minlength=len(cols.clusters))
+        facets = self._facets(mask, cols) if req.facets else {}
+        collapse = req.collapse and req.cluster is None
+        stories = int(np.count_nonzero(per_cluster)) if collapse else total
+        want = req.page * req.size
+        if req.sort == "relevance" and plan.score is not None:
+            ordered = self._rank(s, plan, mask, want, cols, post, collapse, req.recency)
+        else:
+            ordered = self._by_date(mask, cols, newest=req.sort != "oldest")
         if collapse:
-            ordered = self._collapse(ordered, clusters, want)
+            ordered = self._collapse(ordered, cols.cluster, want)
         window = ordered[(req.page - 1) * req.size: want]
         hits = tuple(
-            self._hit(s, d, score, plan.highlight, cluster_counts[clusters[d]] - 1 if collapse else 0, req.snippets)
+            self._hit(s, d, score, plan.highlight,
+                      int(per_cluster[cols.cluster[d]]) - 1 if collapse else 0, req.snippets)
             for d, score in window
         )
         return SearchPage(
@@ -258,91 +324,87 @@ class SearchEngine:
             took_ms=(time.perf_counter() - t0) * 1000, sort=req.sort, collapsed=collapse, stories=stories,
         )
 
-    def _filter(self, docs: set[int] | None, req: SearchRequest, cols, s) -> set[int]:
-        if docs is None:
-            docs = set(s.reader().all_doc_ids())
+    @staticmethod
+    def _filter(mask: np.ndarray, req: SearchRequest, cols: _Columns, n: int) -> np.ndarray:
         lo = _day_bounds(req.date_from, "from", False)
         hi = _day_bounds(req.date_to, "to", True)
         if lo is not None or hi is not None:
-            pub = cols["published"]
-            lo = lo if lo is not None else 1
-            hi = hi if hi is not None else 1 << 62
-            docs = {d for d in docs if pub[d] and lo <= pub[d] <= hi}
+            pub = cols.published
+            mask = mask & (pub > 0) & (pub >= (lo if lo is not None else 1)) & (pub <= (hi if hi is not None else 1 << 62))
         if req.source:
-            want = set(req.source)
-            src = cols["source"]
-            docs = {d for d in docs if src[d] in want}
+            mask = mask & cols.value_mask(cols.source, cols.sources, req.source)
         if req.category:
-            want = set(req.category)
-            cat = cols["category"]
-            docs = {d for d in docs if cat[d] in want}
-        if req.region:
-            reg = cols["regions"]
-            for r in req.region:
-                docs = {d for d in docs if r in reg[d].split("|")}
+            mask = mask & cols.value_mask(cols.category, cols.categories, req.category)
+        for r in req.region:  # several regions narrow (四川, then 宜宾)
+            mask = mask & cols.region_mask(r, n)
         if req.cluster:
-            cl = cols["cluster"]
-            docs = {d for d in docs if cl[d] == req.cluster}
-        return docs
+            mask = mask & cols.value_mask(cols.cluster, cols.clusters, (req.cluster,))
+        return mask
 
     @staticmethod
-    def _facets(docs: set[int], cols) -> dict[str, tuple[FacetValue, ...]]:
-        src = cols["source"]
-        reg = cols["regions"]
-        mon = cols["month"]
-        sc = Counter(src[d] for d in docs)
-        rc: Counter[str] = Counter()
-        for d in docs:
-            v = reg[d]
-            if v:
-                rc.update(v.split("|"))
-        mc = Counter(mon[d] for d in docs)
-        sc.pop("", None)
-        mc.pop("", None)
-        top = lambda c: tuple(FacetValue(v, n) for v, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT])
+    def _facets(mask: np.ndarray, cols: _Columns) -> dict[str, tuple[FacetValue, ...]]:
+        def top(counts: np.ndarray, table: list[Any], limit: int | None) -> tuple[FacetValue, ...]:
+            pairs = [(table[i], int(counts[i])) for i in np.flatnonzero(counts) if table[i]]
+            if limit is None:
+                return tuple(FacetValue(v, c) for v, c in sorted(pairs))
+            pairs.sort(key=lambda vc: (-vc[1], vc[0]))
+            return tuple(FacetValue(v, c) for v, c in pairs[:limit])
+
+        in_match = mask[cols.region_docs] if len(cols.region_docs) else np.zeros(0, dtype=bool)
         return {
-            "source": top(sc),
-            "region": top(rc),
-            "month": tuple(FacetValue(v, n) for v, n in sorted(mc.items())),
+            "source": top(np.bincount(cols.source[mask], minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
+            "region": top(np.bincount(cols.region_codes[in_match], minlength=len(cols.regions)), cols.regions,
+                          FACET_LIMIT),
+            "month": top(np.bincount(cols.month[mask], minlength=len(cols.months)), cols.months, None),
         }
 
-    def _rank(self, s, scoring, docs: set[int], want: int, cols, collapse: bool, recency: bool) -> list[tuple[int, float]]:
-        if not docs:
+    def _rank(self, s, plan: Plan, mask: np.ndarray, want: int, cols: _Columns, post: Postings,
+              collapse: bool, recency: bool) -> list[tuple[int, float]]:
+        cand = np.flatnonzero(mask)
+        if not len(cand):
             return []
-        pub = cols["published"]
-        limit = min(len(docs), max(want * (4 if collapse else 1) + 20, 50))
+        pub = cols.published
+        sc = plan.score[cand].astype(np.float64)
+        if recency:
+            age_days = np.maximum(0.0, time.time() - pub[cand]) / 86400.0
+            sc = np.where(pub[cand] > 0, sc * (1.0 + 0.5 / (1.0 + age_days / 90.0)), sc)
+        limit = min(len(cand), max(want * (4 if collapse else 1) + 20, RERANK))
         while True:
-            res = s.search(scoring, filter=docs, limit=limit)
-            scored = [(hit.docnum, hit.score) for hit in res]
-            if recency:
-                now = time.time()
-                scored = [(d, sc * (1.0 + 0.5 / (1.0 + max(0.0, now - pub[d]) / (86400 * 90)) if pub[d] else 1.0))
-                          for d, sc in scored]
-            scored.sort(key=lambda x: (-round(x[1], 6), -pub[x[0]]))
-            # Matches that the scoring query misses (e.g. filter-only parts) come last, newest first.
-            if len(scored) < limit:
-                got = {d for d, _ in scored}
-                rest = sorted((d for d in docs if d not in got), key=lambda d: -pub[d])
-                return scored + [(d, 0.0) for d in rest]
-            if not collapse or len({cols["cluster"][d] for d, _ in scored}) >= want or limit >= len(docs):
-                return scored
-            limit = min(len(docs), limit * 4)
+            idx = np.argpartition(-sc, limit - 1)[:limit] if limit < len(cand) else np.arange(len(cand))
+            top, tsc = cand[idx], sc[idx]
+            order = np.lexsort((-pub[top], -np.round(tsc, 6)))  # score, then newest
+            top, tsc = top[order], tsc[order]
+            r = min(len(top), RERANK)
+            if plan.pairs and r:
+                # Proximity: the query's neighbouring words close together, for the best candidates.
+                tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r])
+            if plan.long_text and r:
+                tsc[:r] += coverage_bonus(s, top[:r], plan.long_text, float(tsc[:r].max()))
+            if (plan.pairs or plan.long_text) and r:
+                head = np.lexsort((-pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
+                top[:r], tsc[:r] = top[:r][head], tsc[:r][head]
+            ranked = list(zip(top.tolist(), tsc.tolist()))
+            if (not collapse or limit >= len(cand)
+                    or len(set(cols.cluster[top].tolist())) >= want):
+                return ranked
+            limit = min(len(cand), limit * 4)
 
     @staticmethod
-    def _by_date(docs: set[int], cols, newest: bool) -> list[tuple[int, float]]:
-        pub = cols["published"]
+    def _by_date(mask: np.ndarray, cols: _Columns, newest: bool) -> list[tuple[int, float]]:
+        cand = np.flatnonzero(mask)
+        pub = cols.published[cand]
         if newest:
-            order = sorted(docs, key=lambda d: (-pub[d], d))
+            order = np.lexsort((cand, -pub))
         else:  # unknown dates (0) go last in both orders
-            order = sorted(docs, key=lambda d: (pub[d] == 0, pub[d], d))
-        return [(d, 0.0) for d in order]
+            order = np.lexsort((cand, pub, pub == 0))
+        return [(int(d), 0.0) for d in cand[order]]
 
     @staticmethod
-    def _collapse(ordered: list[tuple[int, float]], clusters: list[str], want: int) -> list[tuple[int, float]]:
-        seen: set[str] = set()
+    def _collapse(ordered: list[tuple[int, float]], clusters: np.ndarray, want: int) -> list[tuple[int, float]]:
+        seen: set[int] = set()
         out = []
         for d, sc in ordered:
-            c = clusters[d]
+            c = int(clusters[d])
             if c in seen:
                 continue
             seen.add(c)
@@ -458,8 +520,8 @@ class SearchEngine:
         snap, s = self._snap_searcher()
         cols = self._columns(snap, s)
         live = list(s.reader().all_doc_ids())
-        pubs = [cols["published"][d] for d in live if cols["published"][d]]
-        sources = Counter(cols["source"][d] for d in live)
+        pubs = [int(cols.published[d]) for d in live if cols.published[d]]
+        sources = Counter(cols.sources[cols.source[d]] for d in live)
         size = sum(p.stat().st_size for p in snap.gen.iterdir() if p.is_file())
         return {
             "index_dir": str(self.index_dir),

@@ -23,11 +23,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from whoosh.query import And, DisjunctionMax, Or, Phrase, Query, Term
+import numpy as np
+from whoosh.query import Or, Phrase
 
 from .analysis import query_words, sub_words
 from .errors import BadQuery
-from .normalize import HAN_RE, fold_text
+from .normalize import fold_text
+from .ranking import Postings
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
            "FIELD_ALIASES", "required_count", "MAX_WORDS", "BUDGET_SECONDS"]
@@ -35,10 +37,9 @@ __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_Q
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 64  # words used over all parts; the rest of a pasted paragraph is ignored
 BUDGET_SECONDS = 3.0
-MIN_SHOULD_MATCH = 0.6  # share of a long part's content words a match must hold
-PAIR_SLOP = 3
-PAIR_BOOST = 1.0
-SUBWORD_SUM = 0.0
+MIN_SHOULD_MATCH = 0.2  # share of a long part's content words a match must hold
+MIN_SHOULD_FLOOR = 1
+SUBWORD_SUM = 0.5  # sub-words of a long query word also add their own score, at this weight
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
     "source": "source", "来源": "source", "來源": "source",
@@ -171,7 +172,7 @@ def required_count(n: int) -> int:
     """How many of ``n`` content words a part must match (all for short parts)."""
     if n <= 3:
         return n
-    return max(1, math.ceil(n * MIN_SHOULD_MATCH))
+    return max(MIN_SHOULD_FLOOR, math.ceil(n * MIN_SHOULD_MATCH))
 
 
 # ---------------------------------------------------------------- compilation
@@ -179,56 +180,128 @@ def required_count(n: int) -> int:
 
 @dataclass
 class Plan:
-    """A compiled query: how to find the match set, how to score, what to highlight."""
+    """A compiled query: the match set, the scores, the word pairs for proximity, the words to mark."""
 
     parsed: ParsedQuery
-    docs: set[int] | None = None  # None = every document
-    scoring: Query | None = None
+    mask: np.ndarray | None = None  # bool per document; None = every document
+    score: np.ndarray | None = None  # BM25F per document; None = no scoring words
+    pairs: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     highlight: list[str] = field(default_factory=list)
+    long_text: str = ""  # the text of long unquoted parts (a pasted headline), for coverage
+
+    @property
+    def docs(self) -> set[int] | None:
+        """The match set as document numbers (None = every document)."""
+        return None if self.mask is None else set(np.flatnonzero(self.mask).tolist())
 
 
 class _Compiler:
-    def __init__(self, searcher: Any, lexicon: Any):
+    def __init__(self, searcher: Any, lexicon: Any, postings: Postings):
         self.deadline = time.perf_counter() + BUDGET_SECONDS
         self.s = searcher
         self.lex = lexicon
+        self.p = postings
+        self.r = searcher.reader()
+        self.n = postings.n
         self.highlight: list[str] = []
+        self.pairs: list[tuple[str, str, tuple[str, ...]]] = []
+        self.long_text = ""
         self.words_used = 0
-        self._cache: dict[Any, set[int]] = {}
 
-    # -- match sets
-    def docs(self, q: Query) -> set[int]:
+    def check_budget(self) -> None:
+        """Refuse a query whose matching has already taken longer than the budget."""
+        if time.perf_counter() > self.deadline:
+            raise BadQuery(
+                f"the query is too expensive (over {BUDGET_SECONDS:.0f} s to match); use fewer or rarer words"
+            )
+
+    def term_mask(self, field_: str, text: str) -> np.ndarray:
+        """Documents holding one term."""
+        m = np.zeros(self.n, dtype=bool)
+        ids, _ = self.p.term(field_, text, self.r)
+        m[ids] = True
+        return m
+
+    def set_mask(self, docs: set[int]) -> np.ndarray:
+        """Documents of a Python set."""
+        m = np.zeros(self.n, dtype=bool)
+        if docs:
+            m[np.fromiter(docs, dtype=np.int64, count=len(docs))] = True
+        return m
+
+    # -- words
+    def word(self, w: str, fields: tuple[str, ...], expand: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Match and score one word: its best reading per field (itself, a longer word holding it,
+        all of its sub-words), summed over fields."""
         self.check_budget()
-        key = repr(q)
-        got = self._cache.get(key)
-        if got is None:
-            got = set(self.s.docs_for_query(q))
-            self._cache[key] = got
-        return got
-
-    def word_query(self, w: str, fields: tuple[str, ...], expand: bool = True) -> Query:
-        """Whole word, or longer indexed words containing it, or all its sub-words; summed over fields."""
         longer = self.lex.containing(w) if expand and w not in STOPWORDS else []
         parts = sub_words(w)
-        per_field: list[Query] = []
+        mask = np.zeros(self.n, dtype=bool)
+        total = np.zeros(self.n, dtype=np.float32)
         for f in fields:
-            readings: list[Query] = [Term(f, w)]
-            readings.extend(Term(f, x, boost=0.5) for x in longer)
-            if len(parts) > 1 and not SUBWORD_SUM:
+            best = np.zeros(self.n, dtype=np.float32)
+            for term, boost in [(w, 1.0)] + [(x, 0.5) for x in longer]:
+                ids, sc = self.p.bm25(f, term, self.r, boost)
+                if len(ids):
+                    best[ids] = np.maximum(best[ids], sc)
+                    mask[ids] = True
+            if len(parts) > 1:
                 # 个人电脑 also matches a text that only has 个人 … 电脑 (segmented apart).
-                readings.append(And([Term(f, p, boost=0.4) for p in parts]))
-            # The best reading counts, not their sum: a longer word must not outscore the word itself.
-            per_field.append(DisjunctionMax(readings) if len(readings) > 1 else readings[0])
-            if len(parts) > 1 and SUBWORD_SUM:
-                per_field.extend(Term(f, p, boost=SUBWORD_SUM) for p in parts)
-        return Or(per_field) if len(per_field) > 1 else per_field[0]
+                both = np.ones(self.n, dtype=bool)
+                part_sum = np.zeros(self.n, dtype=np.float32)
+                for pt in parts:
+                    ids, sc = self.p.bm25(f, pt, self.r)
+                    pm = np.zeros(self.n, dtype=bool)
+                    pm[ids] = True
+                    both &= pm
+                    part_sum[ids] += sc
+                mask |= both
+                best = np.maximum(best, np.where(both, 0.4 * part_sum, 0.0))
+                if SUBWORD_SUM:
+                    total += SUBWORD_SUM * part_sum
+            total += best
+        return mask, total
 
-    def word_docs(self, w: str, wq: Query, fields: tuple[str, ...]) -> set[int]:
-        """Documents holding ``w`` by one of its indexed readings."""
-        # Not covered: a word that jieba split across two words of the document and that
-        # neither contains (研究生 in 研究|生命). Indexing boundary pairs to find those
-        # doubled index size and commit time (docs/DESIGN-NOTES.md); phrases are verified.
-        return self.docs(wq)
+    def text_part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None]:
+        # Words past the cap are dropped (a pasted paragraph is answered from its start).
+        words = query_words(part.text)[: MAX_WORDS - self.words_used]
+        if not words:
+            return None, None
+        self.words_used += len(words)
+        fields = ("title",) if part.field == "title" else ("title", "body")
+        if not part.negate:
+            self.highlight.extend(words)
+        # Single characters are expanded to the words holding them only when typed alone
+        # (珙 → 珙县); inside a longer part they would drown it in unrelated words.
+        scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1) for w in words]
+        score = np.sum([sc for _, sc in scored], axis=0, dtype=np.float32)
+        if part.phrase:
+            mask = np.logical_and.reduce([m for m, _ in scored]) if len(scored) > 1 else scored[0][0]
+            if len(words) > 1:
+                mask = self._phrase_mask(part.text, words, mask, fields)
+            return mask, score
+        content = [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
+        need = required_count(len(content))
+        counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
+        mask = counts >= need
+        if not part.negate:
+            if len(content) > 3:
+                self.long_text += " " + part.text
+            keep = [words[i] for i in content] if len(words) > 3 else words
+            self.pairs.extend((a, b, fields) for a, b in zip(keep, keep[1:]))
+        return mask, score
+
+    def _phrase_mask(self, text: str, words: list[str], cands: np.ndarray, fields) -> np.ndarray:
+        docs = set(np.flatnonzero(cands).tolist())
+        if not docs:
+            return cands
+        exact = {d for d in self.s.docs_for_query(Or([Phrase(f, words) for f in fields])) if d in docs}
+        rest = docs - exact
+        # Segmentation can differ between a phrase typed alone and the same words in
+        # running text; check the remaining candidates against their stored text.
+        if len(rest) > 3000:
+            rest &= set(self.s.docs_for_query(Or([Phrase(f, words, slop=2) for f in fields])))
+        return self.set_mask(exact | self.verify(rest, text, fields))
 
     def verify(self, cands: set[int], needle: str, fields: tuple[str, ...]) -> set[int]:
         """Keep the candidates whose stored, folded text contains ``needle`` (punctuation ignored)."""
@@ -245,93 +318,30 @@ class _Compiler:
                 out.add(d)
         return out
 
-    def check_budget(self) -> None:
-        """Refuse a query whose matching has already taken longer than the budget."""
-        if time.perf_counter() > self.deadline:
-            raise BadQuery(
-                f"the query is too expensive (over {BUDGET_SECONDS:.0f} s to match); use fewer or rarer words"
-            )
-
-    def text_part(self, part: Part) -> tuple[set[int] | None, Query | None]:
-        # Words past the cap are dropped (a pasted paragraph is answered from its start).
-        words = query_words(part.text)[: MAX_WORDS - self.words_used]
-        if not words:
-            return None, None
-        self.words_used += len(words)
-        fields = ("title",) if part.field == "title" else ("title", "body")
-        if not part.negate:
-            self.highlight.extend(words)
-        # Single characters are expanded to the words holding them only when typed alone
-        # (珙 → 珙县); inside a longer part they would drown it in unrelated words.
-        wqs = [self.word_query(w, fields, expand=len(w) > 1 or len(words) == 1) for w in words]
-        if part.phrase:
-            docs = self._phrase_docs(part.text, words, wqs, fields)
-            score = Or([Phrase(f, words, boost=2.0) for f in fields] + wqs) if len(words) > 1 else wqs[0]
-            return docs, score
-        content = [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
-        need = required_count(len(content))
-        sets = [self.word_docs(words[i], wqs[i], fields) for i in content]
-        if need >= len(sets):
-            sets.sort(key=len)
-            docs = set(sets[0])
-            for s in sets[1:]:
-                docs &= s
-        else:
-            counts: dict[int, int] = {}
-            for s in sets:
-                for d in s:
-                    counts[d] = counts.get(d, 0) + 1
-            docs = {d for d, c in counts.items() if c >= need}
-        return docs, self.proximity_scoring(words, wqs, fields)
-
-    def proximity_scoring(self, words: list[str], wqs: list[Query], fields: tuple[str, ...]) -> Query:
-        """Score the words, plus a bonus for each neighbouring pair found close together."""
-        scoring: list[Query] = list(wqs)
-        if len(words) <= 3:
-            # Short part: all its words near each other.
-            if len(words) > 1:
-                scoring.extend(Phrase(f, words, slop=PAIR_SLOP, boost=PAIR_BOOST) for f in fields)
-        else:
-            # Long part (a headline, a summary): sequential-dependence style bonus for each
-            # pair of neighbouring content words that appears in that order within a window.
-            content = [w for w in words if w not in STOPWORDS]
-            for a, b in zip(content, content[1:]):
-                scoring.extend(Phrase(f, [a, b], slop=PAIR_SLOP, boost=PAIR_BOOST) for f in fields)
-        return Or(scoring) if len(scoring) > 1 else scoring[0]
-
-    def _phrase_docs(self, text: str, words: list[str], wqs: list[Query], fields) -> set[int]:
-        sets = sorted((self.word_docs(w, q, fields) for w, q in zip(words, wqs)), key=len)
-        cands = set(sets[0])
-        for other in sets[1:]:
-            cands &= other
-        if len(words) == 1 or not cands:
-            return cands
-        exact = self.docs(Or([Phrase(f, words) for f in fields])) & cands
-        rest = cands - exact
-        # Segmentation can differ between a phrase typed alone and the same words in
-        # running text; check the remaining candidates against their stored text.
-        if len(rest) > 3000:
-            rest &= self.docs(Or([Phrase(f, words, slop=2) for f in fields]))
-        return exact | self.verify(rest, text, fields)
-
-    def source_part(self, part: Part) -> set[int]:
+    # -- prefixes
+    def source_part(self, part: Part) -> np.ndarray:
         words = query_words(part.text)
-        exact = self.docs(Term("source", part.text))
-        return exact | (self.docs(And([Term("source_text", w) for w in words])) if words else set())
+        mask = self.term_mask("source", part.text)
+        if words:
+            mask |= np.logical_and.reduce([self.term_mask("source_text", w) for w in words])
+        return mask
 
-    def region_part(self, part: Part) -> set[int]:
+    def region_part(self, part: Part) -> np.ndarray:
         name = fold_text(part.text)
         variants = {name, re.sub(r"(省|市|自治区|特别行政区|地区|自治州|盟)$", "", name)}
-        return self.docs(Or([Term("region", v) for v in variants if v]))
+        return np.logical_or.reduce([self.term_mask("region", v) for v in variants if v])
 
-    def site_part(self, part: Part) -> set[int]:
+    def site_part(self, part: Part) -> np.ndarray:
         host = part.text.lower().strip("/")
         host = re.sub(r"^[a-z]+://", "", host).split("/", 1)[0]
         host = host[4:] if host.startswith("www.") else host
-        hosts = [h for h in self.lex.sites() if h == host or h.endswith("." + host)]
-        return self.docs(Or([Term("site", h) for h in hosts])) if hosts else set()
+        mask = np.zeros(self.n, dtype=bool)
+        for h in self.lex.sites():
+            if h == host or h.endswith("." + host):
+                mask |= self.term_mask("site", h)
+        return mask
 
-    def part(self, part: Part) -> tuple[set[int] | None, Query | None]:
+    def part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None]:
         if part.field == "source":
             return self.source_part(part), None
         if part.field == "region":
@@ -341,31 +351,27 @@ class _Compiler:
         return self.text_part(part)
 
 
-def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any) -> Plan:
-    """Turn a parsed query into a match set and a scoring query over one searcher."""
-    c = _Compiler(searcher, lexicon)
-    docs: set[int] | None = None
-    scoring: list[Query] = []
+def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any, postings: Postings | None = None) -> Plan:
+    """Turn a parsed query into a match mask and BM25F scores over one searcher's snapshot."""
+    if postings is None:
+        postings = Postings(searcher.reader())
+    c = _Compiler(searcher, lexicon, postings)
+    mask: np.ndarray | None = None
+    score: np.ndarray | None = None
     for group in parsed.groups:
-        gdocs: set[int] | None = None
+        gmask: np.ndarray | None = None
         for p in group:
-            d, sq = c.part(p)
-            if d is None:  # over the word cap: ignored
+            m, sc = c.part(p)
+            if m is None:  # over the word cap: ignored
                 continue
-            gdocs = d if gdocs is None else gdocs | d
-            if sq is not None:
-                scoring.append(sq)
-        if gdocs is not None:
-            docs = gdocs if docs is None else docs & gdocs
+            gmask = m if gmask is None else gmask | m
+            if sc is not None:
+                score = sc if score is None else score + sc
+        if gmask is not None:
+            mask = gmask if mask is None else mask & gmask
     for p in parsed.excluded:
-        d, _ = c.part(p)
-        if d is None:
+        m, _ = c.part(p)
+        if m is None:
             continue
-        if docs is None:
-            docs = set(searcher.reader().all_doc_ids())
-        docs -= d
-    plan = Plan(parsed, docs, None, c.highlight)
-    if scoring:
-        plan.scoring = Or(scoring) if len(scoring) > 1 else scoring[0]
-    return plan
-
+        mask = (~m) if mask is None else mask & ~m
+    return Plan(parsed, mask, score, c.pairs, c.highlight, c.long_text.strip())
