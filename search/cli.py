@@ -218,7 +218,10 @@ def serve(index_dir: str, host: str, port: int, threads: int) -> None:
     """Serve the search page and JSON API with waitress (builds the sample index if none exists)."""
     from web.serve import run  # the web layer is only needed here
 
-    run(host=host, port=port, index_dir=index_dir, threads=threads)
+    try:
+        run(host=host, port=port, index_dir=index_dir, threads=threads)
+    except XunwenError as e:
+        raise _fail(e) from e
 
 
 if __name__ == "__main__":  # pragma: no cover
