@@ -24,12 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from whoosh.query import Or, Phrase
 
 from .analysis import query_words, sub_words
 from .errors import BadQuery
 from .normalize import fold_text
-from .ranking import Postings
+from .ranking import Postings, term_positions
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
            "FIELD_ALIASES", "required_count", "MAX_WORDS", "BUDGET_SECONDS"]
@@ -292,15 +291,28 @@ class _Compiler:
         return mask, score
 
     def _phrase_mask(self, text: str, words: list[str], cands: np.ndarray, fields) -> np.ndarray:
-        docs = set(np.flatnonzero(cands).tolist())
-        if not docs:
+        docs = np.flatnonzero(cands)
+        if not len(docs):
             return cands
-        exact = {d for d in self.s.docs_for_query(Or([Phrase(f, words) for f in fields])) if d in docs}
-        rest = docs - exact
+        # Positions of the phrase's words in the candidates only (not a walk of the index).
+        exact: set[int] = set()
+        for f in fields:
+            per_word = [term_positions(self.s, f, w, docs) for w in words]
+            common = set(per_word[0]).intersection(*per_word[1:])
+            for d in common:
+                starts = set(per_word[0][d])
+                for k, pw in enumerate(per_word[1:], start=1):
+                    starts &= {p - k for p in pw[d]}
+                    if not starts:
+                        break
+                if starts:
+                    exact.add(d)
+            self.check_budget()
+        rest = set(docs.tolist()) - exact
         # Segmentation can differ between a phrase typed alone and the same words in
         # running text; check the remaining candidates against their stored text.
-        if len(rest) > 3000:
-            rest &= set(self.s.docs_for_query(Or([Phrase(f, words, slop=2) for f in fields])))
+        if len(rest) > 2000:
+            rest = set(sorted(rest)[:2000])
         return self.set_mask(exact | self.verify(rest, text, fields))
 
     def verify(self, cands: set[int], needle: str, fields: tuple[str, ...]) -> set[int]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from whoosh.scoring import BM25F
 
-__all__ = ["NewsBM25F", "weighting", "Postings", "proximity_bonus", "PAIR_SLOP", "PAIR_BOOST"]
+__all__ = ["NewsBM25F", "weighting", "Postings", "proximity_bonus", "coverage_bonus", "term_positions", "PAIR_SLOP", "PAIR_BOOST"]
 
 
 class NewsBM25F(BM25F):
@@ -181,7 +181,7 @@ PAIR_BOOST = 0.5
 TITLE_PAIR_WEIGHT = 0.4
 
 
-def _positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
+def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
     """Positions of a term in each of the (ascending) documents that hold it."""
     out: dict[int, list[int]] = {}
     try:
@@ -223,7 +223,7 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
     def pos(f: str, t: str) -> dict[int, list[int]]:
         key = (f, t)
         if key not in cache:
-            cache[key] = _positions(searcher, f, t, asc)
+            cache[key] = term_positions(searcher, f, t, asc)
         return cache[key]
 
     index = {int(d): i for i, d in enumerate(docs.tolist())}
