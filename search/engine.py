@@ -231,28 +231,28 @@ class SearchEngine:
         snap = self._snapshot()
         return snap, self._searcher(snap)
 
-    def _columns(self, snap: _Snapshot, searcher) -> _Columns:
-        if snap.columns is None:
+    @staticmethod
+    def _cached(snap: _Snapshot, name: str, build: Any, searcher: Any) -> Any:
+        """Build a per-snapshot cache once (columns, postings, lexicon) from this thread's reader."""
+        got = getattr(snap, name)
+        if got is None:
             with snap.lock:
-                if snap.columns is None:
-                    snap.columns = _Columns(searcher.reader())
-        return snap.columns
+                got = getattr(snap, name)
+                if got is None:
+                    t = time.perf_counter()
+                    got = build(searcher.reader())
+                    setattr(snap, name, got)
+                    log.info("%s of %s built in %.2fs", name, snap.key[0], time.perf_counter() - t)
+        return got
+
+    def _columns(self, snap: _Snapshot, searcher) -> _Columns:
+        return self._cached(snap, "columns", _Columns, searcher)
 
     def _postings(self, snap: _Snapshot, searcher) -> Postings:
-        if snap.postings is None:
-            with snap.lock:
-                if snap.postings is None:
-                    snap.postings = Postings(searcher.reader())
-        return snap.postings
+        return self._cached(snap, "postings", Postings, searcher)
 
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
-        if snap.lexicon is None:
-            with snap.lock:
-                if snap.lexicon is None:
-                    t = time.perf_counter()
-                    snap.lexicon = Lexicon(searcher.reader())
-                    log.info("lexicon map built in %.2fs", time.perf_counter() - t)
-        return snap.lexicon
+        return self._cached(snap, "lexicon", Lexicon, searcher)
 
     def warm_up(self) -> None:
         """Open the index and build the per-snapshot caches now rather than on the first query."""
