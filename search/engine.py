@@ -25,7 +25,6 @@ import numpy as np
 
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
-from whoosh.query import Or, Term
 
 from .errors import BadQuery, NotFound
 from .highlight import highlight_html, snippet_html
@@ -481,30 +480,31 @@ class SearchEngine:
         words = [w for w in query_words(f.get("title", "") + " " + f.get("body", "")[:2000]) if len(w) > 1]
         if not words:
             return []
+        post = self._postings(snap, s)
+        cols = self._columns(snap, s)
         reader = s.reader()
-        n = reader.doc_count_all() or 1
         tf = Counter(words)
         # Key terms: frequent here, rare in the collection (tf·idf over the first part of the text).
-        import math
+        # A word found in no other article cannot find a neighbour: it takes no slot.
+        def elsewhere(w: str) -> bool:
+            return any(bool(np.any(post.term(fn, w, reader)[0] != d)) for fn in ("title", "body"))
 
-        def weight(w: str) -> float:
-            df = reader.doc_frequency("body", w) or 1
-            return tf[w] * math.log(1 + n / df)
-
-        keys = sorted(tf, key=weight, reverse=True)[:12]
-        q = Or([Term("body", w) for w in keys] + [Term("title", w) for w in keys])
-        cluster = f.get("cluster")
-        out: list[Hit] = []
-        for hit in s.search(q, limit=limit * 4 + 5):
-            if hit.docnum == d:
-                continue
-            hf = s.stored_fields(hit.docnum)
-            if cluster and hf.get("cluster") == cluster:
-                continue
-            out.append(self._hit(s, hit.docnum, hit.score, [], 0, True))
-            if len(out) >= limit:
-                break
-        return out
+        shared = [w for w in tf if elsewhere(w)]
+        keys = sorted(shared, key=lambda w: tf[w] * post.idf("body", w, reader) * len(w), reverse=True)[:12]
+        score = np.zeros(post.n, dtype=np.float64)
+        for w in keys:
+            for fname in ("title", "body"):
+                ids, sc = post.bm25(fname, w, reader)
+                score[ids] += tf[w] * sc  # a word the article repeats weighs more
+        score[~post.live] = 0.0
+        score[cols.cluster == cols.cluster[d]] = 0.0  # itself and its copies
+        cand = np.flatnonzero(score)
+        if not len(cand):
+            return []
+        k = min(len(cand), limit)
+        top = cand[np.argpartition(-score[cand], k - 1)[:k]]
+        top = top[np.argsort(-score[top], kind="stable")]
+        return [self._hit(s, int(x), float(score[x]), [], 0, True) for x in top]
 
     # ------------------------------------------------------------ stats
 

@@ -279,7 +279,10 @@ class _Compiler:
             if len(words) > 1:
                 mask = self._phrase_mask(part.text, words, mask, fields)
             return mask, score
-        content = [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
+        # Function words and lone characters (often half a word: the end of a half-typed
+        # headline) are not required when the part has other words; they still score.
+        content = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1] \
+            or [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
         need = required_count(len(content))
         counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
         mask = counts >= need
