@@ -60,6 +60,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CURRENT = "CURRENT"
 META = "xunwen.json"
 LOCK = ".writer.lock"
+INLINE_LIMIT = 8
 # Segments are written as separate files, not Whoosh's compound file: a reader of a compound
 # segment copies every sub-file it opens into memory (BytesIO over the mmap), once per
 # searcher, i.e. once per serving thread; separate files are read through the page cache.
@@ -159,6 +160,35 @@ def _install_write_speedups() -> None:
 
     writing.SegmentWriter._flush_segment = _flush_segment
     writing.SegmentWriter._xunwen_fast = True
+    # Whoosh 2.7.4 calls a misspelt method when a posting list is short enough to be stored
+    # inline in its term entry; with the name fixed, short lists skip the postings file.
+    from whoosh.codec import whoosh3
+
+    if not hasattr(whoosh3.W3TermInfo, "set_inline"):
+        whoosh3.W3TermInfo.set_inline = whoosh3.W3TermInfo.set_inlined
+    # ...and an inline list without values (existence fields) answers "" where a merge
+    # expects bytes.
+    from whoosh.matching import mcore
+
+    list_value = mcore.ListMatcher.value
+
+    def _value(self):  # noqa: ANN001 - Whoosh's signature
+        v = list_value(self)
+        return b"" if v == "" else v
+
+    mcore.ListMatcher.value = _value
+
+
+def _codec() -> Any:
+    """Whoosh's W3 codec with posting lists of up to 8 documents stored inline.
+
+    Most words of a news archive occur in a handful of articles; writing each of those lists
+    as its own zlib-compressed block cost a third of commit time (2.0 → 1.3 ms per article)
+    and made the index bigger.
+    """
+    from whoosh.codec.whoosh3 import W3Codec
+
+    return W3Codec(inlinelimit=INLINE_LIMIT)
 
 
 _install_write_speedups()
@@ -411,9 +441,10 @@ def index_articles(
         searcher = None if fresh else ix.searcher()
         if fresh and procs > 1:
             _workers_die_with_parent()
-            writer = ix.writer(procs=procs, multisegment=True, limitmb=256, batchsize=256, compound=False)
+            writer = ix.writer(procs=procs, multisegment=True, limitmb=256, batchsize=256, compound=False,
+                               codec=_codec())
         else:
-            writer = ix.writer(limitmb=256, compound=False)
+            writer = ix.writer(limitmb=256, compound=False, codec=_codec())
         seen: set[str] = set()
         ok = False
         try:
@@ -515,7 +546,7 @@ def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: b
             present = {i for i in ids if s.document_number(id=i) is not None}
         missing = [i for i in ids if i not in present]
         if present:
-            w = ix.writer(compound=False)
+            w = ix.writer(compound=False, codec=_codec())
             for i in present:
                 w.delete_by_term("id", i)
             w.commit()
