@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections import Counter
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -477,24 +478,34 @@ class SearchEngine:
         f = s.stored_fields(d)
         from .analysis import query_words
 
-        words = [w for w in query_words(f.get("title", "") + " " + f.get("body", "")[:2000]) if len(w) > 1]
-        if not words:
+        title_words = {w for w in query_words(f.get("title", "")) if len(w) > 1}
+        body_words = [w for w in query_words(f.get("body", "")[:2000]) if len(w) > 1]
+        tf = Counter(body_words)
+        tf.update(title_words)
+        if not tf:
             return []
         post = self._postings(snap, s)
         cols = self._columns(snap, s)
         reader = s.reader()
-        tf = Counter(words)
-        # Key terms: frequent here, rare in the collection (tf·idf over the first part of the text).
-        # A word found in no other article cannot find a neighbour: it takes no slot.
-        def elsewhere(w: str) -> bool:
-            return any(bool(np.any(post.term(fn, w, reader)[0] != d)) for fn in ("title", "body"))
+        n = max(1, reader.doc_count_all())
 
-        shared = [w for w in tf if elsewhere(w)]
-        keys = sorted(shared, key=lambda w: tf[w] * post.idf("body", w, reader) * len(w), reverse=True)[:12]
+        def df(w: str) -> int:
+            # Document frequency from the term dictionary: no postings are read to choose keys.
+            return reader.doc_frequency("body", w) + reader.doc_frequency("title", w)
+
+        def weight(w: str) -> float:
+            here = (w in title_words) + (w in tf and tf[w] > (w in title_words))
+            others = df(w) - here
+            if others <= 0:  # found in no other article: cannot find a neighbour
+                return 0.0
+            return tf[w] * math.log(1.0 + n / (others + 1.0)) * len(w)
+
+        # Key terms: frequent here, rare in the collection; their (short) postings are cached.
+        keys = [w for w in sorted(tf, key=weight, reverse=True)[:12] if weight(w) > 0]
         score = np.zeros(post.n, dtype=np.float64)
         for w in keys:
             for fname in ("title", "body"):
-                ids, sc = post.bm25(fname, w, reader)
+                ids, sc = post.bm25(fname, w, reader, cache=False)
                 score[ids] += tf[w] * sc  # a word the article repeats weighs more
         score[~post.live] = 0.0
         score[cols.cluster == cols.cluster[d]] = 0.0  # itself and its copies

@@ -56,7 +56,7 @@ class Postings:
     thread's own reader of the same snapshot (Whoosh readers are not thread-safe).
     """
 
-    def __init__(self, reader: Any, max_cached: int = 20000):
+    def __init__(self, reader: Any, max_bytes: int = 128 << 20):
         leaves = list(reader.leaf_readers())
         self.n = reader.doc_count_all()
         self._field_totals = {}
@@ -70,7 +70,8 @@ class Postings:
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._max = max_cached
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def lengths(self, field: str, reader: Any = None) -> np.ndarray:
@@ -103,7 +104,7 @@ class Postings:
         self.lengths(field, reader)
         return self._avg[field]
 
-    def term(self, field: str, text: str, reader: Any) -> tuple[np.ndarray, np.ndarray]:
+    def term(self, field: str, text: str, reader: Any, cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Return (global docnums int64, weights float32) of a term; empty arrays when absent."""
         key = (field, text)
         with self._lock:
@@ -112,10 +113,17 @@ class Postings:
                 self._cache.move_to_end(key)
                 return got
         got = self._read(field, text, reader)
+        if not cache:  # one-off lookups (more-like-this keys) stay out of the working set
+            return got
+        size = got[0].nbytes + got[1].nbytes
         with self._lock:
-            self._cache[key] = got
-            if len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+            if key not in self._cache:
+                self._cache[key] = got
+                self._bytes += size
+            # Bounded by bytes, least recently used first: a long-running server stays flat.
+            while self._bytes > self._max_bytes and len(self._cache) > 1:
+                _, (ids, w) = self._cache.popitem(last=False)
+                self._bytes -= ids.nbytes + w.nbytes
         return got
 
     def _read(self, field: str, text: str, reader: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -159,9 +167,10 @@ class Postings:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         return np.concatenate(ids_parts), np.concatenate(w_parts)
 
-    def bm25(self, field: str, text: str, reader: Any, boost: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    def bm25(self, field: str, text: str, reader: Any, boost: float = 1.0,
+             cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Return (docnums, BM25 scores) of a term in one field."""
-        ids, w = self.term(field, text, reader)
+        ids, w = self.term(field, text, reader, cache)
         if not len(ids):
             return ids, w
         df = len(ids)
