@@ -476,10 +476,11 @@ class SearchEngine:
         snap, s = self._snap_searcher()
         d = self._docnum(s, article_id)
         f = s.stored_fields(d)
-        from .analysis import query_words
+        from .analysis import analyze
 
-        title_words = {w for w in query_words(f.get("title", "")) if len(w) > 1}
-        body_words = [w for w in query_words(f.get("body", "")[:2000]) if len(w) > 1]
+        # analyze(), not the cached query_words(): article texts would fill the query cache.
+        title_words = {t.text for t in analyze(f.get("title", ""), "default") if len(t.text) > 1}
+        body_words = [t.text for t in analyze(f.get("body", "")[:2000], "default") if len(t.text) > 1]
         tf = Counter(body_words)
         tf.update(title_words)
         if not tf:
