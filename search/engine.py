@@ -31,7 +31,7 @@ from .errors import BadQuery, NotFound
 from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
-from .normalize import HAN_RE
+from .normalize import HAN_RE, fold_text
 from .query import Plan, compile_query, parse_query
 from .ranking import Postings, coverage_bonus, proximity_bonus, weighting
 
@@ -66,6 +66,8 @@ class Lexicon:
             lst.sort(key=lambda w: (len(w), w))
         self._by_char = by_char
         self._sites = sorted(b.decode("utf-8") for b in reader.lexicon("site"))
+        labels = sorted(b.decode("utf-8") for b in reader.lexicon("source"))
+        self._sources = [(x, fold_text(x)) for x in labels]
         self._cache: dict[str, list[str]] = {}
 
     def containing(self, w: str, limit: int = EXPANSIONS) -> list[str]:
@@ -87,6 +89,10 @@ class Lexicon:
     def sites(self) -> list[str]:
         """Return every indexed URL host."""
         return self._sites
+
+    def sources(self) -> list[tuple[str, str]]:
+        """Return every source label with its folded form."""
+        return self._sources
 
 
 def _encode(values: list[Any]) -> tuple[np.ndarray, list[Any]]:

@@ -380,7 +380,6 @@ def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
         "published": _epoch(a.published),
         "month": _month(a.published),
         "source": a.source or "",
-        "source_text": a.source or "",
         "category": a.category or "",
         "region": ",".join(a.region),
         "regions": "|".join(a.region),

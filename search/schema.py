@@ -16,8 +16,11 @@ from .analysis import JiebaTokenizer, index_terms
 
 __all__ = ["SCHEMA_VERSION", "JiebaText", "make_schema", "TITLE_BOOST"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TITLE_BOOST = 2.5
+
+
+_SINGLE: dict[int, bytes] = {}  # encoded one-position lists, by position
 
 
 class JiebaText(TEXT):
@@ -48,7 +51,14 @@ class JiebaText(TEXT):
         fb = fmt.field_boost
         enc = fmt.encode
         for term, pl in poses.items():
-            yield term.encode("utf-8"), len(pl), len(pl) * fb, enc(pl)
+            if len(pl) == 1:  # most words occur once: reuse the (identical) encoded bytes
+                p = pl[0]
+                v = _SINGLE.get(p)
+                if v is None:
+                    v = _SINGLE.setdefault(p, enc(pl)) if p < 1 << 16 else enc(pl)
+                yield term.encode("utf-8"), 1, fb, v
+            else:
+                yield term.encode("utf-8"), len(pl), len(pl) * fb, enc(pl)
 
 
 def make_schema() -> Schema:
@@ -62,7 +72,6 @@ def make_schema() -> Schema:
         published=NUMERIC(bits=64, signed=True, stored=True, sortable=True),  # epoch seconds; 0 = unknown
         month=ID(sortable=True),  # YYYY-MM in Asia/Shanghai, "" when unknown
         source=ID(stored=True, sortable=True),
-        source_text=JiebaText(),  # the source label analysed, for source: prefixes
         category=ID(stored=True, sortable=True),
         region=KEYWORD(stored=True, commas=True, scorable=False),
         regions=ID(sortable=True),  # the same joined with "|", as a column for facets
