@@ -439,6 +439,11 @@ def index_articles(
         clusterer = Clusterer()
         searcher = None if fresh else ix.searcher()
         if fresh and procs > 1:
+            # Load jieba's dictionary (and the gazetteer words) once, before the writer
+            # forks its workers, so they inherit it instead of each loading it again.
+            from .analysis import ensure_dictionary
+
+            ensure_dictionary()
             _workers_die_with_parent()
             writer = ix.writer(procs=procs, multisegment=True, limitmb=256, batchsize=256, compound=False,
                                codec=_codec())
