@@ -260,3 +260,43 @@ def _tantivy_escape(tok: str) -> str:
     if any(c in special for c in tok):
         return '"' + tok.replace('\\', '\\\\').replace('"', '\\"') + '"'
     return tok
+
+
+def free_port() -> int:
+    """Return a free TCP port on the loopback interface."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(index: Path, threads: int, log_file: Path, wait: float = 900) -> tuple:
+    """Start ``xunwen serve`` over ``index`` on a free loopback port; return (process, port) once /healthz answers."""
+    import http.client
+    import subprocess
+    import sys
+    import time
+
+    port = free_port()
+    fh = open(log_file, "wb")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "search.cli", "serve", "--index", str(index), "--host", "127.0.0.1",
+         "--port", str(port), "--threads", str(threads)],
+        cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + wait  # a missing index is built first
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}: {Path(log_file).read_text()[-2000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return proc, port
+        except OSError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("server did not come up")

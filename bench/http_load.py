@@ -33,6 +33,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from common import start_server  # noqa: E402
 QUERIES = ROOT / "bench" / "queries.txt"
 FALLBACK_QUERIES = ["监督", "巡察 整改", "乡村振兴", "\"一带一路\"", "四川 暴雨", "经济", "习近平", "教育"]
 
@@ -133,40 +135,6 @@ def run_load(
     }
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(index: Path, threads: int, log_file: Path) -> tuple[subprocess.Popen, str]:
-    """Start ``xunwen serve`` over ``index`` on a free loopback port; wait for /healthz."""
-    port = _free_port()
-    fh = open(log_file, "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "search.cli", "serve", "--index", str(index), "--host", "127.0.0.1",
-         "--port", str(port), "--threads", str(threads)],
-        cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 900  # a missing index is built first
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {log_file.read_text()[-2000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return proc, base
-        except OSError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not come up")
-
-
 def health(base: str) -> dict[str, Any]:
     """Return the server's /healthz answer."""
     u = urlsplit(base)
@@ -234,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     tmp = tempfile.TemporaryDirectory()
     try:
         if args.index:
-            proc, base = start_server(args.index.resolve(), args.server_threads, Path(tmp.name) / "serve.log")
+            proc, port = start_server(args.index.resolve(), args.server_threads, Path(tmp.name) / "serve.log")
+            base = f"http://127.0.0.1:{port}"
         else:
             base = args.url.rstrip("/")
         articles = health(base).get("articles")

@@ -34,13 +34,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUERIES, REPO, machine, percentiles, read_queries  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import QUERIES, REPO, machine, percentiles, read_queries, start_server  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -49,29 +43,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def start_server(index: Path, port: int, threads: int, log: Path) -> subprocess.Popen:
-    out = open(log, "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "search.cli", "serve", "--index", str(index), "--host", "127.0.0.1",
-         "--port", str(port), "--threads", str(threads)],
-        cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
-                c.close()
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("server did not come up")
 
 
 def wait_idle(port: int, limit: float) -> None:
@@ -172,8 +143,7 @@ def main() -> None:
     args = ap.parse_args()
 
     queries = read_queries(args.queries)
-    port = free_port()
-    server = start_server(args.index.resolve(), port, args.threads, args.log)
+    server, port = start_server(args.index.resolve(), args.threads, args.log, wait=300)
     result: dict = {"machine": machine(), "index": str(args.index), "clients": args.clients,
                     "server_threads": args.threads, "seconds": args.seconds, "queries": len(queries)}
     try:
