@@ -33,7 +33,7 @@ from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
 from .query import Plan, compile_query, parse_query
-from .ranking import Postings, coverage_bonus, proximity_bonus, weighting
+from .ranking import Postings, coverage_bonus, proximity_bonus
 
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
 
@@ -136,7 +136,8 @@ class _Columns:
 
     def value_mask(self, codes: np.ndarray, table: list[Any], wanted: tuple[str, ...]) -> np.ndarray:
         """Documents whose column value is one of ``wanted``."""
-        want = [i for i, v in enumerate(table) if v in set(wanted)]
+        wanted_set = set(wanted)
+        want = [i for i, v in enumerate(table) if v in wanted_set]
         return np.isin(codes, want)
 
 
@@ -217,7 +218,7 @@ class SearchEngine:
         if s is None or getattr(loc, "key", None) != snap.key:
             if s is not None:
                 s.close()
-            s = snap.ix.searcher(weighting=weighting())
+            s = snap.ix.searcher()  # scoring is ours (ranking.Postings); Whoosh reads
             if s.reader().generation() != snap.key[1]:
                 # ix.searcher() opens the newest commit, which may be newer than the snapshot:
                 # its document numbers would not match the snapshot's cached columns.

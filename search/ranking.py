@@ -1,36 +1,24 @@
-"""Scoring: BM25F with a Robertson–Spärck Jones IDF, title weighted above body.
+"""Scoring: BM25F with a Robertson–Spärck Jones IDF over numpy postings, plus reranking bonuses.
 
 Whoosh's default IDF is ``log(N / (df + 1)) + 1``: the ``+ 1`` gives a word found in every
 article the weight of a rare one's tail, so long articles full of common words (经济, 发展,
-会) outrank the short article that holds the query's rare words. With the probabilistic IDF
-``log(1 + (N - df + 0.5) / (df + 0.5))`` common words count for almost nothing. The title's
-weight comes from its field boost at index time (schema.TITLE_BOOST).
+会) outrank the short article that holds the query's rare words. Here the probabilistic IDF
+``log(1 + (N - df + 0.5) / (df + 0.5))`` is used, so common words count for almost nothing.
+The title's weight comes from its field boost at index time (schema.TITLE_BOOST), applied to
+term frequency as BM25F does.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+from collections import OrderedDict
 from math import log
 from typing import Any
 
-from whoosh.scoring import BM25F
+import numpy as np
 
-__all__ = ["NewsBM25F", "weighting", "Postings", "proximity_bonus", "coverage_bonus", "term_positions", "PAIR_SLOP", "PAIR_BOOST"]
-
-
-class NewsBM25F(BM25F):
-    """BM25F with the probabilistic (Lucene/Robertson) IDF."""
-
-    def idf(self, searcher: Any, fieldname: str, text: Any) -> float:
-        """Return log(1 + (N - df + 0.5) / (df + 0.5)) over the whole index."""
-        parent = searcher.get_parent()
-        df = parent.doc_frequency(fieldname, text)
-        n = parent.doc_count_all()
-        return log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-
-def weighting() -> NewsBM25F:
-    """Return the weighting model every searcher uses."""
-    return NewsBM25F(B=0.75, K1=1.2)
+__all__ = ["Postings", "proximity_bonus", "coverage_bonus", "term_positions", "PAIR_SLOP", "PAIR_BOOST"]
 
 
 # ---------------------------------------------------------------- vectorised scoring
@@ -40,10 +28,6 @@ def weighting() -> NewsBM25F:
 # by block, into numpy arrays (cached per index snapshot) and scores every candidate at
 # once with the same BM25F formula (probabilistic IDF, per-field length normalisation).
 
-import threading
-from collections import OrderedDict
-
-import numpy as np
 
 K1 = 1.2
 B = 0.75
@@ -59,7 +43,6 @@ class Postings:
     def __init__(self, reader: Any, max_bytes: int = 128 << 20):
         leaves = list(reader.leaf_readers())
         self.n = reader.doc_count_all()
-        self._field_totals = {}
         live = np.ones(self.n, dtype=bool)
         for leaf, base in leaves:
             if leaf.has_deletions():
@@ -253,15 +236,10 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
 
 
 COVERAGE_WEIGHT = 0.5
-_BIGRAM_RE = None
+_BIGRAM_RE = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+")
 
 
 def _bigrams(folded: str) -> set[str]:
-    import re
-
-    global _BIGRAM_RE
-    if _BIGRAM_RE is None:
-        _BIGRAM_RE = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+")
     out: set[str] = set()
     for run in _BIGRAM_RE.findall(folded):
         if run.isascii():
