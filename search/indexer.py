@@ -120,7 +120,7 @@ class _FieldLengths:
 
     Whoosh 2.7's ``add_postings`` asks the per-document reader for every posting's field
     length through a column lookup; on Chinese news (~300 postings per article) that
-    was about a tenth of indexing time. Same values, one list per field.
+    was about a tenth of indexing time in a cProfile run. Same values, one list per field.
     """
 
     def __init__(self, pdr: Any):
@@ -183,7 +183,8 @@ def _codec() -> Any:
     """Whoosh's W3 codec with posting lists of up to 8 documents stored inline.
 
     Most words of a news archive occur in a handful of articles; writing each of those lists
-    as its own zlib-compressed block cost a third of commit time (2.0 → 1.3 ms per article)
+    as its own zlib-compressed block cost about a third of commit time (bench/ingest.py at 20k
+    articles: 373 → 477 articles/s with this change)
     and made the index bigger.
     """
     from whoosh.codec.whoosh3 import W3Codec
