@@ -33,7 +33,8 @@ from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
 from .query import Plan, compile_query, parse_query
-from .ranking import Postings, coverage_bonus, proximity_bonus
+from .ranking import Postings, proximity_bonus, query_likelihood
+from .schema import TITLE_BOOST
 
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
 
@@ -45,6 +46,9 @@ FACET_LIMIT = 20
 EXPANSIONS = 40
 COLUMNS = ("published", "month", "source", "category", "regions", "cluster")
 RERANK = 100  # candidates that get the proximity bonus
+# Long queries: BM25F plus this share of the best BM25F score times the query likelihood
+# rescaled to 0..1 over the candidates (CombSUM of the two models, equal weight).
+QL_WEIGHT = 1.0
 _RECHECK_SECONDS = 0.5
 
 
@@ -309,6 +313,13 @@ class SearchEngine:
         mask = post.live.copy() if plan.mask is None else plan.mask & post.live
         mask = self._filter(mask, req, cols, post.n)
         total = int(np.count_nonzero(mask))
+        relaxed = False
+        if not total and plan.relaxed is not None:
+            # No article holds every word of a part: answer with those holding most of them
+            # (the page says so) rather than an empty page.
+            mask = self._filter(plan.relaxed & post.live, req, cols, post.n)
+            total = int(np.count_nonzero(mask))
+            relaxed = total > 0
         per_cluster = np.bincount(cols.cluster[mask], minlength=len(cols.clusters))
         facets = self._facets(mask, cols) if req.facets else {}
         collapse = req.collapse and req.cluster is None
@@ -329,6 +340,7 @@ class SearchEngine:
         return SearchPage(
             query=req.q, total=total, page=req.page, size=req.size, hits=hits, facets=facets,
             took_ms=(time.perf_counter() - t0) * 1000, sort=req.sort, collapsed=collapse, stories=stories,
+            relaxed=relaxed,
         )
 
     @staticmethod
@@ -372,6 +384,15 @@ class SearchEngine:
             return []
         pub = cols.published
         sc = plan.score[cand].astype(np.float64)
+        if plan.ql_words and QL_WEIGHT and len(cand) > 1:
+            ql = query_likelihood(post, s.reader(), plan.ql_words, cand, TITLE_BOOST)
+            # Rescale over the pool both models would show (each one's best RERANK), as
+            # score fusion does over retrieved lists; the rest of the candidates clip to 0.
+            k = min(RERANK, len(cand))
+            pool = np.union1d(np.argpartition(-sc, k - 1)[:k], np.argpartition(-ql, k - 1)[:k])
+            lo, hi = float(ql[pool].min()), float(ql[pool].max())
+            if hi > lo:
+                sc = sc + QL_WEIGHT * float(sc.max()) * np.clip((ql - lo) / (hi - lo), 0.0, 1.0)
         if recency:
             age_days = np.maximum(0.0, time.time() - pub[cand]) / 86400.0
             sc = np.where(pub[cand] > 0, sc * (1.0 + 0.5 / (1.0 + age_days / 90.0)), sc)
@@ -385,9 +406,7 @@ class SearchEngine:
             if plan.pairs and r:
                 # Proximity: the query's neighbouring words close together, for the best candidates.
                 tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r])
-            if plan.long_text and r:
-                tsc[:r] += coverage_bonus(s, top[:r], plan.long_text, float(tsc[:r].max()))
-            if (plan.pairs or plan.long_text) and r:
+            if plan.pairs and r:
                 head = np.lexsort((-pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
                 top[:r], tsc[:r] = top[:r][head], tsc[:r][head]
             ranked = list(zip(top.tolist(), tsc.tolist()))

@@ -116,6 +116,7 @@ class SearchPage:
     collapsed: bool = True
     stories: int = 0  # results after collapsing copies of one story (what pages count)
     partial: bool = False  # the time budget ran out before all matches were counted
+    relaxed: bool = False  # no article held every word of a part; these hold most of them
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape served by the API."""
@@ -128,6 +129,7 @@ class SearchPage:
             "collapsed": self.collapsed,
             "stories": self.stories,
             "partial": self.partial,
+            "relaxed": self.relaxed,
             "took_ms": round(self.took_ms, 2),
             "hits": [h.to_dict() for h in self.hits],
             "facets": {k: [v.to_dict() for v in vs] for k, vs in self.facets.items()},

@@ -38,6 +38,7 @@ MAX_WORDS = 64  # words used over all parts; the rest of a pasted paragraph is i
 BUDGET_SECONDS = 3.0
 MIN_SHOULD_MATCH = 0.2  # share of a long part's content words a match must hold
 MIN_SHOULD_FLOOR = 1
+QL_MIN_WORDS = 4  # content words from which a part is a description, scored by query likelihood too
 SUBWORD_SUM = 0.5  # sub-words of a long query word also add their own score, at this weight
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
@@ -167,11 +168,13 @@ def parse_query(q: str | None) -> ParsedQuery:
     return ParsedQuery(q, tuple(tuple(g) for g in groups), tuple(excluded))
 
 
-def required_count(n: int) -> int:
-    """How many of ``n`` content words a part must match (all for short parts)."""
-    if n <= 3:
+def required_count(n: int, relaxed: bool = False) -> int:
+    """How many of ``n`` content words a part must match: all for short parts, a share
+    (MIN_SHOULD_MATCH) of long ones, and that share of short ones too when ``relaxed``
+    (the fallback taken when no article holds every word)."""
+    if n <= 3 and not relaxed:
         return n
-    return max(MIN_SHOULD_FLOOR, math.ceil(n * MIN_SHOULD_MATCH))
+    return min(n, max(MIN_SHOULD_FLOOR, math.ceil(n * MIN_SHOULD_MATCH)))
 
 
 # ---------------------------------------------------------------- compilation
@@ -186,7 +189,10 @@ class Plan:
     score: np.ndarray | None = None  # BM25F per document; None = no scoring words
     pairs: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     highlight: list[str] = field(default_factory=list)
-    long_text: str = ""  # the text of long unquoted parts (a pasted headline), for coverage
+    # The words of long unquoted parts with their counts, for the query-likelihood score.
+    ql_words: dict[str, int] = field(default_factory=dict)
+    # The match set when every part may match a share of its words (None = same as mask).
+    relaxed: np.ndarray | None = None
 
     @property
     def docs(self) -> set[int] | None:
@@ -204,7 +210,7 @@ class _Compiler:
         self.n = postings.n
         self.highlight: list[str] = []
         self.pairs: list[tuple[str, str, tuple[str, ...]]] = []
-        self.long_text = ""
+        self.ql_words: dict[str, int] = {}
         self.words_used = 0
 
     def check_budget(self) -> None:
@@ -261,11 +267,12 @@ class _Compiler:
             total += best
         return mask, total
 
-    def text_part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def text_part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Return (match mask, relaxed match mask, scores) of a text part."""
         # Words past the cap are dropped (a pasted paragraph is answered from its start).
         words = query_words(part.text)[: MAX_WORDS - self.words_used]
         if not words:
-            return None, None
+            return None, None, None
         self.words_used += len(words)
         fields = ("title",) if part.field == "title" else ("title", "body")
         if not part.negate:
@@ -278,7 +285,7 @@ class _Compiler:
             mask = np.logical_and.reduce([m for m, _ in scored]) if len(scored) > 1 else scored[0][0]
             if len(words) > 1:
                 mask = self._phrase_mask(part.text, words, mask, fields)
-            return mask, score
+            return mask, mask, score
         # Function words and lone characters (often half a word: the end of a half-typed
         # headline) are not required when the part has other words; they still score.
         content = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1] \
@@ -286,12 +293,16 @@ class _Compiler:
         need = required_count(len(content))
         counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
         mask = counts >= need
+        loose = required_count(len(content), relaxed=True)
+        relaxed = counts >= loose if loose < need and not part.negate else mask
         if not part.negate:
-            if len(content) > 3:
-                self.long_text += " " + part.text
+            if part.field is None and len(content) >= QL_MIN_WORDS:
+                for w in words:
+                    for x in (w,) + sub_words(w):  # as the index holds a word and its sub-words
+                        self.ql_words[x] = self.ql_words.get(x, 0) + 1
             keep = [words[i] for i in content] if len(words) > 3 else words
             self.pairs.extend((a, b, fields) for a, b in zip(keep, keep[1:]))
-        return mask, score
+        return mask, relaxed, score
 
     def _phrase_mask(self, text: str, words: list[str], cands: np.ndarray, fields) -> np.ndarray:
         docs = np.flatnonzero(cands)
@@ -359,13 +370,11 @@ class _Compiler:
                 mask |= self.term_mask("site", h)
         return mask
 
-    def part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if part.field == "source":
-            return self.source_part(part), None
-        if part.field == "region":
-            return self.region_part(part), None
-        if part.field == "site":
-            return self.site_part(part), None
+    def part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Return (match mask, relaxed match mask, scores) of one part."""
+        if part.field in ("source", "region", "site"):
+            m = {"source": self.source_part, "region": self.region_part, "site": self.site_part}[part.field](part)
+            return m, m, None
         return self.text_part(part)
 
 
@@ -375,21 +384,28 @@ def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any, postings: Po
         postings = Postings(searcher.reader())
     c = _Compiler(searcher, lexicon, postings)
     mask: np.ndarray | None = None
+    relaxed: np.ndarray | None = None
     score: np.ndarray | None = None
     for group in parsed.groups:
         gmask: np.ndarray | None = None
+        grelaxed: np.ndarray | None = None
         for p in group:
-            m, sc = c.part(p)
+            m, rm, sc = c.part(p)
             if m is None:  # over the word cap: ignored
                 continue
             gmask = m if gmask is None else gmask | m
+            grelaxed = rm if grelaxed is None else grelaxed | rm
             if sc is not None:
                 score = sc if score is None else score + sc
         if gmask is not None:
             mask = gmask if mask is None else mask & gmask
+            relaxed = grelaxed if relaxed is None else relaxed & grelaxed
     for p in parsed.excluded:
-        m, _ = c.part(p)
+        m, _, _ = c.part(p)
         if m is None:
             continue
         mask = (~m) if mask is None else mask & ~m
-    return Plan(parsed, mask, score, c.pairs, c.highlight, c.long_text.strip())
+        relaxed = (~m) if relaxed is None else relaxed & ~m
+    if relaxed is not None and mask is not None and np.array_equal(relaxed, mask):
+        relaxed = None
+    return Plan(parsed, mask, score, c.pairs, c.highlight, c.ql_words, relaxed)

@@ -10,7 +10,6 @@ term frequency as BM25F does.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from math import log
@@ -18,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Postings", "proximity_bonus", "coverage_bonus", "term_positions", "PAIR_SLOP", "PAIR_BOOST"]
+__all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions",
+           "PAIR_SLOP", "PAIR_BOOST", "QL_MU"]
 
 
 # ---------------------------------------------------------------- vectorised scoring
@@ -162,6 +162,11 @@ class Postings:
         norm = K1 * (1.0 - B + B * dl / self.avg_length(field, reader))
         return ids, (boost * idf) * (w * (K1 + 1.0)) / (w + norm)
 
+    def total_length(self, field: str, reader: Any) -> float:
+        """Sum of a field's lengths over all documents (the collection's size in words)."""
+        self.lengths(field, reader)
+        return self._avg[field] * self.n if self.n else 0.0
+
     def idf(self, field: str, text: str, reader: Any) -> float:
         """Probabilistic IDF of a term in a field (0 when absent)."""
         df = len(self.term(field, text, reader)[0])
@@ -235,36 +240,67 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
     return bonus
 
 
-COVERAGE_WEIGHT = 0.5
-_BIGRAM_RE = re.compile(r"[\u3400-\u9fff]+|[0-9a-z]+")
+# ---------------------------------------------------------------- query likelihood
+#
+# A long query is a description (a headline, a one-line summary), not a list of keywords.
+# BM25 adds up each word's evidence independently, so a long article that holds a few of the
+# query's words many times can beat the short article that holds most of them once. The
+# query-likelihood model with Dirichlet smoothing (Zhai & Lafferty 2001) scores how likely
+# the document's language model is to produce the whole query: every query word the document
+# lacks costs it, smoothed by the word's frequency in the whole collection. The engine adds
+# it to BM25F for long parts (engine.QL_WEIGHT).
+
+QL_MU = 100.0  # Dirichlet prior, in words (measured flat from 50 to 200; see docs/DESIGN-NOTES.md)
 
 
-def _bigrams(folded: str) -> set[str]:
-    out: set[str] = set()
-    for run in _BIGRAM_RE.findall(folded):
-        if run.isascii():
-            out.add(run)
-        elif len(run) == 1:
-            out.add(run)
-        else:
-            out.update(run[i:i + 2] for i in range(len(run) - 1))
-    return out
+def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: np.ndarray,
+                     title_boost: float, mu: float = QL_MU) -> np.ndarray:
+    """log P(query | document) for each of ``docs`` under a Dirichlet-smoothed unigram model.
 
-
-def coverage_bonus(searcher: Any, docs: np.ndarray, query_text: str, scale: float) -> np.ndarray:
-    """Bonus for the share of the query's character bigrams found in each document's text.
-
-    Segmentation-free: a long natural-language query (a headline, a summary) shares
-    character pairs with its article even where jieba cut the two texts differently.
+    The document is its title and body as one text (raw term counts: the title's index-time
+    boost is divided out), so this model carries no title preference; BM25F does.
+    ``words`` maps each query word to its count in the query.
     """
-    from .normalize import fold_text
-
-    bonus = np.zeros(len(docs), dtype=np.float64)
-    qb = _bigrams(fold_text(query_text))
-    if not qb or not COVERAGE_WEIGHT:
-        return bonus
-    for i, d in enumerate(docs.tolist()):
-        f = searcher.stored_fields(d)
-        db = _bigrams(fold_text((f.get("title") or "") + " " + (f.get("body") or "")[:3000]))
-        bonus[i] = COVERAGE_WEIGHT * scale * len(qb & db) / len(qb)
-    return bonus
+    out = np.zeros(len(docs), dtype=np.float64)
+    if not len(docs) or not words:
+        return out
+    fields = (("title", title_boost), ("body", 1.0))
+    doclen = np.zeros(len(docs), dtype=np.float64)
+    coll = 0.0
+    for f, _ in fields:
+        doclen += post.lengths(f, reader)[docs]
+        coll += post.total_length(f, reader)
+    if coll <= 0:
+        return out
+    order = np.argsort(docs)
+    sorted_docs = docs[order]
+    qlen = 0
+    for w, c in words.items():
+        hits_at: list[np.ndarray] = []
+        hits_tf: list[np.ndarray] = []
+        cf = 0.0
+        for f, boost in fields:
+            ids, wt = post.term(f, w, reader)
+            if not len(ids):
+                continue
+            tf = wt.astype(np.float64) / boost
+            cf += float(tf.sum())
+            # Which of ``docs`` hold the word (postings and docs both as sorted docnums).
+            pos = np.searchsorted(sorted_docs, ids)
+            pos[pos >= len(sorted_docs)] = 0
+            found = sorted_docs[pos] == ids
+            hits_at.append(order[pos[found]])
+            hits_tf.append(tf[found])
+        qlen += c
+        if cf <= 0:
+            continue  # a word the collection lacks is the same constant for every document
+        prior = mu * cf / coll
+        out += c * np.log(prior)
+        if hits_at:
+            tf_docs = np.zeros(len(docs), dtype=np.float64)
+            for at, tf in zip(hits_at, hits_tf):
+                np.add.at(tf_docs, at, tf)
+            held = tf_docs > 0
+            out[held] += c * (np.log(tf_docs[held] + prior) - np.log(prior))
+    out -= qlen * np.log(doclen + mu)
+    return out

@@ -527,7 +527,7 @@ def test_the_edge_of_the_result_window_is_allowed(engine) -> None:
 
 HIT_KEYS = {"id", "title", "title_html", "url", "source", "region", "published", "score", "snippet_html",
             "similar_count", "cluster", "category"}
-PAGE_KEYS = {"query", "total", "page", "size", "sort", "collapsed", "stories", "partial", "took_ms", "hits", "facets"}
+PAGE_KEYS = {"query", "total", "page", "size", "sort", "collapsed", "stories", "partial", "relaxed", "took_ms", "hits", "facets"}
 
 
 def test_search_page_to_dict_is_json_with_the_documented_keys(engine) -> None:
@@ -632,3 +632,68 @@ def test_headlines_of_real_articles_find_their_article(tmp_path: Path) -> None:
             misses.append(a.title)
     assert checked >= 30
     assert len(misses) <= checked // 20, misses
+
+
+# ---------------------------------------------------------------- relaxed fallback, query likelihood
+
+
+def test_a_part_no_article_holds_whole_falls_back_to_most_of_its_words(engine) -> None:
+    # 熊猫 and 监督 never meet in one article: typed as one part, the page is not empty but
+    # lists the articles holding most of the words, and says so.
+    strict = search(engine, "熊猫 监督")  # two parts: an explicit AND stays strict
+    assert strict.total == 0 and strict.relaxed is False
+    page = search(engine, "熊猫监督")
+    assert page.relaxed is True
+    got = {h.id for h in page.hits}
+    assert {SEED_ID, "core-panda-chengdu", "core-panda-yaan"} <= got
+    assert page.to_dict()["relaxed"] is True
+    # When some article holds every word, only those are listed, as before.
+    page = search(engine, "大熊猫栖息地")
+    assert page.relaxed is False
+    assert [h.id for h in page.hits] == ["core-panda-yaan"]
+
+
+def test_relaxed_fallback_keeps_filters_and_exclusions(engine) -> None:
+    page = search(engine, "熊猫监督 -雅安", source=["蜀都晚报"])
+    assert page.relaxed is True
+    assert [h.id for h in page.hits] == ["core-panda-chengdu"]
+
+
+def _lcsts_pairs(n: int) -> list[dict]:
+    path = corpus("eval/lcsts_part3.jsonl")
+    out, seen = [], set()
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            if r["human_label"] >= 4 and r["short_text"] not in seen:
+                seen.add(r["short_text"])
+                out.append(r)
+            if len(out) >= n:
+                break
+    return out
+
+
+def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, monkeypatch) -> None:
+    """One-line summaries (LCSTS PART III, human label >= 4) find their Weibo post among 400
+    real news articles better with the query-likelihood score than with BM25F alone."""
+    import search.engine as engine_mod
+
+    pairs = _lcsts_pairs(150)
+    with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
+        news = [json.loads(line) for line in itertools.islice(f, 400)]
+    posts = [{"id": r["id"], "title": "", "body": r["short_text"], "source": "LCSTS"} for r in pairs]
+    reindex([write_jsonl(tmp_path / "c.jsonl", news + posts)], tmp_path / "ix", procs=1)
+    eng = SearchEngine(tmp_path / "ix")
+
+    def mrr() -> float:
+        total = 0.0
+        for r in pairs:
+            got = [h.id for h in eng.search(SearchRequest(q=r["summary"], size=10, snippets=False)).hits]
+            total += next((1 / (i + 1) for i, d in enumerate(got) if d == r["id"]), 0.0)
+        return total / len(pairs)
+
+    with_ql = mrr()
+    monkeypatch.setattr(engine_mod, "QL_WEIGHT", 0.0)
+    without = mrr()
+    print(f"MRR@10 with query likelihood {with_ql:.3f}, BM25F alone {without:.3f}")
+    assert with_ql > without + 0.01, (with_ql, without)

@@ -83,6 +83,11 @@ SCHEMAS: dict[str, Any] = {
                 "type": "boolean",
                 "description": "True when the time budget ran out before all matches counted.",
             },
+            "relaxed": {
+                "type": "boolean",
+                "description": "True when no article held every word of a query part, so the "
+                               "results hold most of them instead (a share, as for long queries).",
+            },
             "took_ms": {"type": "number", "minimum": 0},
             "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
             "facets": {
