@@ -160,6 +160,13 @@ def test_empty_results_suggest_a_way_out(web_client) -> None:
     assert any("不加引号" in a.text for a in css(quoted, "section.empty li a"))
 
 
+def test_relaxed_results_say_so(web_client) -> None:
+    doc = _page(web_client, "/?q=监督熊猫")  # no article mentions 熊猫
+    assert css(doc, "p.relaxed") and "全部词语" in css(doc, "p.relaxed")[0].text_content()
+    assert _hit_ids(doc) and all(i.startswith("sup-") for i in _hit_ids(doc))
+    assert not css(_page(web_client, "/?q=监督"), "p.relaxed")
+
+
 def test_bad_parameters_get_a_friendly_page(web_client) -> None:
     for url in ("/?q=监督&page=abc", "/?q=监督&from=2024-05-01&to=2024-01-01", "/?q=监督&size=5000"):
         doc = _page(web_client, url, status=400)
