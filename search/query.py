@@ -9,14 +9,15 @@ Syntax (documented in docs/QUERY.md):
 Nothing a user types is an error: unbalanced quotes are dropped, stray operators,
 ``*``, ``?``, ``~``, parentheses and unknown prefixes are read as text (and text that
 has no word in it is ignored). Traditional/simplified and full-width input are folded
-by the analyzer. Long unquoted parts (a pasted headline) do not demand every word: a
-minimum-should-match keeps the articles that hold most of them, and a proximity bonus
-ranks those with the words together first.
+by the analyzer. Long unquoted parts (a pasted headline) do not demand every word: an
+article must hold a share of their information (summed IDF, MIN_SHOULD_MATCH), and the
+engine ranks by BM25F plus a query-likelihood score and a proximity bonus. A short part
+that no article holds whole falls back to articles holding some of its words
+(``Plan.relaxed``; the page says so).
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import unicodedata
@@ -36,8 +37,12 @@ __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_Q
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 64  # words used over all parts; the rest of a pasted paragraph is ignored
 BUDGET_SECONDS = 3.0
-MIN_SHOULD_MATCH = 0.2  # share of a long part's content words a match must hold
-MIN_SHOULD_FLOOR = 1
+# A long part (more than 3 content words: a pasted headline or summary) matches an article
+# holding at least this share of the part's information, its content words' summed IDF, and
+# at least one word: one rare word (黄太吉) qualifies an article, common words (成为, 真正)
+# alone do not. Short parts need every content word (see required_count).
+MIN_SHOULD_MATCH = 0.1
+MIN_SHOULD_FLOOR = 1  # content words a relaxed short part must still hold
 QL_MIN_WORDS = 4  # content words from which a part is a description, scored by query likelihood too
 SUBWORD_SUM = 0.5  # sub-words of a long query word also add their own score, at this weight
 FIELD_ALIASES = {
@@ -169,12 +174,10 @@ def parse_query(q: str | None) -> ParsedQuery:
 
 
 def required_count(n: int, relaxed: bool = False) -> int:
-    """How many of ``n`` content words a part must match: all for short parts, a share
-    (MIN_SHOULD_MATCH) of long ones, and that share of short ones too when ``relaxed``
-    (the fallback taken when no article holds every word)."""
-    if n <= 3 and not relaxed:
-        return n
-    return min(n, max(MIN_SHOULD_FLOOR, math.ceil(n * MIN_SHOULD_MATCH)))
+    """How many of a short part's ``n`` content words a match must hold: all of them, or
+    MIN_SHOULD_FLOOR when ``relaxed`` (the fallback taken when no article holds every word).
+    Long parts (n > 3) are matched by information share instead (MIN_SHOULD_MATCH)."""
+    return min(n, MIN_SHOULD_FLOOR) if relaxed else n
 
 
 # ---------------------------------------------------------------- compilation
@@ -290,11 +293,16 @@ class _Compiler:
         # headline) are not required when the part has other words; they still score.
         content = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1] \
             or [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
-        need = required_count(len(content))
         counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
-        mask = counts >= need
-        loose = required_count(len(content), relaxed=True)
-        relaxed = counts >= loose if loose < need and not part.negate else mask
+        if len(content) > 3:
+            mask = self._information_share(counts, [words[i] for i in content],
+                                           [scored[i][0] for i in content], fields)
+            relaxed = mask
+        else:
+            need = required_count(len(content))
+            mask = counts >= need
+            loose = required_count(len(content), relaxed=True)
+            relaxed = counts >= loose if loose < need and not part.negate else mask
         if not part.negate:
             if part.field is None and len(content) >= QL_MIN_WORDS:
                 for w in words:
@@ -303,6 +311,22 @@ class _Compiler:
             keep = [words[i] for i in content] if len(words) > 3 else words
             self.pairs.extend((a, b, fields) for a, b in zip(keep, keep[1:]))
         return mask, relaxed, score
+
+    def _information_share(self, counts: np.ndarray, words: list[str], masks: list[np.ndarray],
+                           fields: tuple[str, ...]) -> np.ndarray:
+        """Documents holding at least MIN_SHOULD_MATCH of the words' summed IDF (and one word).
+
+        A word no article holds has no IDF here: the share is of what can be found.
+        """
+        idf = [max(self.p.idf(f, w, self.r) for f in fields) for w in words]
+        total = sum(idf)
+        if total <= 0:
+            return counts >= 1
+        mass = np.zeros(self.n, dtype=np.float32)
+        for m, x in zip(masks, idf):
+            if x:
+                mass[m] += x
+        return (counts >= 1) & (mass >= MIN_SHOULD_MATCH * total * (1 - 1e-6))
 
     def _phrase_mask(self, text: str, words: list[str], cands: np.ndarray, fields) -> np.ndarray:
         docs = np.flatnonzero(cands)

@@ -254,13 +254,14 @@ QL_MU = 100.0  # Dirichlet prior, in words (measured flat from 50 to 200; see do
 
 
 def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: np.ndarray,
-                     title_boost: float, mu: float = QL_MU) -> np.ndarray:
+                     title_boost: float, mu: float | None = None) -> np.ndarray:
     """log P(query | document) for each of ``docs`` under a Dirichlet-smoothed unigram model.
 
     The document is its title and body as one text (raw term counts: the title's index-time
     boost is divided out), so this model carries no title preference; BM25F does.
     ``words`` maps each query word to its count in the query.
     """
+    mu = QL_MU if mu is None else mu
     out = np.zeros(len(docs), dtype=np.float64)
     if not len(docs) or not words:
         return out

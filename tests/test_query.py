@@ -103,10 +103,26 @@ def test_query_length_limit() -> None:
     assert "1001" in str(e.value) and "1000" in str(e.value)
 
 
-def test_required_count_relaxes_long_parts_only() -> None:
+def test_required_count_short_parts_need_every_word_unless_relaxed() -> None:
     assert [required_count(n) for n in (1, 2, 3)] == [1, 2, 3]
-    assert required_count(10) == 2  # a pasted headline: a fifth of its content words
-    assert required_count(4) == 1
+    assert [required_count(n, relaxed=True) for n in (1, 2, 3)] == [1, 1, 1]
+
+
+def test_long_part_matches_by_information_share(tmp_path: Path) -> None:
+    """A long part keeps an article holding one rare word of it, not one holding a common word."""
+    from conftest import write_jsonl
+
+    from search.indexer import reindex
+
+    recs = [{"id": f"common-{i}", "title": f"第{i}期简报", "body": f"本地经济持续发展，第{i}期简报发布。"}
+            for i in range(20)]
+    recs.append({"id": "rare", "title": "煎饼店", "body": "黄太吉的煎饼店开张。"})
+    reindex([write_jsonl(tmp_path / "c.jsonl", recs)], tmp_path / "ix", procs=1)
+    ix, _gen = open_current(tmp_path / "ix")
+    with ix.searcher() as s:
+        plan = compile_query(parse_query("黄太吉发展成为快速增长公司"), s, Lexicon(s.reader()))
+        got = {s.stored_fields(d)["id"] for d in plan.docs}
+    assert got == {"rare"}
 
 
 # ---------------------------------------------------------------- compilation on a real index
