@@ -43,6 +43,7 @@ from .errors import IndexBusy, IndexIncompatible, IndexMissing
 from .models import Article
 from .normalize import fold_text
 from .schema import SCHEMA_VERSION, make_schema
+from .segwriter import FOLDED_PREFIX, FastMpWriter, FastSegmentWriter
 
 __all__ = [
     "reindex",
@@ -61,6 +62,7 @@ CURRENT = "CURRENT"
 META = "xunwen.json"
 LOCK = ".writer.lock"
 INLINE_LIMIT = 8
+WRITER_LIMIT_MB = 256  # per writer process: postings held in memory before a run file
 # Segments are written as separate files, not Whoosh's compound file: a reader of a compound
 # segment copies every sub-file it opens into memory (BytesIO over the mmap), once per
 # searcher, i.e. once per serving thread; separate files are read through the page cache.
@@ -193,6 +195,26 @@ def _codec() -> Any:
 
 
 _install_write_speedups()
+
+# Set by tests (and for before/after timings) to write with Whoosh's own writers instead.
+_STOCK_WRITER = False
+
+
+def _writer(ix: Any, procs: int = 1) -> Any:
+    """Open the index's writer: per-term postings (search.segwriter), separate segment files.
+
+    With ``procs`` > 1, one worker process per core each writes a segment (Whoosh's
+    multi-process writer, ``multisegment``). ``limitmb`` bounds each writer's in-memory
+    postings (spilled to sorted run files past it).
+    """
+    kw: dict[str, Any] = {"limitmb": WRITER_LIMIT_MB, "compound": False, "codec": _codec()}
+    if _STOCK_WRITER:
+        if procs > 1:
+            return ix.writer(procs=procs, multisegment=True, batchsize=256, **kw)
+        return ix.writer(**kw)
+    if procs > 1:
+        return FastMpWriter(ix, procs=procs, batchsize=256, **kw)
+    return FastSegmentWriter(ix, **kw)
 
 
 # ---------------------------------------------------------------- generations
@@ -361,13 +383,18 @@ def _month(dt: datetime | None) -> str:
 
 def enrich(article: Article) -> tuple[Article, Any, list[str]]:
     """Tag the region and compute the near-duplicate signature of one article."""
+    return _enrich(article)[:3]
+
+
+def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
+    """:func:`enrich`, plus the folded title and body (handed on to the writer)."""
     from . import dedup, region  # stage modules; imported here to keep import time low
 
     ft, fb = fold_text(article.title), fold_text(article.body)
     if not article.region:
         article = replace(article, region=region.tag_region(article, folded_title=ft, folded_body=fb))
     sig = dedup.signature(fb or ft)
-    return article, sig, dedup.band_keys(sig)
+    return article, sig, dedup.band_keys(sig), ft, fb
 
 
 def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
@@ -446,10 +473,9 @@ def index_articles(
 
             ensure_dictionary()
             _workers_die_with_parent()
-            writer = ix.writer(procs=procs, multisegment=True, limitmb=256, batchsize=256, compound=False,
-                               codec=_codec())
+            writer = _writer(ix, procs=procs)
         else:
-            writer = ix.writer(limitmb=256, compound=False, codec=_codec())
+            writer = _writer(ix)
         seen: set[str] = set()
         ok = False
         try:
@@ -459,12 +485,14 @@ def index_articles(
                     summary.skip(art.origin or "", None, f"duplicate id: {art.id} already read in this run")
                     continue
                 seen.add(art.id)
-                art, sig, keys = enrich(art)
+                art, sig, keys, ftitle, fbody = _enrich(art)
                 cands = _index_candidates(searcher, keys) if searcher is not None else ()
                 cluster = clusterer.assign(art.id, sig, cands)
                 if cluster != art.id:
                     summary.near_duplicates += 1
                 doc = article_doc(replace(art, cluster=cluster), sig, keys)
+                doc[FOLDED_PREFIX + "title"] = ftitle  # folded once, here (Whoosh ignores _ names)
+                doc[FOLDED_PREFIX + "body"] = fbody
                 if fresh:
                     writer.add_document(**doc)
                     summary.added += 1
@@ -551,7 +579,7 @@ def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: b
             present = {i for i in ids if s.document_number(id=i) is not None}
         missing = [i for i in ids if i not in present]
         if present:
-            w = ix.writer(compound=False, codec=_codec())
+            w = _writer(ix)
             for i in present:
                 w.delete_by_term("id", i)
             w.commit()

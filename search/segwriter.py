@@ -1,0 +1,564 @@
+"""A Whoosh segment writer that keeps postings per term instead of in Whoosh's PostingPool.
+
+Whoosh 2.7.4's ``SegmentWriter`` sends every posting through a ``PostingPool``: one tuple per
+posting, marshalled to temporary run files, externally sorted, read back and handed one by one
+to the codec's ``FieldWriter.add``, which keeps block statistics per posting. On Chinese news
+(~290 postings per article) that was most of the indexing time after segmentation.
+
+:class:`FastSegmentWriter` keeps, per field, a dict from term bytes to a flat list
+``[docnum, weight, value, docnum, weight, value, ...]``. Documents arrive in docnum order, so
+each list is already sorted; committing sorts only the distinct terms and writes each term's
+posting list with whole-list operations (slices, ``sum`` over an ``array('f')``, one pickle and
+one zlib call per block), into the same files Whoosh's ``W3FieldWriter`` creates. The bytes
+written are exactly those of Whoosh's own ``W3PostingsWriter``/``W3TermInfo``/
+``OrderedHashWriter`` (tests/test_segwriter.py compares the files of both writers), so stock
+readers read the index and the schema version is unchanged.
+
+Memory stays bounded as before: when the estimated size of the in-memory lists passes
+``limitmb``, they are written to a sorted run file (one marshalled record per term) and the
+commit merges the runs term by term (a run's postings all precede the next run's).
+
+:class:`FastMpWriter` is Whoosh's multi-process writer (``multisegment``: one segment per
+worker) with these writers in the workers. Title and body can arrive already folded (the main
+process folds them for region tagging and near-duplicate signatures) in ``_folded_<field>``
+keyword arguments, which Whoosh's own writer ignores.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import marshal
+import zlib
+from array import array
+from hashlib import md5
+from pickle import dumps
+from typing import Any
+
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo, _lenfield
+from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
+from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.formats import Positions
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
+from whoosh.util import random_name
+from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.writing import SegmentWriter
+
+from .analysis import _MIXED, _WORDISH, _coarse_marks, _parts, segment
+from .normalize import fold
+from .schema import JiebaText
+
+__all__ = ["FastSegmentWriter", "FastMpWriter", "TermPool", "FOLDED_PREFIX"]
+
+FOLDED_PREFIX = "_folded_"
+_TERMINFO = W3TermInfo._struct
+_PACK_TERMINFO = _TERMINFO.pack
+_PACK_HASH_LENGTHS = _HASH_LENGTHS.pack
+# Rough bytes held per posting (three list slots, over-allocation) and per new term (key bytes,
+# dict entry, list header): used only to decide when to spill to a run file.
+_POSTING_BYTES = 30
+_TERM_BYTES = 190
+_RUN_CHUNK = 2048  # terms per marshalled record of a run file
+
+
+# ---------------------------------------------------------------- in-memory postings
+
+
+class TermPool:
+    """Postings of one segment: ``fields[name][term bytes]`` = flat ``[doc, weight, value, ...]``."""
+
+    def __init__(self, tempstore: Any, limitmb: float = 128, strfields: frozenset[str] = frozenset()):
+        self.tempstore = tempstore
+        # Fields whose terms are kept as str (encoded once per term when written): sorting str
+        # by code point is sorting their UTF-8 bytes.
+        self.strfields = strfields
+        self.limit = int(limitmb * 1024 * 1024)
+        self.fields: dict[str, dict[bytes, list]] = {}
+        self.fieldnames: set[str] = set()
+        self.size = 0
+        self.runs: list[str] = []
+
+    def terms(self, fieldname: str) -> dict[bytes, list]:
+        """Return the term dict of a field (created on first use)."""
+        d = self.fields.get(fieldname)
+        if d is None:
+            d = self.fields[fieldname] = {}
+            self.fieldnames.add(fieldname)
+        return d
+
+    def add(self, item: tuple) -> None:
+        """Add one ``(fieldname, tbytes, docnum, weight, vbytes)`` posting (Whoosh's pool API)."""
+        fieldname, tbytes, docnum, weight, vbytes = item
+        if fieldname in self.strfields:
+            tbytes = tbytes.decode("utf-8")
+        d = self.terms(fieldname)
+        lst = d.get(tbytes)
+        if lst is None:
+            d[tbytes] = [docnum, weight, vbytes]
+            self.size += _TERM_BYTES
+        else:
+            lst += (docnum, weight, vbytes)
+            self.size += _POSTING_BYTES
+        if vbytes:
+            self.size += len(vbytes) + 33
+
+    def maybe_spill(self) -> None:
+        """Write the in-memory postings to a run file when they pass the size limit."""
+        if self.size > self.limit:
+            self.spill()
+
+    def _sorted_memory(self):
+        for fieldname in sorted(self.fields):
+            terms = self.fields[fieldname]
+            for tbytes in sorted(terms):
+                yield fieldname, tbytes, terms[tbytes]
+
+    def spill(self) -> None:
+        """Write the in-memory postings, sorted by (field, term), to a new run file."""
+        if not self.fields:
+            return
+        name = f"{random_name()}.xrun"
+        with self.tempstore.create_file(name).raw_file() as f:
+            chunk: list = []
+            for rec in self._sorted_memory():
+                chunk.append(rec)
+                if len(chunk) >= _RUN_CHUNK:
+                    marshal.dump(chunk, f)
+                    chunk = []
+            if chunk:
+                marshal.dump(chunk, f)
+        self.runs.append(name)
+        self.fields = {}
+        self.size = 0
+
+    def _read_run(self, name: str):
+        with self.tempstore.open_file(name).raw_file() as f:
+            while True:
+                try:
+                    chunk = marshal.load(f)
+                except EOFError:
+                    break
+                yield from chunk
+        self.tempstore.delete_file(name)
+
+    def iter_terms(self):
+        """Yield ``(fieldname, tbytes, flat postings)`` in (field, term) order, runs merged."""
+        strfields = self.strfields
+        for fieldname, term, lst in self._iter_merged():
+            yield fieldname, term.encode("utf-8") if fieldname in strfields else term, lst
+
+    def _iter_merged(self):
+        if not self.runs:
+            yield from self._sorted_memory()
+            return
+        # Runs are chronological and every posting of a run precedes the next run's, so
+        # concatenating a term's lists in run order keeps docnums increasing; heapq.merge
+        # breaks ties by source order.
+        sources = [self._read_run(r) for r in self.runs] + [self._sorted_memory()]
+        cur_key = None
+        cur: list | None = None
+        for fieldname, tbytes, lst in heapq.merge(*sources, key=lambda r: (r[0], r[1])):
+            key = (fieldname, tbytes)
+            if key == cur_key:
+                cur.extend(lst)
+            else:
+                if cur is not None:
+                    yield cur_key[0], cur_key[1], cur
+                cur_key, cur = key, lst
+        if cur is not None:
+            yield cur_key[0], cur_key[1], cur
+        self.runs = []
+
+    def cleanup(self) -> None:
+        """Remove run files and forget the postings (cancel, or after the segment is written)."""
+        for name in self.runs:
+            try:
+                self.tempstore.delete_file(name)
+            except OSError:
+                pass
+        self.runs = []
+        self.fields = {}
+        self.size = 0
+
+
+# ---------------------------------------------------------------- writing a segment's postings
+
+
+def _field_lengths(pdr: Any, fieldname: str) -> list | None:
+    """Per-document stored lengths of a field as Whoosh's writer sees them (None for byte 0)."""
+    if pdr is None:
+        return None
+    reader = pdr._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+    if reader is None:
+        return None
+    table = [byte_to_length(b) if b else None for b in range(256)]
+    return [table[b] for b in reader]
+
+
+def _length_range(lens: list | None, ids: list[int]) -> tuple[int | None, int]:
+    """Shortest (None if none) and longest non-zero stored field length of some documents."""
+    if lens is None:
+        return None, 0
+    ls = [x for x in map(lens.__getitem__, ids) if x]
+    return (min(ls), max(ls)) if ls else (None, 0)
+
+
+def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W3Codec) -> None:
+    """Write ``(fieldname, tbytes, flat postings)`` in order through a ``W3FieldWriter``'s files.
+
+    Produces the bytes of ``W3FieldWriter.add_postings`` fed the same postings one by one:
+    posting lists of fewer than ``inlinelimit`` documents inline in the term entry, longer
+    ones in blocks of ``blocklimit`` (pickled, zlib-compressed), term entries in the ordered
+    hash file.
+    """
+    blocklimit = codec._blocklimit
+    comp = codec._compression
+    inlinelimit = codec._inlinelimit
+    step = 3 * blocklimit
+    postfile = fieldwriter._postfile
+    tindex = fieldwriter._tindex
+    tfile = tindex.dbfile
+    if tindex.hashtype == 0:
+        def hashfn(key: bytes) -> int:
+            return int.from_bytes(md5(key).digest()[12:], "big")
+    else:
+        hashfn = tindex.hashfn
+    buckets = tindex.buckets
+    index_append = tindex.index.append
+    lastkey = tindex.lastkey
+    ppos = postfile.tell()
+    tpos = tfile.tell()
+    pwrite = postfile.write
+    twrite = tfile.write
+    lb = length_to_byte
+
+    lastfn = None
+    prefix = b""
+    lens: list | None = None
+    fixedsize: int | None = None
+    for fieldname, tbytes, flat in items:
+        if fieldname != lastfn:
+            if lastfn is not None:
+                fieldwriter.finish_field()
+            fieldobj = schema[fieldname]
+            fieldwriter.start_field(fieldname, fieldobj)
+            prefix = pack_ushort(fieldwriter._fieldid)
+            lens = _field_lengths(pdr, fieldname)
+            fixedsize = fieldobj.format.fixed_value_size()
+            lastfn = fieldname
+
+        ids = flat[0::3]
+        ws = flat[1::3]
+        n = len(ids)
+        if n < inlinelimit:
+            wf = array("f", ws)
+            minl, maxl = _length_range(lens, ids)
+            m = max(ws)
+            vs = tuple(v for v in flat[2::3] if v)
+            val = _PACK_TERMINFO(True, sum(wf), n, 0 if minl is None else lb(minl), lb(maxl),
+                                 m if m > 0 else 0, ids[0], ids[-1]) \
+                + dumps((tuple(ids), tuple(wf), vs), 2)
+        else:
+            start = ppos
+            out = [WHOOSH3_HEADER_MAGIC]
+            total = 0
+            minl = None
+            maxl = 0
+            maxw = 0
+            nflat = len(flat)
+            for i in range(0, nflat, step):
+                cflat = flat[i:i + step]
+                cids = cflat[0::3]
+                cws = cflat[1::3]
+                wf = array("f", cws)
+                total += sum(wf)
+                bmin, bmax = _length_range(lens, cids)
+                minl = bmin if minl is None else min(minl, bmin)
+                if bmax > maxl:
+                    maxl = bmax
+                m = max(cws)
+                bmw = m if m > 0 else 0
+                maxw = max(maxw, bmw)
+                deltas = tuple([b - a for a, b in zip([0] + cids, cids)])
+                nc = len(wf)
+                if wf.count(1.0) == nc:
+                    mw = None
+                elif wf.count(wf[0]) == nc:
+                    mw = wf[0]
+                else:
+                    mw = tuple(wf)
+                if fixedsize is None or fixedsize < 0:
+                    mv = tuple(v for v in cflat[2::3] if v)
+                elif fixedsize == 0:
+                    mv = None
+                else:
+                    mv = b"".join(v for v in cflat[2::3] if v)
+                data = dumps((deltas, mw, mv), 2)
+                if comp:
+                    data = zlib.compress(data, comp)
+                info = dumps((nc, cids[-1], bmw, comp, lb(bmin), lb(bmax)), 2)
+                blen = len(info) + len(data)
+                out.append(pack_int(-blen if i + step >= nflat else blen))
+                out.append(info)
+                out.append(data)
+            blob = b"".join(out)
+            pwrite(blob)
+            ppos += len(blob)
+            val = _PACK_TERMINFO(False, total, n, 0 if minl is None else lb(minl), lb(maxl), maxw,
+                                 ids[0], ids[-1]) + pack_long(start) + pack_int(ppos - start)
+
+        key = prefix + tbytes
+        if key <= lastkey:
+            raise ValueError(f"Keys must increase: {lastkey!r}..{key!r}")
+        index_append(tpos)
+        rec = _PACK_HASH_LENGTHS(len(key), len(val)) + key + val
+        twrite(rec)
+        h = hashfn(key)
+        buckets[h & 255].append((h, tpos))
+        tpos += len(rec)
+        lastkey = key
+    if lastfn is not None:
+        fieldwriter.finish_field()
+    tindex.lastkey = lastkey
+    assert postfile.tell() == ppos and tfile.tell() == tpos
+
+
+# ---------------------------------------------------------------- the writers
+
+
+class FastSegmentWriter(SegmentWriter):
+    """Whoosh's SegmentWriter with a :class:`TermPool` and a per-term postings writer.
+
+    Same documents, same segment files, same commit/merge/delete behaviour; only how postings
+    are collected and written differs. The codec must be Whoosh's W3 codec.
+    """
+
+    def __init__(self, ix: Any, limitmb: float = 128, **kwargs: Any):
+        super().__init__(ix, limitmb=limitmb, **kwargs)
+        self._init_pool(limitmb)
+
+    def _init_pool(self, limitmb: float) -> None:
+        if not isinstance(self.codec, W3Codec):
+            raise TypeError("FastSegmentWriter writes Whoosh's W3 codec only")
+        for name in self.schema.names():
+            f = self.schema[name]
+            if f.vector or f.separate_spelling():
+                raise TypeError(f"field {name!r}: term vectors and spelling fields are not supported")
+        strfields = frozenset(n for n in self.schema.names() if isinstance(self.schema[n], JiebaText))
+        self.pool = TermPool(self._tempstorage, limitmb, strfields)
+        self._wtables: dict[str, list[float]] = {}
+
+    # -- adding
+
+    def add_document(self, **fields: Any) -> None:
+        """Add one document (same per-document data and postings as Whoosh's writer)."""
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        pool = self.pool
+
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted([name for name in fields if not name.startswith("_")])
+        self._check_fields(schema, fieldnames)
+
+        perdocwriter.start_doc(docnum)
+        for fieldname in fieldnames:
+            value = fields.get(fieldname)
+            if value is None:
+                continue
+            field = schema[fieldname]
+            length = 0
+            if field.indexed:
+                fieldboost = self._field_boost(fields, fieldname, docboost)
+                terms = pool.terms(fieldname)
+                if isinstance(field, JiebaText) and isinstance(value, str):
+                    folded = fields.get(FOLDED_PREFIX + fieldname)
+                    length = self._add_text(terms, fieldname, field, value, folded, docnum, fieldboost)
+                else:
+                    scorable = field.scorable
+                    add = pool.add
+                    for tbytes, freq, weight, vbytes in field.index(value):
+                        weight *= fieldboost
+                        if scorable:
+                            length += freq
+                        add((fieldname, tbytes, docnum, weight, vbytes))
+
+            customval = fields.get("_stored_%s" % fieldname, value)
+            perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
+            column = field.column_type
+            if column and customval is not None:
+                perdocwriter.add_column_value(fieldname, column, field.to_column_value(customval))
+
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+        if pool.size > pool.limit:
+            pool.spill()
+
+    def _add_text(self, terms: dict, fieldname: str, field: Any, value: str, folded: str | None,
+                  docnum: int, fieldboost: float) -> int:
+        """Segment one title/body and add its postings; return the field length.
+
+        The same terms, positions, weights and encoded values as ``JiebaText.index`` (which
+        runs ``analysis.index_terms``), without the per-term tuples and generator.
+        """
+        if folded is None:
+            folded = fold(value).text
+        raw = segment(folded, "search")
+        marks = _coarse_marks(raw)
+        kinds = _KINDS
+        if len(kinds) > _KINDS_MAX:
+            kinds.clear()
+        kget = kinds.get
+        poses: dict[str, list[int]] = {}
+        get = poses.get
+        last, nxt = -1, -1
+        for (w, _s, _e), m in zip(raw, marks):
+            t = kget(w)
+            if t is None:
+                t = kinds[w] = _kind(w)
+            if not t:
+                continue
+            if m != last:  # dense positions over kept tokens: punctuation takes no slot
+                nxt += 1
+                last = m
+            if t.__class__ is str:
+                pl = get(t)
+                if pl is None:
+                    poses[t] = [nxt]
+                elif pl[-1] != nxt:  # a term twice at one position counts once
+                    pl.append(nxt)
+            else:  # a mixed token (covid-19): itself, then its inner forms
+                for x in t:
+                    pl = get(x)
+                    if pl is None:
+                        poses[x] = [nxt]
+                    elif pl[-1] != nxt:
+                        pl.append(nxt)
+
+        fmt = field.format
+        fb = fmt.field_boost
+        enc = _encode_positions if type(fmt) is Positions else fmt.encode
+        key = (fieldname, fieldboost)
+        wtab = self._wtables.get(key)
+        if wtab is None:  # weight of a term with n positions (shared float objects)
+            wtab = self._wtables[key] = [0.0, fb * fieldboost] + [(n * fb) * fieldboost for n in range(2, 64)]
+        single = _SINGLE
+        length = 0
+        added = 0
+        new = 0
+        extra = 0
+        tget = terms.get
+        for term, pl in poses.items():
+            n = len(pl)
+            if n == 1:
+                p = pl[0]
+                v = single.get(p)
+                if v is None:
+                    v = enc(pl)
+                    if p < 1 << 16:
+                        single[p] = v
+                w = wtab[1]
+            else:
+                v = enc(pl)
+                w = wtab[n] if n < 64 else (n * fb) * fieldboost
+                extra += len(v) + 33
+            length += n
+            lst = tget(term)
+            if lst is None:
+                terms[term] = [docnum, w, v]
+                new += 1
+            else:
+                lst += (docnum, w, v)
+                added += 1
+        self.pool.size += new * _TERM_BYTES + added * _POSTING_BYTES + extra
+        return length
+
+    def add_postings_to_pool(self, reader: Any, startdoc: int, docmap: Any) -> None:
+        """Add a merged segment's postings (``add_reader``): they follow every added document."""
+        add = self.pool.add
+        for item in self._process_posts(reader.iter_postings(), startdoc, docmap):
+            add(item)
+
+    # -- writing
+
+    def iter_postings(self):
+        """Postings one by one in Whoosh's order (for callers of the pool API)."""
+        for fieldname, tbytes, flat in self.pool.iter_terms():
+            for i in range(0, len(flat), 3):
+                yield fieldname, tbytes, flat[i], flat[i + 1], flat[i + 2]
+
+    def _flush_segment(self) -> None:
+        self.perdocwriter.close()
+        pdr = self.per_document_reader() if self.codec.length_stats else None
+        try:
+            write_postings(self.fieldwriter, self.schema, pdr, self.pool.iter_terms(), self.codec)
+        finally:
+            self.pool.cleanup()
+        self.fieldwriter.close()
+        if pdr:
+            pdr.close()
+
+
+def _kind(w: str) -> str | tuple[str, ...]:
+    """What ``analysis.index_terms`` makes of one raw jieba token: "" (dropped), a term, or a
+    mixed token's terms (itself, then its inner forms)."""
+    if not _WORDISH.search(w):
+        return ""
+    w = w.strip()
+    if _MIXED.search(w):
+        return (w, *_parts(w))
+    return w
+
+
+_KINDS: dict[str, str | tuple[str, ...]] = {}  # raw token -> _kind(token), per process
+_KINDS_MAX = 300_000
+
+
+def _encode_positions(pl: list[int]) -> bytes:
+    """``whoosh.formats.Positions.encode`` (the same bytes), without its Python loop."""
+    return pack_uint(len(pl)) + dumps([pl[0], *[b - a for a, b in zip(pl, pl[1:])]], 2)
+
+
+# Encoded one-position lists shared by all postings with that position (as JiebaText.index does).
+_SINGLE: dict[int, bytes] = {}
+
+
+class _FastSubWriterTask(SubWriterTask):
+    """Whoosh's writer worker process, running a :class:`FastSegmentWriter`."""
+
+    def run(self) -> None:  # Whoosh 2.7.4's SubWriterTask.run, multisegment, another writer class
+        ix = self.storage.open_index(self.indexname)
+        writer = self.writer = FastSegmentWriter(ix, _lk=False, **self.kwargs)
+        # The pool holds a list per term: automatic full collections would walk all of them
+        # again and again (~0.1 ms per article). Collect the young generations per job file.
+        gc.disable()
+        while self.running:
+            jobinfo = self.jobqueue.get()
+            if jobinfo is None:
+                break
+            self._process_file(*jobinfo)
+            gc.collect(1)
+        if not self.running:
+            writer.cancel()
+        else:
+            segment = writer._finalize_segment()
+            self.resultqueue.put((None, writer.pool.fieldnames, segment), timeout=5)
+
+
+class FastMpWriter(MpWriter, FastSegmentWriter):
+    """Whoosh's multi-process writer, one segment per worker, with fast segment writers."""
+
+    def __init__(self, ix: Any, procs: int | None = None, batchsize: int = 100, limitmb: float = 128,
+                 **kwargs: Any):
+        MpWriter.__init__(self, ix, procs=procs, batchsize=batchsize, multisegment=True,
+                          limitmb=limitmb, **kwargs)
+        self._init_pool(limitmb)
+
+    def _new_task(self) -> SubWriterTask:
+        task = _FastSubWriterTask(self.storage, self.indexname, self.jobqueue, self.resultqueue,
+                                  self.subargs, True)
+        self.tasks.append(task)
+        task.start()
+        return task
