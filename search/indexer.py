@@ -62,7 +62,7 @@ CURRENT = "CURRENT"
 META = "xunwen.json"
 LOCK = ".writer.lock"
 INLINE_LIMIT = 8
-WRITER_LIMIT_MB = 256  # per writer process: postings held in memory before a run file
+WRITER_LIMIT_MB = 192  # per writer process: postings held in memory before a run file
 # Segments are written as separate files, not Whoosh's compound file: a reader of a compound
 # segment copies every sub-file it opens into memory (BytesIO over the mmap), once per
 # searcher, i.e. once per serving thread; separate files are read through the page cache.
