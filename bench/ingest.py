@@ -14,6 +14,7 @@ reported too (workers are separate processes, so the sum is an upper bound of th
     python bench/ingest.py --limit 20000                 # all three
     python bench/ingest.py --limit 0 --only ours --only tantivy   # the full corpus (72,534)
     python bench/ingest.py --limit 20000 --keep bench/out/ix       # keep the indexes for query_latency.py
+    python bench/ingest.py --limit 5000 --only ours --ours-repo /tmp/before   # another checkout's indexer
 """
 
 from __future__ import annotations
@@ -103,11 +104,11 @@ def worker(pipeline: str, src: Path, index_dir: Path, procs: int) -> dict:
     }
 
 
-def run_child(pipeline: str, src: Path, index_dir: Path, procs: int) -> dict:
-    """Run one pipeline in a fresh interpreter and return its JSON result."""
+def run_child(pipeline: str, src: Path, index_dir: Path, procs: int, repo: Path = REPO) -> dict:
+    """Run one pipeline in a fresh interpreter (``search`` imported from ``repo``); return its JSON result."""
     cmd = [sys.executable, __file__, "--_worker", pipeline, "--_src", str(src),
            "--_index", str(index_dir), "--procs", str(procs)]
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(repo) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(REPO))
     wall = time.perf_counter() - t0
@@ -145,6 +146,9 @@ def main(argv=None) -> int:
                     help="skip a pipeline (e.g. --skip naive on the full corpus: ~7 min)")
     ap.add_argument("--procs", type=int, default=2, help="worker processes for ours")
     ap.add_argument("--keep", type=Path, help="build the indexes in DIR and keep them")
+    ap.add_argument("--ours-repo", type=Path, default=REPO,
+                    help="checkout whose search package 'ours' runs (e.g. a git worktree of an older "
+                         "commit, for back-to-back before/after runs); default: this one")
     ap.add_argument("--_worker", choices=PIPELINES, help=argparse.SUPPRESS)
     ap.add_argument("--_src", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--_index", type=Path, help=argparse.SUPPRESS)
@@ -169,7 +173,9 @@ def main(argv=None) -> int:
         if p != "ours":
             fresh_dir(d)
         print(f"[{time.strftime('%H:%M:%S')}] {p}: indexing {src.name} -> {d}", file=sys.stderr)
-        r = run_child(p, src, d, args.procs)
+        r = run_child(p, src, d, args.procs, args.ours_repo.resolve() if p == "ours" else REPO)
+        if p == "ours" and args.ours_repo.resolve() != REPO:
+            r["repo"] = str(args.ours_repo)
         print(f"    {json.dumps(r, ensure_ascii=False)[:400]}", file=sys.stderr)
         results.append(r)
     out = {"limit": args.limit, "slice": src.name, "machine": machine(),

@@ -32,11 +32,11 @@ def corpus_records(n: int, start: int = 0) -> list[dict]:
 @pytest.fixture(scope="module")
 def slices(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("segwriter-slices")
-    recs = corpus_records(460)
+    recs = corpus_records(360)
     changed = [dict(r, title=r["title"] + "（更新）", body=r["body"][: len(r["body"]) // 2]) for r in recs[:15]]
     return {
-        "base": write_jsonl(d / "base.jsonl", recs[:400]),
-        **{f"more{i}": write_jsonl(d / f"more{i}.jsonl", recs[400 + 10 * i: 410 + 10 * i]) for i in range(6)},
+        "base": write_jsonl(d / "base.jsonl", recs[:300]),
+        **{f"more{i}": write_jsonl(d / f"more{i}.jsonl", recs[300 + 10 * i: 310 + 10 * i]) for i in range(6)},
         "changed": write_jsonl(d / "changed.jsonl", changed),
     }
 
@@ -131,7 +131,7 @@ def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypat
     assert contents(fast) == contents(stock)
     assert results(fast) == results(stock)
     ix = windex.open_dir(str(current_generation(fast)))
-    assert len(ix._segments()) == 2  # one segment per worker, as before
+    assert len(ix._segments()) == 2  # one segment per worker (two job files of 256), as before
 
 
 def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, monkeypatch) -> None:
@@ -154,7 +154,7 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
         roots[stock] = root
     assert merged  # the fast writer merged segments itself
     a, b = contents(roots[True]), contents(roots[False])
-    assert b["count"] == 400 + 60 - 3
+    assert b["count"] == 300 + 60 - 3
     assert a == b
     assert results(roots[False]) == results(roots[True])
     changed = json.loads(slices["changed"].read_text("utf-8").splitlines()[0])
