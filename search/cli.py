@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .errors import BadQuery, IndexBusy, IndexIncompatible, IndexMissing, XunwenError
+from .errors import BadQuery, IndexBusy, IndexIncompatible, IndexMissing, IndexWriteFailed, XunwenError
 from .models import SORTS, SearchRequest
 
 __all__ = ["main"]
@@ -66,7 +66,7 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
     try:
         s = run(list(sources), index_dir, rebuild=rebuild, procs=procs, progress=progress,
                 on_problem=report, wait=wait)
-    except (IndexBusy, IndexIncompatible, IndexMissing) as e:
+    except (IndexBusy, IndexIncompatible, IndexMissing, IndexWriteFailed) as e:
         raise _fail(e) from e
     if as_json:
         click.echo(json.dumps(s.to_dict(), ensure_ascii=False, indent=2))

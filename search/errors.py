@@ -8,6 +8,7 @@ __all__ = [
     "IndexMissing",
     "IndexIncompatible",
     "IndexBusy",
+    "IndexWriteFailed",
     "ExtractError",
     "NotFound",
 ]
@@ -31,6 +32,10 @@ class IndexIncompatible(XunwenError):
 
 class IndexBusy(XunwenError):
     """Another writer holds the index lock."""
+
+
+class IndexWriteFailed(XunwenError):
+    """Writing the index failed part-way (e.g. a writer process died); nothing was committed."""
 
 
 class ExtractError(XunwenError):

@@ -29,10 +29,11 @@ from __future__ import annotations
 import gc
 import heapq
 import marshal
+import queue
 import zlib
 from array import array
 from hashlib import md5
-from pickle import dumps
+from pickle import dump, dumps
 from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo, _lenfield
@@ -44,6 +45,7 @@ from whoosh.util import random_name
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from .errors import IndexWriteFailed
 from .analysis import _MIXED, _WORDISH, _coarse_marks, _parts, segment
 from .normalize import fold
 from .schema import JiebaText
@@ -562,3 +564,70 @@ class FastMpWriter(MpWriter, FastSegmentWriter):
         self.tasks.append(task)
         task.start()
         return task
+
+    def _check_workers(self) -> None:
+        """Fail (and stop the other workers) once any writer worker has died: its articles are
+        lost, and a worker killed while holding the job queue's lock would block the rest."""
+        failed = [t.exitcode for t in self.tasks if t.exitcode not in (None, 0)]
+        if failed:
+            for t in self.tasks:
+                if t.is_alive():
+                    t.terminate()
+            for t in self.tasks:
+                t.join(5)
+            self._close_segment()
+            raise IndexWriteFailed(f"an index writer process died (exit code {failed[0]}); nothing was committed")
+
+    def _put_job(self, jobinfo: Any) -> None:
+        while True:
+            self._check_workers()
+            try:
+                self.jobqueue.put(jobinfo, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _enqueue(self):  # Whoosh 2.7.4's MpWriter._enqueue, watching the workers while it waits
+        docbuffer = self.docbuffer
+        length = len(docbuffer)
+        filename = "%s.doclist" % random_name()
+        with self.temp_storage().create_file(filename).raw_file() as f:
+            for item in docbuffer:
+                dump(item, f, 2)
+        if len(self.tasks) < self.procs:
+            self._new_task()
+        self._put_job((filename, length))
+        self.docbuffer = []
+
+    def _commit(self, mergetype, optimize, merge):  # Whoosh 2.7.4's MpWriter._commit, multisegment
+        # Whoosh waits one second for each worker's segment and silently leaves out one that is
+        # missing (a worker that died): its articles would vanish from a "successful" commit.
+        # Here a dead worker fails the commit, so a rebuild keeps the served index.
+        if self.docbuffer:
+            self._enqueue()
+        for _task in self.tasks:
+            self._put_job(None)
+        finalsegments = self._merge_segments(mergetype, optimize, merge)
+        while any(t.is_alive() for t in self.tasks):
+            self._check_workers()
+            for t in self.tasks:
+                t.join(0.2)
+        self._check_workers()
+        results = []
+        for _task in self.tasks:
+            try:
+                results.append(self.resultqueue.get(timeout=30))
+            except queue.Empty:
+                break
+        if len(results) < len(self.tasks):
+            self._close_segment()
+            raise IndexWriteFailed(
+                f"{len(self.tasks) - len(results)} of {len(self.tasks)} index writer processes returned "
+                "no segment; nothing was committed")
+        finalsegments += [s for _, _, s in results]
+        if self._added:
+            finalsegments.append(self._finalize_segment())
+        else:
+            self._close_segment()
+        self._commit_toc(finalsegments)
+        self._finish()

@@ -297,3 +297,26 @@ def test_incremental_killed_keeps_committed_articles(tmp_path, corpora, base_ind
     more_ids = [json.loads(line)["id"] for line in corpora["more"].read_text().splitlines()]
     for i in base_ids[:20] + more_ids[:20] + more_ids[-5:]:
         assert eng.get_article(i).id == i
+
+
+def test_rebuild_whose_writer_worker_dies_fails_and_keeps_the_served_index(tmp_path, corpora, base_index):
+    """SIGKILL one of the rebuild's writer worker processes (the OOM killer's pick): Whoosh's
+    own multi-process commit would leave that worker's segment out and report success; ours
+    fails the rebuild with a message, and the served index is unchanged."""
+    ix = copy_index(base_index, tmp_path / "index")
+    before = fingerprint(ix)
+    gens_before = generations(ix)
+    current_before = (ix / "CURRENT").read_text()
+    proc = start("reindex", str(corpora["big"]), "--index", str(ix), "--rebuild", "--no-progress", "--procs", "2")
+    try:
+        started = wait_for(_writing_started(ix, gens_before, proc), proc)
+        workers = children(proc.pid)
+        assert started and proc.poll() is None and workers, "the rebuild finished before a worker could be killed"
+        os.kill(workers[0], signal.SIGKILL)
+        _out, err = proc.communicate(timeout=240)
+        assert proc.returncode != 0
+        assert "writer process died" in err and "Traceback" not in err, err[-2000:]
+        assert (ix / "CURRENT").read_text() == current_before
+        assert fingerprint(ix) == before
+    finally:
+        reap_group(proc)
