@@ -12,6 +12,11 @@ ones are built here the same way. Each engine answers every query once as a warm
 
     python bench/query_latency.py --limit 20000 --keep bench/out/ix
     python bench/query_latency.py --limit 0 --only ours --keep bench/out/ix     # full corpus
+
+``--set phrases`` quotes each committed query with its words joined ("基石研究员"): exact
+phrases, checked on positions and the stored text. ``--set summaries`` uses the first 240
+LCSTS PART III summaries (long natural-language queries: information-share matching, query
+likelihood). Both are for ``ours`` (the naive parser reads quotes differently).
 """
 
 from __future__ import annotations
@@ -156,11 +161,21 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", type=Path, default=OUT_DIR / "ix",
                     help="directory holding (or receiving) the indexes built by ingest.py")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--set", dest="qset", choices=("keywords", "phrases", "summaries"), default="keywords",
+                    help="the committed keyword queries (default), the same quoted as phrases, or "
+                         "LCSTS summaries (long queries)")
     ap.add_argument("--breakdown", action="store_true",
                     help="also time ours with snippets/facets/collapse off and list the slowest queries")
     args = ap.parse_args(argv)
 
     queries = read_queries()
+    if args.qset == "phrases":
+        queries = ['"' + q.replace(" ", "") + '"' for q in queries]
+    elif args.qset == "summaries":
+        from common import LCSTS
+
+        with open(LCSTS, encoding="utf-8") as f:
+            queries = list(dict.fromkeys(json.loads(line)["summary"].strip() for line in f))[:240]
     engines = [e for e in (args.only or ENGINES) if e not in args.skip]
     results = []
     for name in engines:
@@ -181,14 +196,15 @@ def main(argv=None) -> int:
         results.append(res)
 
     out = {"limit": args.limit, "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"),
-           "queries_file": "bench/queries.txt", "results": results}
+           "queries_file": "bench/queries.txt", "set": args.qset, "results": results}
     if args.breakdown and "ours" in engines:
         out["breakdown"] = bd = breakdown(index_dir_for(args.keep, "ours", args.limit), queries)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT_DIR / f"query-{args.limit or 'all'}.json").write_text(
+    suffix = "" if args.qset == "keywords" else f"-{args.qset}"
+    (OUT_DIR / f"query-{args.limit or 'all'}{suffix}.json").write_text(
         json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"query latency, index of the first {args.limit or 'all'} articles, "
-          f"{len(queries)} queries x {args.rounds} rounds after a warm-up; {out['machine']}")
+          f"{len(queries)} {args.qset} queries x {args.rounds} rounds after a warm-up; {out['machine']}")
     print("| engine | p50 ms | p95 ms | p99 ms | mean ms | CPU p50 / p95 / p99 ms | first pass p50 / p95 / p99 ms "
           "| zero-hit queries | load avg |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -44,6 +44,7 @@ MAX_SIZE = 100
 MAX_WINDOW = 1000
 FACET_LIMIT = 20
 EXPANSIONS = 40
+AFFIX_LIMIT = 300  # words read to find a word written across two indexed words
 COLUMNS = ("published", "month", "source", "category", "regions", "cluster")
 RERANK = 100  # candidates that get the proximity bonus
 # Long queries: BM25F plus this share of the best BM25F score times the query likelihood
@@ -72,13 +73,13 @@ class Lexicon:
         self._sites = sorted(b.decode("utf-8") for b in reader.lexicon("site"))
         labels = sorted(b.decode("utf-8") for b in reader.lexicon("source"))
         self._sources = [(x, fold_text(x)) for x in labels]
-        self._cache: dict[str, list[str]] = {}
+        self._cache: dict[tuple[str, int], list[str]] = {}
 
     def containing(self, w: str, limit: int = EXPANSIONS) -> list[str]:
         """Return up to ``limit`` indexed Han words that contain ``w`` (shortest first)."""
         if not w or not HAN_RE.match(w[0]):
             return []
-        got = self._cache.get(w)
+        got = self._cache.get((w, limit))
         if got is None:
             got = []
             for x in self._by_char.get(w[0], ()):
@@ -87,7 +88,25 @@ class Lexicon:
                     if len(got) >= limit:
                         break
             if len(self._cache) < 50_000:
-                self._cache[w] = got
+                self._cache[(w, limit)] = got
+        return got
+
+    def holding(self, w: str, limit: int = AFFIX_LIMIT) -> list[str] | None:
+        """Indexed Han words that contain ``w``; None when there are more than ``limit``."""
+        got = self.containing(w, limit + 1)
+        return None if len(got) > limit else got
+
+    def affixed(self, s: str, where: str, limit: int = AFFIX_LIMIT) -> list[str] | None:
+        """Indexed Han words that start (``where="start"``) or end with ``s``, ``s`` itself
+        included; None when there are more than ``limit`` (too unselective to read)."""
+        if not s or not HAN_RE.match(s[0]):
+            return []
+        got = []
+        for x in self._by_char.get(s[0] if where == "start" else s[-1], ()):
+            if x.startswith(s) if where == "start" else x.endswith(s):
+                got.append(x)
+                if len(got) > limit:
+                    return None
         return got
 
     def sites(self) -> list[str]:

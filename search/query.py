@@ -18,6 +18,7 @@ that no article holds whole falls back to articles holding some of its words
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import unicodedata
@@ -44,6 +45,9 @@ BUDGET_SECONDS = 3.0
 MIN_SHOULD_MATCH = 0.1
 MIN_SHOULD_FLOOR = 1  # content words a relaxed short part must still hold
 QL_MIN_WORDS = 4  # content words from which a part is a description, scored by query likelihood too
+VERIFY_LIMIT = 2000  # candidates checked against their stored text per phrase or spanning word
+ACROSS_LIMIT = 500  # candidates checked for a text written across word boundaries
+POSITION_CHECK = 300  # phrase matches by position are checked against the text up to this many
 SUBWORD_SUM = 0.5  # sub-words of a long query word also add their own score, at this weight
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
@@ -54,12 +58,15 @@ FIELD_ALIASES = {
 _QUOTES = str.maketrans({c: '"' for c in "“”„‟「」『』〝〞"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _PREFIX = re.compile(r"^([^\W\d_]+):(.*)$", re.S)
-_NON_ALNUM = re.compile(r"[\W_]+")
+_NON_ALNUM = re.compile(r"[^\w\x00]+|_+")
+_BREAK = re.compile(r"[,.;:!?。、，．！？；：\n\r]+")
 
 
 def _squash(text: str) -> str:
-    """Drop everything but letters, digits and ideographs (phrases ignore punctuation)."""
-    return _NON_ALNUM.sub("", text)
+    """Keep letters, digits and ideographs, with one break mark for each run of sentence or
+    clause punctuation: a phrase ignores spaces, quotes and brackets (监督组合拳 in 监督“组合拳”)
+    but does not run on across 。 or ，(大学 is not in 伟大。学校)."""
+    return _NON_ALNUM.sub("", _BREAK.sub("\x00", text))
 # Function words that a long query may hold without them counting towards the
 # minimum-should-match (they still score, with their low IDF).
 STOPWORDS = frozenset("的 了 在 是 和 与 及 或 对 将 也 就 都 而 等 被 把 让 向 从 于 为 以 之 其 这 那 有 个 中 上 下 着 并 已 又 要 会 能".split())
@@ -237,13 +244,62 @@ class _Compiler:
             m[np.fromiter(docs, dtype=np.int64, count=len(docs))] = True
         return m
 
+    def terms_mask(self, terms: list[str], fields: tuple[str, ...]) -> np.ndarray:
+        """Documents holding any of ``terms`` in any of ``fields`` (postings read uncached)."""
+        m = np.zeros(self.n, dtype=bool)
+        for f in fields:
+            for t in terms:
+                ids, _ = self.p.term(f, t, self.r, cache=False)
+                m[ids] = True
+        self.check_budget()
+        return m
+
+    def _holders(self, w: str, fields: tuple[str, ...]) -> np.ndarray | None:
+        """Documents with an indexed word that contains ``w`` (``w`` itself included); None when
+        too many words hold it to narrow anything (a common character)."""
+        got = [w] if w.isascii() else self.lex.holding(w)
+        if got is None:
+            return None
+        return self.terms_mask(sorted(set(got) | {w}), fields)
+
+    def across(self, text: str, words: list[str], fields: tuple[str, ...],
+               skip: np.ndarray | None = None) -> np.ndarray:
+        """Documents whose stored text holds ``text`` although their indexed words do not line
+        up with ``words``: a word sits inside a longer indexed word (剧 in 电视剧, 北 in 北京),
+        or is written across two or more (研究生 in 研究|生命, 人道准 in 人|道|准入; then each
+        of its characters sits inside one). Candidates are narrowed by every word or character
+        selective enough to read, then checked against the stored text (at most ACROSS_LIMIT;
+        ``skip`` are documents already matched)."""
+        if len(_squash(fold_text(text))) < 2:
+            return np.zeros(self.n, dtype=bool)
+        sides = []
+        for w in words:
+            side = self._holders(w, fields)
+            if len(w) > 1 and not w.isascii():
+                # Written across indexed words (专科|学历 holds 科学): each character sits inside one.
+                chars = [m for m in (self._holders(c, fields) for c in w) if m is not None]
+                if chars:
+                    spread = np.logical_and.reduce(chars)
+                    side = spread if side is None else side | spread
+            if side is not None:
+                sides.append(side)
+        if not sides:
+            return np.zeros(self.n, dtype=bool)
+        cands = np.logical_and.reduce(sides) & self.p.live
+        if skip is not None:
+            cands &= ~skip
+        docs = np.flatnonzero(cands)[:ACROSS_LIMIT]
+        return self.set_mask(self.verify(set(docs.tolist()), text, fields))
+
     # -- words
-    def word(self, w: str, fields: tuple[str, ...], expand: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def word(self, w: str, fields: tuple[str, ...], expand: bool = True,
+             split: bool = True, spanning: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Match and score one word: its best reading per field (itself, a longer word holding it,
-        all of its sub-words), summed over fields."""
+        all of its sub-words unless ``split`` is false), summed over fields; with ``spanning``,
+        a word no indexed word holds is looked for across word boundaries."""
         self.check_budget()
         longer = self.lex.containing(w) if expand and w not in STOPWORDS else []
-        parts = sub_words(w)
+        parts = sub_words(w) if split else ()
         mask = np.zeros(self.n, dtype=bool)
         total = np.zeros(self.n, dtype=np.float32)
         for f in fields:
@@ -268,6 +324,12 @@ class _Compiler:
                 if SUBWORD_SUM:
                     total += SUBWORD_SUM * part_sum
             total += best
+        if spanning and not mask.any() and len(w) > 1 and not w.isascii():
+            # No indexed word holds it: it may be written across two (研究生 in 研究|生命).
+            mask = self.across(w, [w], fields)
+            df = int(np.count_nonzero(mask))
+            if df:
+                total[mask] += 0.5 * math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
         return mask, total
 
     def text_part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -282,12 +344,24 @@ class _Compiler:
             self.highlight.extend(words)
         # Single characters are expanded to the words holding them only when typed alone
         # (珙 → 珙县); inside a longer part they would drown it in unrelated words.
-        scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1) for w in words]
+        # A word no article holds as a word is looked for across word boundaries in a short
+        # part (研究生 in 研究|生命); in a long one (a summary) its absence is expected.
+        scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1,
+                            spanning=len(words) <= 3 and not part.phrase) for w in words]
         score = np.sum([sc for _, sc in scored], axis=0, dtype=np.float32)
         if part.phrase:
-            mask = np.logical_and.reduce([m for m, _ in scored]) if len(scored) > 1 else scored[0][0]
+            checked = np.logical_and.reduce([m for m, _ in scored]) if len(scored) > 1 else scored[0][0]
+            mask = checked
+            if len(words) == 1 and len(sub_words(words[0])) > 1:
+                # One word typed in quotes: its sub-words found apart (积极 … 关注) are not it.
+                direct = self.word(words[0], fields, split=False)[0]
+                mask = direct | self._phrase_mask(part.text, list(sub_words(words[0])), mask & ~direct, fields)
             if len(words) > 1:
                 mask = self._phrase_mask(part.text, words, mask, fields)
+            # A phrase cut out of the middle of words (究生命, 人道准) need not line up with the
+            # indexed words: look across word boundaries too, wherever that is selective, in the
+            # documents not already checked above.
+            mask = mask | self.across(part.text, words, fields, skip=checked)
             return mask, mask, score
         # Function words and lone characters (often half a word: the end of a half-typed
         # headline) are not required when the part has other words; they still score.
@@ -349,8 +423,12 @@ class _Compiler:
         rest = set(docs.tolist()) - exact
         # Segmentation can differ between a phrase typed alone and the same words in
         # running text; check the remaining candidates against their stored text.
-        if len(rest) > 2000:
-            rest = set(sorted(rest)[:2000])
+        if len(rest) > VERIFY_LIMIT:
+            rest = set(sorted(rest)[:VERIFY_LIMIT])
+        if len(exact) <= POSITION_CHECK:
+            # A sub-word shares its word's position, so 在|北京|举行 in positions is also
+            # 在|北京市|举行 in the text: check those against the text too, while they are few.
+            exact = self.verify(exact, text, fields)
         return self.set_mask(exact | self.verify(rest, text, fields))
 
     def verify(self, cands: set[int], needle: str, fields: tuple[str, ...]) -> set[int]:
@@ -363,8 +441,7 @@ class _Compiler:
             if n % 200 == 0:
                 self.check_budget()
             f = self.s.stored_fields(d)
-            hay = " ".join(f.get(x, "") for x in fields)
-            if needle in _squash(fold_text(hay)):
+            if any(needle in _squash(fold_text(f.get(x) or "")) for x in fields):
                 out.add(d)
         return out
 

@@ -124,12 +124,17 @@ def test_whole_word_match_ranks_above_a_match_inside_a_longer_word_简单(engine
     assert ids(engine, "简单") == ["core-simple-word", "core-simple-sub"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known limitation (docs/DESIGN-NOTES.md): a word jieba split across two document words that "
-    "neither contains is not found unquoted; indexing boundary pairs doubled index size"))
-def test_substring_across_jieba_word_boundaries_is_found(engine) -> None:
+@pytest.mark.parametrize("q", ["研究生", '"研究生"', '"究生命"', '"生命起"', "究生命"])
+def test_substring_across_jieba_word_boundaries_is_found(engine, q) -> None:
     # 研究生命起源 is cut 研究/生命/起源; the article still contains the text 研究生.
-    assert "core-crossword" in ids(engine, "研究生")
+    assert "core-crossword" in ids(engine, q)
+
+
+def test_a_word_found_only_across_boundaries_is_checked_against_the_text(engine) -> None:
+    # Articles holding a word that ends with 研究 and one that starts with 生 are candidates;
+    # only the one whose text has 研究生 is a match.
+    assert ids(engine, "研究生") == ["core-crossword"]
+    assert ids(engine, '"究生命起源"') == ["core-crossword"]
 
 
 # ---------------------------------------------------------------- phrase, exclusion, OR
@@ -697,3 +702,42 @@ def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, 
     without = mrr()
     print(f"MRR@10 with query likelihood {with_ql:.3f}, BM25F alone {without:.3f}")
     assert with_ql > without + 0.01, (with_ql, without)
+
+
+def test_every_quoted_substring_of_real_articles_is_found_exactly(tmp_path: Path) -> None:
+    """A quoted run of 2-5 Han characters cut anywhere out of real articles matches exactly the
+    articles whose text holds it (however jieba cut it there), in the displayed script."""
+    import random
+
+    from search.normalize import fold_text
+
+    with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
+        records = [json.loads(line) for line in itertools.islice(f, 150)]
+    reindex([write_jsonl(tmp_path / "real.jsonl", records)], tmp_path / "ix", procs=1)
+    eng = SearchEngine(tmp_path / "ix")
+    arts = list(iter_articles([tmp_path / "real.jsonl"]))
+    # Spaces, quotes and brackets do not interrupt a phrase; sentence and clause punctuation does.
+    inline = re.compile(r"[^\w,.;:!?。、，．！？；：\n\r]+|_+")
+    breaks = re.compile(r"[,.;:!?。、，．！？；：\n\r]+")
+    texts = {a.id: [breaks.sub("|", inline.sub("", fold_text(x))) for x in (a.title, a.body)] for a in arts}
+    rng = random.Random(7)
+    checked = 0
+    wrong = []
+    while checked < 200:
+        a = rng.choice(arts)
+        runs = re.findall(r"[\u4e00-\u9fff]{6,}", a.body)
+        if not runs:
+            continue
+        run = rng.choice(runs)
+        n = rng.randint(2, 5)
+        i = rng.randrange(len(run) - n + 1)
+        needle = run[i:i + n]
+        want = {d for d, ts in texts.items() if any(fold_text(needle) in t for t in ts)}
+        if len(want) > 100:
+            continue
+        checked += 1
+        page = eng.search(SearchRequest(q=f'"{needle}"', size=100, collapse=False, snippets=False))
+        got = {h.id for h in page.hits}
+        if got != want:
+            wrong.append((needle, sorted(want - got)[:3], sorted(got - want)[:3]))
+    assert not wrong, wrong
