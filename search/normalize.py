@@ -23,6 +23,7 @@ __all__ = [
     "strip_pinyin",
     "fold",
     "fold_text",
+    "display_pattern",
     "Folded",
     "is_han",
     "HAN_RE",
@@ -170,3 +171,56 @@ def fold(text: str) -> Folded:
 def fold_text(text: str) -> str:
     """Return only the folded text (for queries, region and duplicate detection)."""
     return fold(text).text
+
+
+# ---------------------------------------------------------------- finding folded text in display text
+
+_BREAKS = ",.;:!?。、，．！？；：\n\r"  # clause punctuation: a phrase does not run on across it
+_INLINE = rf"(?:[^\w{re.escape(_BREAKS)}]|_)*"  # spaces, quotes, brackets: a phrase runs on across them
+_BREAK = rf"(?:[^\w]|_)*[{re.escape(_BREAKS)}](?:[^\w]|_)*"
+_unfold: dict[str, str] | None = None
+
+
+def _unfold_table() -> dict[str, str]:
+    """For each folded character, the display characters that fold to it (监 ← 監, a ← A Ａ)."""
+    global _unfold
+    if _unfold is None:
+        with _fold_lock:
+            if _unfold is None:
+                table, _ = _tables()
+                conv = _t2s()
+                inv: dict[str, set[str]] = {}
+                for cp, m in table.items():
+                    if len(m) == 1:
+                        inv.setdefault(m, set()).add(chr(cp))
+                for cp in range(0x3400, 0xA000):
+                    c = chr(cp)
+                    s = conv.convert(c)
+                    if len(s) == 1 and s != c:
+                        inv.setdefault(s, set()).add(c)
+                        for other in inv.get(c, ()):  # a compatibility form of a traditional character
+                            inv[s].add(other)
+                _unfold = {k: "".join(sorted(v)) for k, v in inv.items()}
+    return _unfold
+
+
+def display_pattern(folded: str) -> re.Pattern[str]:
+    """A regex finding, in display text, what folds to ``folded`` — a squashed folded needle
+    (letters, digits and ideographs; ``\\x00`` where clause punctuation stood).
+
+    Each character matches any display character folding to it, character by character
+    (監 for 监, 乾 幹 for 干: a little looser than OpenCC's phrase-level conversion); spaces,
+    quotes and brackets may stand between characters, clause punctuation only where the
+    needle has a break. This finds a phrase in stored text without folding the whole text.
+    """
+    inv = _unfold_table()
+    parts: list[str] = []
+    for c in folded:
+        if c == "\x00":
+            parts.append(_BREAK)
+            continue
+        if parts and parts[-1] != _BREAK:
+            parts.append(_INLINE)
+        alts = inv.get(c, "")
+        parts.append(f"[{re.escape(c + alts)}]" if alts else re.escape(c))
+    return re.compile("".join(parts))

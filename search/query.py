@@ -29,7 +29,7 @@ import numpy as np
 
 from .analysis import query_words, sub_words
 from .errors import BadQuery
-from .normalize import fold_text
+from .normalize import display_pattern, fold_text
 from .ranking import Postings, term_positions
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
@@ -432,16 +432,18 @@ class _Compiler:
         return self.set_mask(exact | self.verify(rest, text, fields))
 
     def verify(self, cands: set[int], needle: str, fields: tuple[str, ...]) -> set[int]:
-        """Keep the candidates whose stored, folded text contains ``needle`` (punctuation ignored)."""
-        needle = _squash(fold_text(needle))
+        """Keep the candidates whose stored text holds ``needle`` as folding sees it (either
+        script, full-width or not, spaces and quotes ignored; see normalize.display_pattern)."""
+        needle = _squash(fold_text(needle)).strip("\x00")
         out: set[int] = set()
         if not needle:
             return out
+        pattern = display_pattern(needle)
         for n, d in enumerate(sorted(cands)):
             if n % 200 == 0:
                 self.check_budget()
             f = self.s.stored_fields(d)
-            if any(needle in _squash(fold_text(f.get(x) or "")) for x in fields):
+            if any(pattern.search(f.get(x) or "") for x in fields):
                 out.add(d)
         return out
 
