@@ -33,7 +33,7 @@ from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
 from .query import Plan, compile_query, parse_query
-from .ranking import Postings, proximity_bonus, query_likelihood
+from .ranking import BIGRAM_FILE, Postings, bigram_likelihood, proximity_bonus, query_likelihood
 from .schema import TITLE_BOOST
 
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
@@ -50,6 +50,9 @@ RERANK = 100  # candidates that get the proximity bonus
 # Long queries: BM25F plus this share of the best BM25F score times the query likelihood
 # rescaled to 0..1 over the candidates (CombSUM of the two models, equal weight).
 QL_WEIGHT = 1.0
+# ...and the best RERANK also this share of the best score times the character-pair likelihood
+# rescaled to 0..1 (ranking.bigram_likelihood).
+BIGRAM_WEIGHT = 1.0
 _RECHECK_SECONDS = 0.5
 
 
@@ -172,6 +175,7 @@ class _Snapshot:
     columns: _Columns | None = None
     postings: Postings | None = None
     lexicon: Lexicon | None = None
+    pairs: tuple[np.ndarray | None, float] | None = None  # character-pair counts and their total
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -284,6 +288,16 @@ class SearchEngine:
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
         return self._cached(snap, "lexicon", Lexicon, searcher)
 
+    def _pairs(self, snap: _Snapshot, searcher) -> tuple[np.ndarray | None, float]:
+        def load(_reader: Any) -> tuple[np.ndarray | None, float]:
+            try:
+                table = np.load(snap.gen / BIGRAM_FILE, mmap_mode="r")
+            except (OSError, ValueError):  # an index built before the table existed
+                return None, 0.0
+            return table, float(table.sum(dtype=np.float64))
+
+        return self._cached(snap, "pairs", load, searcher)
+
     def warm_up(self) -> None:
         """Open the index and build the per-snapshot caches now rather than on the first query."""
         from .analysis import ensure_dictionary
@@ -345,7 +359,8 @@ class SearchEngine:
         stories = int(np.count_nonzero(per_cluster)) if collapse else total
         want = req.page * req.size
         if req.sort == "relevance" and plan.score is not None:
-            ordered = self._rank(s, plan, mask, want, cols, post, collapse, req.recency)
+            pairs = self._pairs(snap, s) if plan.ql_text else (None, 0.0)
+            ordered = self._rank(s, plan, mask, want, cols, post, collapse, req.recency, pairs)
         else:
             ordered = self._by_date(mask, cols, newest=req.sort != "oldest")
         if collapse:
@@ -397,7 +412,8 @@ class SearchEngine:
         }
 
     def _rank(self, s, plan: Plan, mask: np.ndarray, want: int, cols: _Columns, post: Postings,
-              collapse: bool, recency: bool) -> list[tuple[int, float]]:
+              collapse: bool, recency: bool,
+              pairs: tuple[np.ndarray | None, float] = (None, 0.0)) -> list[tuple[int, float]]:
         cand = np.flatnonzero(mask)
         if not len(cand):
             return []
@@ -425,7 +441,9 @@ class SearchEngine:
             if plan.pairs and r:
                 # Proximity: the query's neighbouring words close together, for the best candidates.
                 tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r])
-            if plan.pairs and r:
+            pair_scored = bool(plan.ql_text and BIGRAM_WEIGHT and r > 1) and self._pair_bonus(
+                s, plan, top[:r], tsc[:r], *pairs)
+            if (plan.pairs or pair_scored) and r:
                 head = np.lexsort((-pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
                 top[:r], tsc[:r] = top[:r][head], tsc[:r][head]
             ranked = list(zip(top.tolist(), tsc.tolist()))
@@ -433,6 +451,23 @@ class SearchEngine:
                     or len(set(cols.cluster[top].tolist())) >= want):
                 return ranked
             limit = min(len(cand), limit * 4)
+
+    @staticmethod
+    def _pair_bonus(s: Any, plan: Plan, docs: np.ndarray, tsc: np.ndarray,
+                    table: np.ndarray | None, total: float) -> bool:
+        """Add the character-pair likelihood bonus to ``tsc`` in place; False when unavailable."""
+        if table is None:
+            return False
+        texts = []
+        for d in docs.tolist():
+            f = s.stored_fields(d)
+            texts.append(fold_text((f.get("title") or "") + "\n" + (f.get("body") or "")))
+        lik = bigram_likelihood(texts, fold_text(plan.ql_text), table, total)
+        span = float(lik.max() - lik.min())
+        if span <= 0:
+            return False
+        tsc += BIGRAM_WEIGHT * float(tsc.max()) * (lik - lik.min()) / span
+        return True
 
     @staticmethod
     def _by_date(mask: np.ndarray, cols: _Columns, newest: bool) -> list[tuple[int, float]]:

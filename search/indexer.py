@@ -36,6 +36,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from whoosh import index as windex
 from whoosh.query import Or, Term
 
@@ -436,6 +438,58 @@ def _index_candidates(searcher, keys: list[str]) -> list[tuple[str, str, Any]]:
 # ---------------------------------------------------------------- reindex
 
 
+class _PairCounts:
+    """The collection's hashed character-pair counts (ranking.BIGRAM_FILE), kept beside the index.
+
+    A rebuild counts every article; an incremental run adds its articles to the generation's
+    table (a replaced or deleted article's old pairs stay counted: these are background
+    statistics for smoothing, and a rebuild makes them exact again). An index without a table
+    (built before it existed) does not get a partial one.
+    """
+
+    def __init__(self, existing: Path | None):
+        from .ranking import BIGRAM_BUCKETS, BIGRAM_FILE
+
+        self.table: np.ndarray | None = np.zeros(BIGRAM_BUCKETS, dtype=np.uint32)
+        if existing is not None:
+            try:
+                self.table = np.load(existing / BIGRAM_FILE).astype(np.uint32)
+            except (OSError, ValueError):
+                self.table = None
+        self.batch: list[np.ndarray] = []
+        self.pending = 0
+
+    def add(self, title: str, body: str) -> None:
+        if self.table is None:
+            return
+        from .ranking import bigram_codes
+
+        codes = bigram_codes(title + "\n" + body)
+        self.batch.append(codes)
+        self.pending += len(codes)
+        if self.pending > 2_000_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.batch and self.table is not None:
+            from .ranking import BIGRAM_BUCKETS
+
+            self.table += np.bincount(np.concatenate(self.batch), minlength=BIGRAM_BUCKETS).astype(np.uint32)
+        self.batch, self.pending = [], 0
+
+    def save(self, gen: Path) -> None:
+        """Write the table into the generation (atomically)."""
+        if self.table is None:
+            return
+        from .ranking import BIGRAM_FILE
+
+        self._flush()
+        tmp = gen / (BIGRAM_FILE + ".tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, self.table)
+        os.replace(tmp, gen / BIGRAM_FILE)
+
+
 def index_articles(
     articles: Iterable[Article],
     index_dir: str | os.PathLike,
@@ -477,6 +531,7 @@ def index_articles(
         else:
             writer = _writer(ix)
         seen: set[str] = set()
+        pairs = _PairCounts(None if fresh else target)
         ok = False
         try:
             for art in articles:
@@ -493,6 +548,7 @@ def index_articles(
                 doc = article_doc(replace(art, cluster=cluster), sig, keys)
                 doc[FOLDED_PREFIX + "title"] = ftitle  # folded once, here (Whoosh ignores _ names)
                 doc[FOLDED_PREFIX + "body"] = fbody
+                pairs.add(ftitle, fbody)
                 if fresh:
                     writer.add_document(**doc)
                     summary.added += 1
@@ -512,6 +568,7 @@ def index_articles(
                 searcher.close()
             if ok:
                 writer.commit()
+                pairs.save(target)
             else:
                 writer.cancel()
                 if fresh:

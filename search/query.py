@@ -201,6 +201,7 @@ class Plan:
     highlight: list[str] = field(default_factory=list)
     # The words of long unquoted parts with their counts, for the query-likelihood score.
     ql_words: dict[str, int] = field(default_factory=dict)
+    ql_text: str = ""  # the text of those parts, for the character-pair likelihood
     # The match set when every part may match a share of its words (None = same as mask).
     relaxed: np.ndarray | None = None
 
@@ -221,6 +222,7 @@ class _Compiler:
         self.highlight: list[str] = []
         self.pairs: list[tuple[str, str, tuple[str, ...]]] = []
         self.ql_words: dict[str, int] = {}
+        self.ql_text = ""
         self.words_used = 0
 
     def check_budget(self) -> None:
@@ -379,6 +381,7 @@ class _Compiler:
             relaxed = counts >= loose if loose < need and not part.negate else mask
         if not part.negate:
             if part.field is None and len(content) >= QL_MIN_WORDS:
+                self.ql_text += "\n" + part.text
                 for w in words:
                     for x in (w,) + sub_words(w):  # as the index holds a word and its sub-words
                         self.ql_words[x] = self.ql_words.get(x, 0) + 1
@@ -511,4 +514,4 @@ def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any, postings: Po
         relaxed = (~m) if relaxed is None else relaxed & ~m
     if relaxed is not None and mask is not None and np.array_equal(relaxed, mask):
         relaxed = None
-    return Plan(parsed, mask, score, c.pairs, c.highlight, c.ql_words, relaxed)
+    return Plan(parsed, mask, score, c.pairs, c.highlight, c.ql_words, c.ql_text.strip(), relaxed)

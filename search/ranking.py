@@ -305,3 +305,45 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
             out[held] += c * (np.log(tf_docs[held] + prior) - np.log(prior))
     out -= qlen * np.log(doclen + mu)
     return out
+
+
+# ---------------------------------------------------------------- character-pair language model
+#
+# Word statistics miss what segmentation hides: a summary's 扫年货 and its text's 扫货游 share
+# no word but share 扫货-like pairs of characters. For long queries the best RERANK candidates
+# are also scored by a Dirichlet query likelihood over adjacent Han character pairs, with
+# collection statistics from a hashed pair-count table written beside the index at build time
+# (BIGRAM_FILE; counts of colliding pairs add up, which only smooths a little more).
+
+BIGRAM_BUCKETS = 1 << 22
+BIGRAM_FILE = "bigrams.npy"
+BIGRAM_MU = 100.0
+
+
+def bigram_codes(folded: str) -> np.ndarray:
+    """Hashed codes (0..BIGRAM_BUCKETS-1) of the adjacent Han character pairs of folded text."""
+    if len(folded) < 2:
+        return np.zeros(0, dtype=np.int64)
+    cp = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    han = ((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xF900) & (cp <= 0xFAFF))
+    pair = han[:-1] & han[1:]
+    key = (cp[:-1][pair] << np.uint64(21)) | cp[1:][pair]
+    mixed = (key * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    return (mixed >> np.uint64(64 - 22)).astype(np.int64)
+
+
+def bigram_likelihood(texts: list[str], query: str, table: np.ndarray, total: float,
+                      mu: float | None = None) -> np.ndarray:
+    """log P(query pairs | document) for each folded text, Dirichlet-smoothed with ``table``."""
+    mu = BIGRAM_MU if mu is None else mu
+    q = bigram_codes(query)
+    out = np.zeros(len(texts), dtype=np.float64)
+    if not len(q) or total <= 0:
+        return out
+    codes, counts = np.unique(q, return_counts=True)
+    prior = mu * np.maximum(table[codes].astype(np.float64), 0.5) / total
+    for i, t in enumerate(texts):
+        d = np.sort(bigram_codes(t))
+        tf = np.searchsorted(d, codes, side="right") - np.searchsorted(d, codes, side="left")
+        out[i] = float(np.sum(counts * np.log((tf + prior) / (len(d) + mu))))
+    return out

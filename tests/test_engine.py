@@ -680,7 +680,8 @@ def _lcsts_pairs(n: int) -> list[dict]:
 
 def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, monkeypatch) -> None:
     """One-line summaries (LCSTS PART III, human label >= 4) find their Weibo post among 400
-    real news articles better with the query-likelihood score than with BM25F alone."""
+    real news articles better with the query-likelihood scores (words, then character pairs)
+    than with BM25F alone."""
     import search.engine as engine_mod
 
     pairs = _lcsts_pairs(150)
@@ -697,11 +698,18 @@ def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, 
             total += next((1 / (i + 1) for i, d in enumerate(got) if d == r["id"]), 0.0)
         return total / len(pairs)
 
-    with_ql = mrr()
+    assert (tmp_path / "ix" / "CURRENT").exists()
+    gen = tmp_path / "ix" / (tmp_path / "ix" / "CURRENT").read_text().strip()
+    assert (gen / "bigrams.npy").exists()  # the collection's character-pair counts
+    with_lm = mrr()
+    monkeypatch.setattr(engine_mod, "BIGRAM_WEIGHT", 0.0)
+    words_only = mrr()
     monkeypatch.setattr(engine_mod, "QL_WEIGHT", 0.0)
     without = mrr()
-    print(f"MRR@10 with query likelihood {with_ql:.3f}, BM25F alone {without:.3f}")
-    assert with_ql > without + 0.01, (with_ql, without)
+    print(f"MRR@10 with both likelihoods {with_lm:.3f}, word likelihood only {words_only:.3f}, "
+          f"BM25F alone {without:.3f}")
+    assert with_lm > without + 0.01, (with_lm, words_only, without)
+    assert words_only > without, (with_lm, words_only, without)
 
 
 def test_every_quoted_substring_of_real_articles_is_found_exactly(tmp_path: Path) -> None:
@@ -741,3 +749,34 @@ def test_every_quoted_substring_of_real_articles_is_found_exactly(tmp_path: Path
         if got != want:
             wrong.append((needle, sorted(want - got)[:3], sorted(got - want)[:3]))
     assert not wrong, wrong
+
+
+def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Path) -> None:
+    import numpy as np
+
+    from search.indexer import current_generation
+    from search.normalize import fold_text
+    from search.ranking import BIGRAM_FILE, bigram_codes
+
+    recs = [r for r in RECORDS.values()]
+    reindex([write_jsonl(tmp_path / "a.jsonl", recs[:10])], tmp_path / "ix", rebuild=True, procs=1)
+    arts = {a.id: a for a in iter_articles([tmp_path / "a.jsonl"])}
+    want = sum(len(bigram_codes(fold_text(a.title) + "\n" + fold_text(a.body))) for a in arts.values())
+    table = np.load(current_generation(tmp_path / "ix") / BIGRAM_FILE)
+    assert int(table.sum()) == want > 0
+    reindex([write_jsonl(tmp_path / "b.jsonl", recs[10:12])], tmp_path / "ix", procs=1)  # incremental
+    more = {a.id: a for a in iter_articles([tmp_path / "b.jsonl"])}
+    added = sum(len(bigram_codes(fold_text(a.title) + "\n" + fold_text(a.body))) for a in more.values())
+    assert int(np.load(current_generation(tmp_path / "ix") / BIGRAM_FILE).sum()) == want + added
+
+
+def test_character_pair_likelihood_prefers_the_text_that_holds_the_pairs() -> None:
+    import numpy as np
+
+    from search.ranking import BIGRAM_BUCKETS, bigram_codes, bigram_likelihood
+
+    texts = ["春节临近内地客赴港扫货游掀热潮", "春节临近各地天气晴好", "春节临近内地客赴港扫货游掀热潮" + "天气晴好" * 50]
+    table = np.bincount(np.concatenate([bigram_codes(t) for t in texts]), minlength=BIGRAM_BUCKETS)
+    lik = bigram_likelihood(texts, "北客南飞涌港扫年货", table, float(table.sum()))
+    assert lik[0] > lik[1] and lik[0] > lik[2]  # holds 港扫; the short text beats the padded one
+    assert list(bigram_codes("研究a生命")) == list(bigram_codes("研究")) + list(bigram_codes("生命"))
