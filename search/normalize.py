@@ -24,6 +24,8 @@ __all__ = [
     "fold",
     "fold_text",
     "display_pattern",
+    "needs_fold",
+    "squash",
     "Folded",
     "is_han",
     "HAN_RE",
@@ -176,23 +178,75 @@ def fold_text(text: str) -> str:
 # ---------------------------------------------------------------- finding folded text in display text
 
 _BREAKS = ",.;:!?。、，．！？；：\n\r"  # clause punctuation: a phrase does not run on across it
-_INLINE = rf"(?:[^\w{re.escape(_BREAKS)}]|_)*"  # spaces, quotes, brackets: a phrase runs on across them
-_BREAK = rf"(?:[^\w]|_)*[{re.escape(_BREAKS)}](?:[^\w]|_)*"
-_unfold: dict[str, str] | None = None
+_SQUASH_BREAK = re.compile(f"[{re.escape(_BREAKS)}]+")
+_SQUASH_DROP = re.compile(r"[^\w\x00]+|_+")
 
 
-def _unfold_table() -> dict[str, str]:
-    """For each folded character, the display characters that fold to it (监 ← 監, a ← A Ａ)."""
-    global _unfold
-    if _unfold is None:
+def squash(folded: str) -> str:
+    """Keep letters, digits and ideographs of folded text, with one break mark (``\\x00``) for
+    each run of sentence or clause punctuation: a phrase ignores spaces, quotes and brackets
+    (监督组合拳 in 监督“组合拳”) but does not run on across 。 or ，(大学 is not in 伟大。学校)."""
+    return _SQUASH_DROP.sub("", _SQUASH_BREAK.sub("\x00", folded))
+
+
+@dataclass(frozen=True)
+class _Display:
+    unfold: dict[str, str]  # folded character -> the display characters folding to it
+    inline: str  # regex: any run of display characters that squash away (spaces, quotes)
+    brk: str  # regex: a run of display characters that squashes to break marks only
+    odd: re.Pattern[str]  # display characters folding to several letters/digits (℡ Ⅲ ㎡ ½)
+
+
+_display: _Display | None = None
+
+
+def _ranges(chars: set[str]) -> str:
+    """A regex character-class body for ``chars`` (consecutive code points as ranges)."""
+    cps = sorted(ord(c) for c in chars)
+    out: list[str] = []
+    i = 0
+    while i < len(cps):
+        j = i
+        while j + 1 < len(cps) and cps[j + 1] == cps[j] + 1:
+            j += 1
+        a, b = re.escape(chr(cps[i])), re.escape(chr(cps[j]))
+        out.append(a if i == j else f"{a}-{b}")
+        i = j + 1
+    return "".join(out)
+
+
+def _display_tables() -> _Display:
+    """How each display character behaves once folded and squashed (see :func:`display_pattern`)."""
+    global _display
+    if _display is None:
+        table, _ = _tables()  # before taking the lock: _tables takes it too (not reentrant)
         with _fold_lock:
-            if _unfold is None:
-                table, _ = _tables()
+            if _display is None:
                 conv = _t2s()
                 inv: dict[str, set[str]] = {}
+                breaks = set(_BREAKS)  # display characters that squash to break marks only
+                gone: set[str] = set()  # word characters that squash away
+                kept: set[str] = set()  # non-word characters that squash to a letter or digit
+                odd: set[str] = set()
                 for cp, m in table.items():
+                    c = chr(cp)
+                    sq = squash(m)
+                    word = c != "_" and bool(re.match(r"\w", c))
                     if len(m) == 1:
-                        inv.setdefault(m, set()).add(chr(cp))
+                        inv.setdefault(m, set()).add(c)
+                    if not sq:
+                        if word:
+                            gone.add(c)
+                    elif not sq.strip("\x00"):
+                        breaks.add(c)
+                    elif len(sq) == 1:
+                        inv.setdefault(sq, set()).add(c)  # ℃ → °c: a c
+                        if not word:
+                            kept.add(c)
+                    else:
+                        odd.add(c)
+                        if not word:
+                            kept.add(c)
                 for cp in range(0x3400, 0xA000):
                     c = chr(cp)
                     s = conv.convert(c)
@@ -200,8 +254,20 @@ def _unfold_table() -> dict[str, str]:
                         inv.setdefault(s, set()).add(c)
                         for other in inv.get(c, ()):  # a compatibility form of a traditional character
                             inv[s].add(other)
-                _unfold = {k: "".join(sorted(v)) for k, v in inv.items()}
-    return _unfold
+                gone.add("_")
+                char = f"(?:[^\\w{_ranges(breaks | kept)}]|[{_ranges(gone - breaks)}])"
+                _display = _Display(
+                    unfold={k: "".join(sorted(v)) for k, v in inv.items()},
+                    inline=f"{char}*",
+                    brk=f"{char}*(?:[{_ranges(breaks)}]{char}*)+",
+                    odd=re.compile(f"[{_ranges(odd)}]" if odd else "(?!)"),
+                )
+    return _display
+
+
+def _unfold_table() -> dict[str, str]:
+    """For each folded character, the display characters that fold to it (监 ← 監, a ← A Ａ, c ← ℃)."""
+    return _display_tables().unfold
 
 
 def display_pattern(folded: str) -> re.Pattern[str]:
@@ -210,17 +276,26 @@ def display_pattern(folded: str) -> re.Pattern[str]:
 
     Each character matches any display character folding to it, character by character
     (監 for 监, 乾 幹 for 干: a little looser than OpenCC's phrase-level conversion); spaces,
-    quotes and brackets may stand between characters, clause punctuation only where the
-    needle has a break. This finds a phrase in stored text without folding the whole text.
+    quotes and brackets may stand between characters, clause punctuation (and what folds to
+    it, such as …) only where the needle has a break. A display character that folds to
+    several letters or digits (Ⅲ, ㎡) is not followed: see :func:`needs_fold`. This finds a
+    phrase in stored text without folding the whole text.
     """
-    inv = _unfold_table()
+    d = _display_tables()
+    inv = d.unfold
     parts: list[str] = []
     for c in folded:
         if c == "\x00":
-            parts.append(_BREAK)
+            parts.append(d.brk)
             continue
-        if parts and parts[-1] != _BREAK:
-            parts.append(_INLINE)
+        if parts and parts[-1] != d.brk:
+            parts.append(d.inline)
         alts = inv.get(c, "")
         parts.append(f"[{re.escape(c + alts)}]" if alts else re.escape(c))
     return re.compile("".join(parts))
+
+
+def needs_fold(text: str) -> bool:
+    """True when ``text`` has a character that :func:`display_pattern` cannot follow (one that
+    folds to several letters or digits: Ⅲ → iii, ㎡ → m2): fold and squash such a text instead."""
+    return bool(_display_tables().odd.search(text))

@@ -29,7 +29,7 @@ import numpy as np
 
 from .analysis import query_words, sub_words
 from .errors import BadQuery
-from .normalize import display_pattern, fold_text
+from .normalize import display_pattern, fold_text, needs_fold, squash
 from .ranking import Postings, term_positions
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
@@ -58,15 +58,7 @@ FIELD_ALIASES = {
 _QUOTES = str.maketrans({c: '"' for c in "“”„‟「」『』〝〞"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _PREFIX = re.compile(r"^([^\W\d_]+):(.*)$", re.S)
-_NON_ALNUM = re.compile(r"[^\w\x00]+|_+")
-_BREAK = re.compile(r"[,.;:!?。、，．！？；：\n\r]+")
-
-
-def _squash(text: str) -> str:
-    """Keep letters, digits and ideographs, with one break mark for each run of sentence or
-    clause punctuation: a phrase ignores spaces, quotes and brackets (监督组合拳 in 监督“组合拳”)
-    but does not run on across 。 or ，(大学 is not in 伟大。学校)."""
-    return _NON_ALNUM.sub("", _BREAK.sub("\x00", text))
+_squash = squash  # letters, digits, ideographs and clause-break marks of folded text
 # Function words that a long query may hold without them counting towards the
 # minimum-should-match (they still score, with their low IDF).
 STOPWORDS = frozenset("的 了 在 是 和 与 及 或 对 将 也 就 都 而 等 被 把 让 向 从 于 为 以 之 其 这 那 有 个 中 上 下 着 并 已 又 要 会 能".split())
@@ -446,8 +438,11 @@ class _Compiler:
             if n % 200 == 0:
                 self.check_budget()
             f = self.s.stored_fields(d)
-            if any(pattern.search(f.get(x) or "") for x in fields):
-                out.add(d)
+            for x in fields:
+                t = f.get(x) or ""
+                if pattern.search(t) or needs_fold(t) and needle in _squash(fold_text(t)):
+                    out.add(d)
+                    break
         return out
 
     # -- prefixes

@@ -751,6 +751,25 @@ def test_every_quoted_substring_of_real_articles_is_found_exactly(tmp_path: Path
     assert not wrong, wrong
 
 
+def test_quoted_text_with_characters_that_fold_to_punctuation_or_letters(tmp_path: Path) -> None:
+    """A phrase is checked against the display text as folding sees it: … folds to ... (a
+    clause break), ℃ to °c and ㎡ to m2, so text copied with them is found, and … interrupts
+    a phrase like 。 does."""
+    arts = [
+        Article(id="ellipsis", title="吐槽", body="网友说：太丑爆了……平时我们不这样穿。", source="测试"),
+        Article(id="degrees", title="降温", body="明天最低气温降至10℃。寒潮还将持续三天。", source="测试"),
+        Article(id="area", title="新房", body="这套房子面积为120㎡，位于市中心。", source="测试"),
+        Article(id="apart", title="校园", body="这是一所伟大……学校里的故事。", source="测试"),
+    ]
+    index_articles(arts, tmp_path / "ix", procs=1)
+    eng = SearchEngine(tmp_path / "ix")
+    assert ids(eng, '"丑爆了……平时我们"') == ["ellipsis"]
+    assert ids(eng, '"降至10℃。寒潮"') == ["degrees"]
+    assert ids(eng, '"面积为120㎡"') == ["area"]
+    assert ids(eng, '"120m2"') == ["area"]
+    assert "apart" not in ids(eng, '"大学"')  # 伟大……学校 folds to 伟大......学校
+
+
 def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Path) -> None:
     import numpy as np
 
