@@ -567,7 +567,12 @@ def index_articles(
             if searcher is not None:
                 searcher.close()
             if ok:
-                writer.commit()
+                try:
+                    writer.commit()
+                except BaseException:
+                    if fresh:  # a failed rebuild (a writer worker died) leaves no generation behind
+                        shutil.rmtree(target, ignore_errors=True)
+                    raise
                 pairs.save(target)
             else:
                 writer.cancel()

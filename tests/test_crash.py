@@ -318,5 +318,42 @@ def test_rebuild_whose_writer_worker_dies_fails_and_keeps_the_served_index(tmp_p
         assert "writer process died" in err and "Traceback" not in err, err[-2000:]
         assert (ix / "CURRENT").read_text() == current_before
         assert fingerprint(ix) == before
+        assert generations(ix) == gens_before  # the abandoned generation is removed
+    finally:
+        reap_group(proc)
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_rebuild_whose_writer_worker_dies_at_commit_leaves_no_generation(tmp_path, corpora, base_index):
+    """A worker that dies after every article was handed out fails the commit itself; the
+    abandoned generation (the other worker's segment) is removed, not left on disk."""
+    ix = copy_index(base_index, tmp_path / "index")
+    gens_before = generations(ix)
+    current_before = (ix / "CURRENT").read_text()
+    # 700 articles: 3 jobs of 256 and the end-of-input marks fit the job queue of 2 workers.
+    proc = start("reindex", str(corpora["big"]), "--index", str(ix), "--rebuild", "--no-progress", "--procs", "2")
+    try:
+        assert wait_for(lambda: len(children(proc.pid)) == 2, proc), "no writer workers started"
+        workers = children(proc.pid)
+        for w in workers:
+            os.kill(w, signal.SIGSTOP)
+        # The main process reads every article, then waits in the commit for the stopped workers.
+        last, idle = -1, 0
+        while idle < 10 and proc.poll() is None:
+            now = _cpu_ticks(proc.pid)
+            idle = idle + 1 if now == last else 0
+            last = now
+            time.sleep(0.1)
+        os.kill(workers[0], signal.SIGKILL)
+        os.kill(workers[1], signal.SIGCONT)
+        _out, err = proc.communicate(timeout=240)
+        assert proc.returncode != 0
+        assert "writer process" in err and "Traceback" not in err, err[-2000:]
+        assert (ix / "CURRENT").read_text() == current_before
+        assert generations(ix) == gens_before
     finally:
         reap_group(proc)
