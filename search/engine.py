@@ -309,6 +309,7 @@ class SearchEngine:
         p = self._postings(snap, s)
         p.lengths("title", s.reader())
         p.lengths("body", s.reader())
+        self._pairs(snap, s)
 
     # ------------------------------------------------------------ search
 

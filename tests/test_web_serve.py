@@ -49,3 +49,20 @@ def test_first_start_builds_the_sample_index(tmp_path: Path) -> None:
     text = log.read_text(errors="replace")
     assert "building it from the bundled sample" in text
     assert "indexing" in text  # the progress bar
+
+
+def test_server_warms_a_swapped_in_index_before_anyone_searches(tmp_path: Path) -> None:
+    records = corpus_records()
+    index_dir = tmp_path / "index"
+    reindex([write_corpus(tmp_path / "a.jsonl", records)], index_dir, rebuild=True, procs=1)
+    log = tmp_path / "serve.log"
+    proc = start_server(index_dir, free_port(), log, verbose=True)
+    try:
+        s = reindex([write_corpus(tmp_path / "b.jsonl", records[:20])], index_dir, rebuild=True, procs=1)
+        # No request is sent: the server's warmer alone must build the new generation's caches.
+        deadline = time.monotonic() + 30
+        while f"lexicon of {s.generation} built" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.2)
+    finally:
+        stop_server(proc)

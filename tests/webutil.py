@@ -201,11 +201,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index_dir: Path, port: int, log_path: Path, timeout: float = 60.0) -> subprocess.Popen:
+def start_server(index_dir: Path, port: int, log_path: Path, timeout: float = 60.0,
+                 verbose: bool = False) -> subprocess.Popen:
     """Start ``xunwen serve`` on loopback over ``index_dir``; wait until /healthz answers."""
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process by stop_server
     proc = subprocess.Popen(
-        [sys.executable, "-m", "search.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "search.cli", *(["-v"] if verbose else []), "serve", "--host", "127.0.0.1", "--port", str(port),
          "--index", str(index_dir), "--threads", "4"],
         cwd=ROOT,
         stdout=log,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 from pathlib import Path
 
 import waitress
@@ -34,6 +35,28 @@ def ensure_index(index_dir: str | os.PathLike[str], *, progress: bool = True) ->
     return SearchEngine(os.fspath(index_dir)).article_count()
 
 
+WARM_EVERY = 2.0  # seconds between checks for a swapped or committed index to warm up
+
+
+def _keep_warm(engine: SearchEngine) -> threading.Thread:
+    """Warm each new index generation (a rebuild swapped in, an incremental commit) in the
+    background, so that its first visitor does not wait for the lexicon and columns."""
+
+    def loop() -> None:
+        while True:
+            threading.Event().wait(WARM_EVERY)
+            try:
+                engine.warm_up()
+            except XunwenError as exc:  # e.g. an index of another version swapped in
+                log.warning("could not warm the index: %s", exc)
+            except Exception:  # never let the warmer die silently
+                log.exception("warming the index failed")
+
+    t = threading.Thread(target=loop, name="xunwen-warm", daemon=True)
+    t.start()
+    return t
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -47,6 +70,7 @@ def run(
     count = ensure_index(index_dir, progress=progress)
     engine = SearchEngine(str(index_dir))
     engine.warm_up()  # load columns and lexicon now, not during the first visitor's search
+    _keep_warm(engine)
     app = create_app({"INDEX_DIR": str(index_dir), "ENGINE": engine})
     app.debug = False  # whatever the environment says
     log.warning("serving %d articles from %s on http://%s:%d/", count, index_dir, host, port)
