@@ -40,6 +40,7 @@ __all__ = [
     "iter_articles", "write_jsonl", "read_queries", "dir_size", "peak_rss_mb", "percentiles",
     "machine", "quiet_jieba", "naive_schema", "naive_build", "naive_searcher_query",
     "tantivy_tokens", "tantivy_schema", "tantivy_build", "tantivy_query", "Timer",
+    "free_port", "start_server", "stop_server",
 ]
 
 
@@ -300,3 +301,15 @@ def start_server(index: Path, threads: int, log_file: Path, wait: float = 900) -
         time.sleep(0.2)
     proc.kill()
     raise SystemExit("server did not come up")
+
+
+def stop_server(proc) -> None:
+    """Stop a server started by :func:`start_server`: terminate, then kill if it lingers."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -22,7 +22,6 @@ import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +33,7 @@ from urllib.parse import quote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from common import start_server  # noqa: E402
+from common import start_server, stop_server  # noqa: E402
 QUERIES = ROOT / "bench" / "queries.txt"
 FALLBACK_QUERIES = ["监督", "巡察 整改", "乡村振兴", "\"一带一路\"", "四川 暴雨", "经济", "习近平", "教育"]
 
@@ -212,11 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         res = run_load(base, paths, args.clients, args.duration, args.max_requests)
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
         tmp.cleanup()
     result = {
         "path": args.path,

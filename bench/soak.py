@@ -26,7 +26,6 @@ import json
 import random
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUERIES, REPO, machine, percentiles, read_queries, start_server  # noqa: E402
+from common import QUERIES, REPO, machine, percentiles, read_queries, start_server, stop_server  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -236,12 +235,7 @@ def main() -> None:
                     wait_idle(port, args.path_timeout * 4)
             result["pathological"] = worst
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
 
     print(json.dumps(result, ensure_ascii=False, indent=2))
     if args.json:

@@ -175,6 +175,20 @@ def _writing_started(ix: Path, before: set[str], proc: subprocess.Popen | None =
     return cond
 
 
+def _rebuild_while_writing(tmp_path, corpora, base_index) -> tuple[Path, dict, set[str], str, subprocess.Popen]:
+    """Copy the base index, start ``reindex --rebuild`` of the big corpus with 2 workers and
+    wait until its new generation is being written; return (index, fingerprint, generations,
+    CURRENT, proc) as they were before the rebuild started."""
+    ix = copy_index(base_index, tmp_path / "index")
+    before = fingerprint(ix)
+    gens_before = generations(ix)
+    current_before = (ix / "CURRENT").read_text()
+    proc = start("reindex", str(corpora["big"]), "--index", str(ix), "--rebuild", "--no-progress", "--procs", "2")
+    started = wait_for(_writing_started(ix, gens_before, proc), proc)
+    assert started and proc.poll() is None, "the rebuild finished before it could be interrupted"
+    return ix, before, gens_before, current_before, proc
+
+
 @pytest.mark.parametrize("kill", ["group", "parent-only"])
 def test_rebuild_killed_while_writing_leaves_served_index_unchanged(tmp_path, corpora, base_index, kill):
     """SIGKILL ``reindex --rebuild`` once its new generation is being written.
@@ -183,15 +197,8 @@ def test_rebuild_killed_while_writing_leaves_served_index_unchanged(tmp_path, co
     supervisor would); ``parent-only`` kills just the command, as the kernel's OOM killer
     does, and leaves its workers orphaned.
     """
-    ix = copy_index(base_index, tmp_path / "index")
-    before = fingerprint(ix)
-    gens_before = generations(ix)
-    current_before = (ix / "CURRENT").read_text()
-
-    proc = start("reindex", str(corpora["big"]), "--index", str(ix), "--rebuild", "--no-progress", "--procs", "2")
+    ix, before, _gens, current_before, proc = _rebuild_while_writing(tmp_path, corpora, base_index)
     try:
-        started = wait_for(_writing_started(ix, gens_before, proc), proc)
-        assert started and proc.poll() is None, "the rebuild finished before it could be killed"
         if kill == "group":
             os.killpg(proc.pid, signal.SIGKILL)
         else:
@@ -303,15 +310,10 @@ def test_rebuild_whose_writer_worker_dies_fails_and_keeps_the_served_index(tmp_p
     """SIGKILL one of the rebuild's writer worker processes (the OOM killer's pick): Whoosh's
     own multi-process commit would leave that worker's segment out and report success; ours
     fails the rebuild with a message, and the served index is unchanged."""
-    ix = copy_index(base_index, tmp_path / "index")
-    before = fingerprint(ix)
-    gens_before = generations(ix)
-    current_before = (ix / "CURRENT").read_text()
-    proc = start("reindex", str(corpora["big"]), "--index", str(ix), "--rebuild", "--no-progress", "--procs", "2")
+    ix, before, gens_before, current_before, proc = _rebuild_while_writing(tmp_path, corpora, base_index)
     try:
-        started = wait_for(_writing_started(ix, gens_before, proc), proc)
         workers = children(proc.pid)
-        assert started and proc.poll() is None and workers, "the rebuild finished before a worker could be killed"
+        assert workers, "the rebuild has no worker processes to kill"
         os.kill(workers[0], signal.SIGKILL)
         _out, err = proc.communicate(timeout=240)
         assert proc.returncode != 0

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import write_jsonl
 from search import SearchEngine, SearchRequest
 from search.errors import BadQuery
 from search.indexer import reindex
@@ -47,9 +48,7 @@ def _records() -> list[dict]:
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("hostile-queries")
-    src = d / "corpus.jsonl"
-    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _records()), "utf-8")
-    s = reindex([src], d / "index", rebuild=True, procs=1)
+    s = reindex([write_jsonl(d / "corpus.jsonl", _records())], d / "index", rebuild=True, procs=1)
     assert s.indexed == 40
     return d / "index"
 

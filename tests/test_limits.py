@@ -11,13 +11,8 @@ asserted is that pathological queries are answered (200) or refused (400), never
 
 from __future__ import annotations
 
-import json
 import random
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
@@ -28,8 +23,9 @@ from search.engine import MAX_SIZE, MAX_WINDOW
 from search.errors import BadQuery
 from search.indexer import reindex
 from search.query import MAX_QUERY_CHARS
+from conftest import write_jsonl
+from webutil import free_port, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _records(n: int = 60) -> list[dict]:
@@ -47,9 +43,7 @@ def _records(n: int = 60) -> list[dict]:
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("limits")
-    src = d / "c.jsonl"
-    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _records()), "utf-8")
-    assert reindex([src], d / "index", rebuild=True, procs=1).indexed == 60
+    assert reindex([write_jsonl(d / "c.jsonl", _records())], d / "index", rebuild=True, procs=1).indexed == 60
     return d / "index"
 
 
@@ -160,40 +154,15 @@ def test_no_path_traversal(client, path) -> None:
 # ------------------------------------------------------------------ a real server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(index_dir, tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("limits-server") / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "search.cli", "serve", "--index", str(index_dir),
-                                 "--host", "127.0.0.1", "--port", str(port), "--threads", "4"],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    proc = start_server(index_dir, port, log)
     try:
-        for _ in range(600):  # up to ~60 s for jieba and the index to load
-            if proc.poll() is not None:
-                raise RuntimeError(log.read_text())
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("server did not start: " + log.read_text())
         yield port, log
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
 
 
 def raw(port: int, request: bytes) -> tuple[int, bytes]:
