@@ -44,7 +44,7 @@ MAX_SIZE = 100
 MAX_WINDOW = 1000
 FACET_LIMIT = 20
 EXPANSIONS = 40
-AFFIX_LIMIT = 300  # words read to find a word written across two indexed words
+HOLDING_LIMIT = 300  # words read to find text written across indexed words (more: too common)
 COLUMNS = ("published", "month", "source", "category", "regions", "cluster")
 RERANK = 100  # candidates that get the proximity bonus
 # Long queries: BM25F plus this share of the best BM25F score times the query likelihood
@@ -94,23 +94,10 @@ class Lexicon:
                 self._cache[(w, limit)] = got
         return got
 
-    def holding(self, w: str, limit: int = AFFIX_LIMIT) -> list[str] | None:
+    def holding(self, w: str, limit: int = HOLDING_LIMIT) -> list[str] | None:
         """Indexed Han words that contain ``w``; None when there are more than ``limit``."""
         got = self.containing(w, limit + 1)
         return None if len(got) > limit else got
-
-    def affixed(self, s: str, where: str, limit: int = AFFIX_LIMIT) -> list[str] | None:
-        """Indexed Han words that start (``where="start"``) or end with ``s``, ``s`` itself
-        included; None when there are more than ``limit`` (too unselective to read)."""
-        if not s or not HAN_RE.match(s[0]):
-            return []
-        got = []
-        for x in self._by_char.get(s[0] if where == "start" else s[-1], ()):
-            if x.startswith(s) if where == "start" else x.endswith(s):
-                got.append(x)
-                if len(got) > limit:
-                    return None
-        return got
 
     def sites(self) -> list[str]:
         """Return every indexed URL host."""

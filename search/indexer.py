@@ -44,6 +44,7 @@ from whoosh.query import Or, Term
 from .errors import IndexBusy, IndexIncompatible, IndexMissing
 from .models import Article
 from .normalize import fold_text
+from .ranking import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
 from .schema import SCHEMA_VERSION, make_schema
 from .segwriter import FOLDED_PREFIX, FastMpWriter, FastSegmentWriter
 
@@ -448,8 +449,6 @@ class _PairCounts:
     """
 
     def __init__(self, existing: Path | None):
-        from .ranking import BIGRAM_BUCKETS, BIGRAM_FILE
-
         self.table: np.ndarray | None = np.zeros(BIGRAM_BUCKETS, dtype=np.uint32)
         if existing is not None:
             try:
@@ -462,8 +461,6 @@ class _PairCounts:
     def add(self, title: str, body: str) -> None:
         if self.table is None:
             return
-        from .ranking import bigram_codes
-
         codes = bigram_codes(title + "\n" + body)
         self.batch.append(codes)
         self.pending += len(codes)
@@ -472,8 +469,6 @@ class _PairCounts:
 
     def _flush(self) -> None:
         if self.batch and self.table is not None:
-            from .ranking import BIGRAM_BUCKETS
-
             self.table += np.bincount(np.concatenate(self.batch), minlength=BIGRAM_BUCKETS).astype(np.uint32)
         self.batch, self.pending = [], 0
 
@@ -481,8 +476,6 @@ class _PairCounts:
         """Write the table into the generation (atomically)."""
         if self.table is None:
             return
-        from .ranking import BIGRAM_FILE
-
         self._flush()
         tmp = gen / (BIGRAM_FILE + ".tmp")
         with open(tmp, "wb") as f:

@@ -44,7 +44,7 @@ BUDGET_SECONDS = 3.0
 # alone do not. Short parts need every content word (see required_count).
 MIN_SHOULD_MATCH = 0.1
 MIN_SHOULD_FLOOR = 1  # content words a relaxed short part must still hold
-QL_MIN_WORDS = 4  # content words from which a part is a description, scored by query likelihood too
+LONG_PART = 4  # content words from which a part is a description (a headline, a summary), not keywords
 VERIFY_LIMIT = 2000  # candidates checked against their stored text per phrase or spanning word
 ACROSS_LIMIT = 500  # candidates checked for a text written across word boundaries
 POSITION_CHECK = 300  # phrase matches by position are checked against the text up to this many
@@ -58,7 +58,6 @@ FIELD_ALIASES = {
 _QUOTES = str.maketrans({c: '"' for c in "“”„‟「」『』〝〞"})
 _CTRL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 _PREFIX = re.compile(r"^([^\W\d_]+):(.*)$", re.S)
-_squash = squash  # letters, digits, ideographs and clause-break marks of folded text
 # Function words that a long query may hold without them counting towards the
 # minimum-should-match (they still score, with their low IDF).
 STOPWORDS = frozenset("的 了 在 是 和 与 及 或 对 将 也 就 都 而 等 被 把 让 向 从 于 为 以 之 其 这 那 有 个 中 上 下 着 并 已 又 要 会 能".split())
@@ -175,7 +174,7 @@ def parse_query(q: str | None) -> ParsedQuery:
 def required_count(n: int, relaxed: bool = False) -> int:
     """How many of a short part's ``n`` content words a match must hold: all of them, or
     MIN_SHOULD_FLOOR when ``relaxed`` (the fallback taken when no article holds every word).
-    Long parts (n > 3) are matched by information share instead (MIN_SHOULD_MATCH)."""
+    Long parts (n >= LONG_PART) are matched by information share instead (MIN_SHOULD_MATCH)."""
     return min(n, MIN_SHOULD_FLOOR) if relaxed else n
 
 
@@ -264,7 +263,7 @@ class _Compiler:
         of its characters sits inside one). Candidates are narrowed by every word or character
         selective enough to read, then checked against the stored text (at most ACROSS_LIMIT;
         ``skip`` are documents already matched)."""
-        if len(_squash(fold_text(text))) < 2:
+        if len(squash(fold_text(text))) < 2:
             return np.zeros(self.n, dtype=bool)
         sides = []
         for w in words:
@@ -341,7 +340,7 @@ class _Compiler:
         # A word no article holds as a word is looked for across word boundaries in a short
         # part (研究生 in 研究|生命); in a long one (a summary) its absence is expected.
         scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1,
-                            spanning=len(words) <= 3 and not part.phrase) for w in words]
+                            spanning=len(words) < LONG_PART and not part.phrase) for w in words]
         score = np.sum([sc for _, sc in scored], axis=0, dtype=np.float32)
         if part.phrase:
             checked = np.logical_and.reduce([m for m, _ in scored]) if len(scored) > 1 else scored[0][0]
@@ -362,7 +361,7 @@ class _Compiler:
         content = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1] \
             or [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
         counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
-        if len(content) > 3:
+        if len(content) >= LONG_PART:
             mask = self._information_share(counts, [words[i] for i in content],
                                            [scored[i][0] for i in content], fields)
             relaxed = mask
@@ -372,12 +371,12 @@ class _Compiler:
             loose = required_count(len(content), relaxed=True)
             relaxed = counts >= loose if loose < need and not part.negate else mask
         if not part.negate:
-            if part.field is None and len(content) >= QL_MIN_WORDS:
+            if part.field is None and len(content) >= LONG_PART:
                 self.ql_text += "\n" + part.text
                 for w in words:
                     for x in (w,) + sub_words(w):  # as the index holds a word and its sub-words
                         self.ql_words[x] = self.ql_words.get(x, 0) + 1
-            keep = [words[i] for i in content] if len(words) > 3 else words
+            keep = [words[i] for i in content] if len(words) >= LONG_PART else words
             self.pairs.extend((a, b, fields) for a, b in zip(keep, keep[1:]))
         return mask, relaxed, score
 
@@ -429,7 +428,7 @@ class _Compiler:
     def verify(self, cands: set[int], needle: str, fields: tuple[str, ...]) -> set[int]:
         """Keep the candidates whose stored text holds ``needle`` as folding sees it (either
         script, full-width or not, spaces and quotes ignored; see normalize.display_pattern)."""
-        needle = _squash(fold_text(needle)).strip("\x00")
+        needle = squash(fold_text(needle)).strip("\x00")
         out: set[int] = set()
         if not needle:
             return out
@@ -440,7 +439,7 @@ class _Compiler:
             f = self.s.stored_fields(d)
             for x in fields:
                 t = f.get(x) or ""
-                if pattern.search(t) or needs_fold(t) and needle in _squash(fold_text(t)):
+                if pattern.search(t) or needs_fold(t) and needle in squash(fold_text(t)):
                     out.add(d)
                     break
         return out
