@@ -27,6 +27,7 @@ import numpy as np
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
+from .chars import CharIndex
 from .errors import BadQuery, NotFound
 from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
@@ -163,6 +164,7 @@ class _Snapshot:
     postings: Postings | None = None
     lexicon: Lexicon | None = None
     pairs: tuple[np.ndarray | None, float] | None = None  # character-pair counts and their total
+    chars: CharIndex | None = None  # the character index of every segment
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -275,6 +277,9 @@ class SearchEngine:
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
         return self._cached(snap, "lexicon", Lexicon, searcher)
 
+    def _chars(self, snap: _Snapshot, searcher) -> CharIndex:
+        return self._cached(snap, "chars", CharIndex.of_reader, searcher)
+
     def _pairs(self, snap: _Snapshot, searcher) -> tuple[np.ndarray | None, float]:
         def load(_reader: Any) -> tuple[np.ndarray | None, float]:
             try:
@@ -293,6 +298,7 @@ class SearchEngine:
         snap, s = self._snap_searcher()
         self._columns(snap, s)
         self._lexicon(snap, s)
+        self._chars(snap, s)
         p = self._postings(snap, s)
         p.lengths("title", s.reader())
         p.lengths("body", s.reader())
@@ -328,29 +334,35 @@ class SearchEngine:
         cols = self._columns(snap, s)
         post = self._postings(snap, s)
         if parsed.groups or parsed.excluded:
-            plan = compile_query(parsed, s, self._lexicon(snap, s), post)
+            plan = compile_query(parsed, s, self._lexicon(snap, s), post, self._chars(snap, s))
         else:
             plan = Plan(parsed)
         mask = post.live.copy() if plan.mask is None else plan.mask & post.live
         mask = self._filter(mask, req, cols, post.n)
         total = int(np.count_nonzero(mask))
-        relaxed = False
-        if not total and plan.relaxed is not None:
-            # No article holds every word of a part: answer with those holding most of them
-            # (the page says so) rather than an empty page.
-            mask = self._filter(plan.relaxed & post.live, req, cols, post.n)
-            total = int(np.count_nonzero(mask))
-            relaxed = total > 0
-        per_cluster = np.bincount(cols.cluster[mask], minlength=len(cols.clusters))
-        facets = self._facets(mask, cols) if req.facets else {}
+        # Strict first: the articles holding every word. Only when they are fewer than a page
+        # do looser matches (most of the words) follow, after all of them, counted apart.
+        extra = None
+        if plan.relaxed is not None and total < req.size:
+            extra = self._filter(plan.relaxed & post.live, req, cols, post.n) & ~mask
+            if not extra.any():
+                extra = None
+        total_relaxed = int(np.count_nonzero(extra)) if extra is not None else 0
+        shown = mask if extra is None else mask | extra
+        per_cluster = np.bincount(cols.cluster[shown], minlength=len(cols.clusters))
+        # Facets count what the total counts (the looser matches only when nothing is strict).
+        facets = self._facets(mask if total else shown, cols) if req.facets else {}
         collapse = req.collapse and req.cluster is None
-        stories = int(np.count_nonzero(per_cluster)) if collapse else total
+        stories = (int(np.count_nonzero(np.bincount(cols.cluster[mask], minlength=len(cols.clusters))))
+                   if collapse else total)
         want = req.page * req.size
-        if req.sort == "relevance" and plan.score is not None:
-            pairs = self._pairs(snap, s) if plan.ql_text else (None, 0.0)
-            ordered = self._rank(s, plan, mask, want, cols, post, collapse, req.recency, pairs)
-        else:
-            ordered = self._by_date(mask, cols, newest=req.sort != "oldest")
+        ordered = []
+        for m in (mask,) if extra is None else (mask, extra):
+            if req.sort == "relevance" and plan.score is not None:
+                pairs = self._pairs(snap, s) if plan.ql_text else (None, 0.0)
+                ordered += self._rank(s, plan, m, want, cols, post, collapse, req.recency, pairs)
+            else:
+                ordered += self._by_date(m, cols, newest=req.sort != "oldest")
         if collapse:
             ordered = self._collapse(ordered, cols.cluster, want)
         window = ordered[(req.page - 1) * req.size: want]
@@ -362,7 +374,7 @@ class SearchEngine:
         return SearchPage(
             query=req.q, total=total, page=req.page, size=req.size, hits=hits, facets=facets,
             took_ms=(time.perf_counter() - t0) * 1000, sort=req.sort, collapsed=collapse, stories=stories,
-            relaxed=relaxed,
+            relaxed=extra is not None, total_relaxed=total_relaxed,
         )
 
     @staticmethod

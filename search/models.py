@@ -116,7 +116,8 @@ class SearchPage:
     collapsed: bool = True
     stories: int = 0  # results after collapsing copies of one story (what pages count)
     partial: bool = False  # the time budget ran out before all matches were counted
-    relaxed: bool = False  # no article held every word of a part; these hold most of them
+    relaxed: bool = False  # fewer than a page held every word: looser matches follow them
+    total_relaxed: int = 0  # those looser matches (most of the words), not counted in total
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape served by the API."""
@@ -130,6 +131,7 @@ class SearchPage:
             "stories": self.stories,
             "partial": self.partial,
             "relaxed": self.relaxed,
+            "total_relaxed": self.total_relaxed,
             "took_ms": round(self.took_ms, 2),
             "hits": [h.to_dict() for h in self.hits],
             "facets": {k: [v.to_dict() for v in vs] for k, vs in self.facets.items()},

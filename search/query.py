@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 
 from .analysis import query_words, sub_words
+from .chars import CharIndex
 from .errors import BadQuery
-from .normalize import display_pattern, fold_text, needs_fold, squash
-from .ranking import Postings, term_positions
+from .normalize import fold_text
+from .ranking import Postings
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
            "FIELD_ALIASES", "required_count", "MAX_WORDS", "BUDGET_SECONDS"]
@@ -45,9 +46,6 @@ BUDGET_SECONDS = 3.0
 MIN_SHOULD_MATCH = 0.1
 MIN_SHOULD_FLOOR = 1  # content words a relaxed short part must still hold
 LONG_PART = 4  # content words from which a part is a description (a headline, a summary), not keywords
-VERIFY_LIMIT = 2000  # candidates checked against their stored text per phrase or spanning word
-ACROSS_LIMIT = 500  # candidates checked for a text written across word boundaries
-POSITION_CHECK = 300  # phrase matches by position are checked against the text up to this many
 SUBWORD_SUM = 0.5  # sub-words of a long query word also add their own score, at this weight
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
@@ -203,11 +201,12 @@ class Plan:
 
 
 class _Compiler:
-    def __init__(self, searcher: Any, lexicon: Any, postings: Postings):
+    def __init__(self, searcher: Any, lexicon: Any, postings: Postings, chars: CharIndex):
         self.deadline = time.perf_counter() + BUDGET_SECONDS
         self.s = searcher
         self.lex = lexicon
         self.p = postings
+        self.chars = chars
         self.r = searcher.reader()
         self.n = postings.n
         self.highlight: list[str] = []
@@ -230,13 +229,6 @@ class _Compiler:
         m[ids] = True
         return m
 
-    def set_mask(self, docs: set[int]) -> np.ndarray:
-        """Documents of a Python set."""
-        m = np.zeros(self.n, dtype=bool)
-        if docs:
-            m[np.fromiter(docs, dtype=np.int64, count=len(docs))] = True
-        return m
-
     def terms_mask(self, terms: list[str], fields: tuple[str, ...]) -> np.ndarray:
         """Documents holding any of ``terms`` in any of ``fields`` (postings read uncached)."""
         m = np.zeros(self.n, dtype=bool)
@@ -247,49 +239,19 @@ class _Compiler:
         self.check_budget()
         return m
 
-    def _holders(self, w: str, fields: tuple[str, ...]) -> np.ndarray | None:
-        """Documents with an indexed word that contains ``w`` (``w`` itself included); None when
-        too many words hold it to narrow anything (a common character)."""
-        got = [w] if w.isascii() else self.lex.holding(w)
-        if got is None:
-            return None
-        return self.terms_mask(sorted(set(got) | {w}), fields)
-
-    def across(self, text: str, words: list[str], fields: tuple[str, ...],
-               skip: np.ndarray | None = None) -> np.ndarray:
-        """Documents whose stored text holds ``text`` although their indexed words do not line
-        up with ``words``: a word sits inside a longer indexed word (剧 in 电视剧, 北 in 北京),
-        or is written across two or more (研究生 in 研究|生命, 人道准 in 人|道|准入; then each
-        of its characters sits inside one). Candidates are narrowed by every word or character
-        selective enough to read, then checked against the stored text (at most ACROSS_LIMIT;
-        ``skip`` are documents already matched)."""
-        if len(squash(fold_text(text))) < 2:
-            return np.zeros(self.n, dtype=bool)
-        sides = []
-        for w in words:
-            side = self._holders(w, fields)
-            if len(w) > 1 and not w.isascii():
-                # Written across indexed words (专科|学历 holds 科学): each character sits inside one.
-                chars = [m for m in (self._holders(c, fields) for c in w) if m is not None]
-                if chars:
-                    spread = np.logical_and.reduce(chars)
-                    side = spread if side is None else side | spread
-            if side is not None:
-                sides.append(side)
-        if not sides:
-            return np.zeros(self.n, dtype=bool)
-        cands = np.logical_and.reduce(sides) & self.p.live
-        if skip is not None:
-            cands &= ~skip
-        docs = np.flatnonzero(cands)[:ACROSS_LIMIT]
-        return self.set_mask(self.verify(set(docs.tolist()), text, fields))
+    def present(self, w: str, fields: tuple[str, ...]) -> np.ndarray:
+        """Documents holding the word ``w`` as text: any run of its characters for Han (whatever
+        jieba made of the article: 研究生 in 研究|生命), the whole indexed run for Latin/digits."""
+        if w.isascii():
+            return self.terms_mask([w], fields)
+        return self.chars.mask(w, self.check_budget, title_only=fields == ("title",))
 
     # -- words
     def word(self, w: str, fields: tuple[str, ...], expand: bool = True,
-             split: bool = True, spanning: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Match and score one word: its best reading per field (itself, a longer word holding it,
-        all of its sub-words unless ``split`` is false), summed over fields; with ``spanning``,
-        a word no indexed word holds is looked for across word boundaries."""
+             split: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Score one word: its best reading per field (itself, a longer word holding it, all of
+        its sub-words unless ``split`` is false), summed over fields; and the documents where
+        one of those readings is indexed (a loose match: sub-words may stand apart)."""
         self.check_budget()
         longer = self.lex.containing(w) if expand and w not in STOPWORDS else []
         parts = sub_words(w) if split else ()
@@ -317,13 +279,30 @@ class _Compiler:
                 if SUBWORD_SUM:
                     total += SUBWORD_SUM * part_sum
             total += best
-        if spanning and not mask.any() and len(w) > 1 and not w.isascii():
-            # No indexed word holds it: it may be written across two (研究生 in 研究|生命).
-            mask = self.across(w, [w], fields)
-            df = int(np.count_nonzero(mask))
-            if df:
-                total[mask] += 0.5 * math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
         return mask, total
+
+    def _text_bonus(self, held: np.ndarray, score: np.ndarray) -> None:
+        """Give documents that hold a text only as characters (no indexed word scored it) half
+        the text's IDF, so that they rank among the others."""
+        df = int(np.count_nonzero(held))
+        if df:
+            idf = 0.5 * math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+            score[held & (score <= 0)] += idf
+
+    def _strict(self, words: list[str], fields: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Documents holding every one of ``words`` as text, and each word's holders (rarest
+        first; stops once no document is left)."""
+        def df(w: str) -> int:
+            return sum(self.r.doc_frequency(f, w) for f in fields)
+
+        mask = np.ones(self.n, dtype=bool)
+        held: dict[str, np.ndarray] = {}
+        for w in sorted(set(words), key=df):
+            held[w] = self.present(w, fields)
+            mask &= held[w]
+            if not mask.any():
+                break
+        return mask, held
 
     def text_part(self, part: Part) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """Return (match mask, relaxed match mask, scores) of a text part."""
@@ -333,50 +312,47 @@ class _Compiler:
             return None, None, None
         self.words_used += len(words)
         fields = ("title",) if part.field == "title" else ("title", "body")
-        if not part.negate:
-            self.highlight.extend(words)
         # Single characters are expanded to the words holding them only when typed alone
         # (珙 → 珙县); inside a longer part they would drown it in unrelated words.
         # A word no article holds as a word is looked for across word boundaries in a short
         # part (研究生 in 研究|生命); in a long one (a summary) its absence is expected.
-        scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1,
-                            spanning=len(words) < LONG_PART and not part.phrase) for w in words]
+        scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1) for w in words]
         score = np.sum([sc for _, sc in scored], axis=0, dtype=np.float32)
         if part.phrase:
-            checked = np.logical_and.reduce([m for m, _ in scored]) if len(scored) > 1 else scored[0][0]
-            mask = checked
-            if len(words) == 1 and len(sub_words(words[0])) > 1:
-                # One word typed in quotes: its sub-words found apart (积极 … 关注) are not it.
-                direct = self.word(words[0], fields, split=False)[0]
-                mask = direct | self._phrase_mask(part.text, list(sub_words(words[0])), mask & ~direct, fields)
-            if len(words) > 1:
-                mask = self._phrase_mask(part.text, words, mask, fields)
-            # A phrase cut out of the middle of words (究生命, 人道准) need not line up with the
-            # indexed words: look across word boundaries too, wherever that is selective, in the
-            # documents not already checked above.
-            mask = mask | self.across(part.text, words, fields, skip=checked)
+            # The exact text, found by the positions of its characters (search.chars): whatever
+            # the segmentation of the article or of the phrase.
+            mask = self.chars.mask(part.text, self.check_budget, title_only=fields == ("title",))
+            self._text_bonus(mask, score)
+            if not part.negate:
+                self.highlight.append(part.text)
             return mask, mask, score
         # Function words and lone characters (often half a word: the end of a half-typed
         # headline) are not required when the part has other words; they still score.
         content = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1] \
             or [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
+        needed = [words[i] for i in content]
+        # Strict: every content word, as a word or as characters (what the totals count).
+        mask, held = self._strict(needed, fields)
+        for i in content:
+            if words[i] in held:
+                self._text_bonus(held[words[i]], scored[i][1])
+        if not part.negate:
+            self.highlight.extend(dict.fromkeys(needed))
+        # Relaxed (shown after every strict match, when those are fewer than a page): most of
+        # the words, as indexed words or their readings.
         counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
         if len(content) >= LONG_PART:
-            mask = self._information_share(counts, [words[i] for i in content],
-                                           [scored[i][0] for i in content], fields)
-            relaxed = mask
+            relaxed = self._information_share(counts, needed, [scored[i][0] for i in content], fields)
         else:
-            need = required_count(len(content))
-            mask = counts >= need
-            loose = required_count(len(content), relaxed=True)
-            relaxed = counts >= loose if loose < need and not part.negate else mask
+            relaxed = counts >= required_count(len(content), relaxed=True)
+        relaxed = relaxed | mask
         if not part.negate:
             if part.field is None and len(content) >= LONG_PART:
                 self.ql_text += "\n" + part.text
                 for w in words:
                     for x in (w,) + sub_words(w):  # as the index holds a word and its sub-words
                         self.ql_words[x] = self.ql_words.get(x, 0) + 1
-            keep = [words[i] for i in content] if len(words) >= LONG_PART else words
+            keep = needed if len(words) >= LONG_PART else words
             self.pairs.extend((a, b, fields) for a, b in zip(keep, keep[1:]))
         return mask, relaxed, score
 
@@ -395,54 +371,6 @@ class _Compiler:
             if x:
                 mass[m] += x
         return (counts >= 1) & (mass >= MIN_SHOULD_MATCH * total * (1 - 1e-6))
-
-    def _phrase_mask(self, text: str, words: list[str], cands: np.ndarray, fields) -> np.ndarray:
-        docs = np.flatnonzero(cands)
-        if not len(docs):
-            return cands
-        # Positions of the phrase's words in the candidates only (not a walk of the index).
-        exact: set[int] = set()
-        for f in fields:
-            per_word = [term_positions(self.s, f, w, docs) for w in words]
-            common = set(per_word[0]).intersection(*per_word[1:])
-            for d in common:
-                starts = set(per_word[0][d])
-                for k, pw in enumerate(per_word[1:], start=1):
-                    starts &= {p - k for p in pw[d]}
-                    if not starts:
-                        break
-                if starts:
-                    exact.add(d)
-            self.check_budget()
-        rest = set(docs.tolist()) - exact
-        # Segmentation can differ between a phrase typed alone and the same words in
-        # running text; check the remaining candidates against their stored text.
-        if len(rest) > VERIFY_LIMIT:
-            rest = set(sorted(rest)[:VERIFY_LIMIT])
-        if len(exact) <= POSITION_CHECK:
-            # A sub-word shares its word's position, so 在|北京|举行 in positions is also
-            # 在|北京市|举行 in the text: check those against the text too, while they are few.
-            exact = self.verify(exact, text, fields)
-        return self.set_mask(exact | self.verify(rest, text, fields))
-
-    def verify(self, cands: set[int], needle: str, fields: tuple[str, ...]) -> set[int]:
-        """Keep the candidates whose stored text holds ``needle`` as folding sees it (either
-        script, full-width or not, spaces and quotes ignored; see normalize.display_pattern)."""
-        needle = squash(fold_text(needle)).strip("\x00")
-        out: set[int] = set()
-        if not needle:
-            return out
-        pattern = display_pattern(needle)
-        for n, d in enumerate(sorted(cands)):
-            if n % 200 == 0:
-                self.check_budget()
-            f = self.s.stored_fields(d)
-            for x in fields:
-                t = f.get(x) or ""
-                if pattern.search(t) or needs_fold(t) and needle in squash(fold_text(t)):
-                    out.add(d)
-                    break
-        return out
 
     # -- prefixes
     def source_part(self, part: Part) -> np.ndarray:
@@ -478,11 +406,14 @@ class _Compiler:
         return self.text_part(part)
 
 
-def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any, postings: Postings | None = None) -> Plan:
+def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any, postings: Postings | None = None,
+                  chars: CharIndex | None = None) -> Plan:
     """Turn a parsed query into a match mask and BM25F scores over one searcher's snapshot."""
     if postings is None:
         postings = Postings(searcher.reader())
-    c = _Compiler(searcher, lexicon, postings)
+    if chars is None:
+        chars = CharIndex.of_reader(searcher.reader())
+    c = _Compiler(searcher, lexicon, postings, chars)
     mask: np.ndarray | None = None
     relaxed: np.ndarray | None = None
     score: np.ndarray | None = None

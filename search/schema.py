@@ -16,7 +16,7 @@ from .analysis import JiebaTokenizer, index_terms
 
 __all__ = ["SCHEMA_VERSION", "JiebaText", "make_schema", "TITLE_BOOST"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: a character index beside each segment (search.chars)
 TITLE_BOOST = 2.5
 
 

@@ -45,6 +45,7 @@ from whoosh.util import random_name
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from .chars import CharPool
 from .errors import IndexWriteFailed
 from .analysis import _MIXED, _WORDISH, _coarse_marks, _parts, segment
 from .normalize import fold
@@ -348,6 +349,7 @@ class FastSegmentWriter(SegmentWriter):
                 raise TypeError(f"field {name!r}: term vectors and spelling fields are not supported")
         strfields = frozenset(n for n in self.schema.names() if isinstance(self.schema[n], JiebaText))
         self.pool = TermPool(self._tempstorage, limitmb, strfields)
+        self.chars = CharPool(self._tempstorage.folder)
         self._wtables: dict[str, list[float]] = {}
 
     # -- adding
@@ -393,6 +395,9 @@ class FastSegmentWriter(SegmentWriter):
                 perdocwriter.add_column_value(fieldname, column, field.to_column_value(customval))
 
         perdocwriter.finish_doc()
+        # The character index of the article (search.chars), folded as the words were.
+        self.chars.add(*(fields.get(FOLDED_PREFIX + f) if fields.get(FOLDED_PREFIX + f) is not None
+                         else fold(fields.get(f) or "").text for f in ("title", "body")))
         self._added = True
         self.docnum += 1
         if pool.size > pool.limit:
@@ -482,6 +487,23 @@ class FastSegmentWriter(SegmentWriter):
         add = self.pool.add
         for item in self._process_posts(reader.iter_postings(), startdoc, docmap):
             add(item)
+        self._merge_chars(reader, startdoc, docmap)
+
+    def _merge_chars(self, reader: Any, startdoc: int, docmap: dict[int, int] | None) -> None:
+        """Carry a merged segment's character index over (deleted articles dropped)."""
+        from pathlib import Path
+
+        from .chars import open_segment
+
+        def texts():
+            for d in range(reader.doc_count_all()):
+                f = reader.stored_fields(d) or {}
+                yield fold(f.get("title") or "").text, fold(f.get("body") or "").text
+
+        seg = open_segment(Path(reader.storage().folder), reader.segment().make_filename(""), texts)
+        if self.chars.docs != startdoc:
+            raise IndexWriteFailed(f"character index out of step ({self.chars.docs} articles, merge at {startdoc})")
+        self.chars.merge(seg, None if docmap is None else sorted(docmap))
 
     # -- writing
 
@@ -496,8 +518,10 @@ class FastSegmentWriter(SegmentWriter):
         pdr = self.per_document_reader() if self.codec.length_stats else None
         try:
             write_postings(self.fieldwriter, self.schema, pdr, self.pool.iter_terms(), self.codec)
+            self.chars.write(lambda ext: self.storage.create_file(self.newsegment.make_filename(ext)))
         finally:
             self.pool.cleanup()
+            self.chars.cleanup()
         self.fieldwriter.close()
         if pdr:
             pdr.close()

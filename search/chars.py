@@ -1,0 +1,479 @@
+"""The character index: every folded letter, digit and ideograph of an article, with its position.
+
+Matching by jieba words alone loses text: 研究生命 is cut 研究|生命, so a quoted 研究生 or 究生
+is in no word. Beside the words, every segment of the index carries this index of the article's
+*squashed* folded text (:func:`search.normalize.squash`: letters, digits and ideographs, one break
+mark per run of clause punctuation; spaces, quotes and brackets dropped). Each character at
+position ``p`` is posted under the key of the pair it starts, ``(c[p], c[p+1])``, the second
+half being 0 before a break or at the end of a text (the Lucene ``CJKBigramFilter`` design, with
+positions). A quoted text of two or more characters is then the positional intersection of its
+pairs, rarest first: exact by construction, whatever jieba made of the article, and cheap since
+only a few posting lists are read. One character alone is the union of the pairs it starts.
+
+Layout of one article: title, two empty positions, body, two empty positions (the gaps keep a
+match from running from the title into the body or into the next article). Positions are global
+within the segment; ``starts[d]`` is article ``d``'s first position and ``body_starts[d]`` its
+body's.
+
+On disk, beside each Whoosh segment (``MAIN_<segid>.xc?``, so Whoosh deletes them with their
+segment), raw little-endian arrays opened by memory-mapping:
+
+* ``.xck`` int64, the sorted distinct keys (``c1 << 21 | c2``);
+* ``.xco`` int64, ``len(keys) + 1`` offsets into the delta stream;
+* ``.xcl`` uint16, per key its positions as deltas (the first from 0), low 16 bits;
+* ``.xcx`` int64 / ``.xcy`` uint32, the stream indexes and high bits of the deltas ≥ 65536
+  (patched-frame encoding: about 2 bytes per character in all);
+* ``.xcd`` int64, ``starts`` (one more than the articles) then ``body_starts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .normalize import fold_text, squash
+
+__all__ = ["units", "CharPool", "SegmentChars", "CharIndex", "EXTENSIONS", "needle_units"]
+
+log = logging.getLogger(__name__)
+
+SHIFT = 21  # code points are < 2**21
+GAP = 2  # empty positions after a title and after an article
+RUN_LIMIT = 4_000_000  # characters held in memory by a writer before a sorted run file
+CHUNK = 4_000_000  # characters merged at a time when runs are written into the segment
+EXTENSIONS = (".xck", ".xco", ".xcl", ".xcx", ".xcy", ".xcd")
+_BREAKS = re.compile("\x00+")
+
+
+def units(folded: str) -> str:
+    """Return the squashed form of folded text that the index holds (``\\x00`` = a break)."""
+    return _BREAKS.sub("\x00", squash(folded)).strip("\x00")
+
+
+def needle_units(text: str) -> str:
+    """Return what a typed text is looked for as: its folded, squashed characters."""
+    return units(fold_text(text))
+
+
+def _codes(s: str) -> np.ndarray:
+    return np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+
+
+def article_keys(folded_title: str, folded_body: str) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Return (keys, positions from the article's start, body offset, article span) of one article."""
+    t = _codes(units(folded_title))
+    b = _codes(units(folded_body))
+    lt = len(t)
+    full = np.zeros(lt + GAP + len(b) + GAP, dtype=np.int64)
+    full[:lt] = t
+    full[lt + GAP: lt + GAP + len(b)] = b
+    idx = np.flatnonzero(full)
+    keys = (full[idx] << SHIFT) | full[idx + 1]
+    return keys, idx, lt + GAP, len(full)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _encode(keys: np.ndarray, pos: np.ndarray, base: int) -> tuple[np.ndarray, ...]:
+    """Encode sorted (key, position) pairs: distinct keys, their offsets, low deltas, exceptions."""
+    n = len(keys)
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    d = np.empty(n, dtype=np.int64)
+    d[0] = pos[0]
+    np.subtract(pos[1:], pos[:-1], out=d[1:])
+    d[first] = pos[first]
+    big = np.flatnonzero(d > 0xFFFF)
+    return (keys[first], np.flatnonzero(first).astype(np.int64) + base, (d & 0xFFFF).astype(np.uint16),
+            big.astype(np.int64) + base, (d[big] >> 16).astype(np.uint32))
+
+
+class CharPool:
+    """The character postings of one segment being written (bounded memory: sorted run files)."""
+
+    def __init__(self, tempdir: str | os.PathLike, run_limit: int = RUN_LIMIT):
+        self.tempdir = Path(tempdir)
+        self.run_limit = run_limit
+        self._keys: list[np.ndarray] = []
+        self._pos: list[np.ndarray] = []
+        self._held = 0
+        self.runs: list[tuple[Path, Path]] = []
+        self.starts: list[int] = []
+        self.body_starts: list[int] = []
+        self.next = 0  # the next article's first position
+
+    @property
+    def docs(self) -> int:
+        """Articles added so far."""
+        return len(self.starts)
+
+    def add(self, folded_title: str, folded_body: str) -> None:
+        """Add the next article (articles arrive in document-number order)."""
+        keys, pos, body_off, span = article_keys(folded_title, folded_body)
+        self._append(keys, pos + self.next, self.next + body_off, span)
+
+    def add_encoded(self, keys: np.ndarray, pos: np.ndarray, body_off: int, span: int) -> None:
+        """Add the next article from keys and positions relative to its start (a merge)."""
+        self._append(keys, pos + self.next, self.next + body_off, span)
+
+    def _append(self, keys: np.ndarray, pos: np.ndarray, body_start: int, span: int) -> None:
+        self.starts.append(self.next)
+        self.body_starts.append(body_start)
+        self.next += span
+        if len(keys):
+            self._keys.append(keys)
+            self._pos.append(pos)
+            self._held += len(keys)
+            if self._held >= self.run_limit:
+                self._spill()
+
+    def merge(self, seg: SegmentChars, kept: list[int] | None) -> None:
+        """Append a merged segment's articles (``kept``: its live document numbers, sorted)."""
+        old = np.arange(seg.n, dtype=np.int64) if kept is None else np.asarray(kept, dtype=np.int64)
+        if not len(old):
+            return
+        spans = seg.starts[old + 1] - seg.starts[old]
+        new_starts = self.next + np.concatenate(([0], np.cumsum(spans)[:-1]))
+        # shift[d] moves old article d's positions to where it now starts (-1: deleted)
+        shift = np.full(seg.n, -1, dtype=np.int64)
+        shift[old] = new_starts - seg.starts[old]
+        self.starts.extend(new_starts.tolist())
+        self.body_starts.extend((seg.body_starts[old] + shift[old]).tolist())
+        self.next = int(new_starts[-1] + spans[-1])
+        for keys, pos in seg.iter_chunks():
+            d = np.searchsorted(seg.starts, pos, side="right") - 1
+            sh = shift[d]
+            keep = sh >= 0
+            if not keep.all():
+                keys, pos, sh = keys[keep], pos[keep], sh[keep]
+            if len(keys):
+                self._keys.append(keys)
+                self._pos.append(pos + sh)
+                self._held += len(keys)
+                if self._held >= self.run_limit:
+                    self._spill()
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self._keys:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        keys = np.concatenate(self._keys)
+        pos = np.concatenate(self._pos)
+        self._keys, self._pos, self._held = [], [], 0
+        order = np.argsort(keys, kind="stable")  # positions stay increasing within a key
+        return keys[order], pos[order]
+
+    def _spill(self) -> None:
+        keys, pos = self._sorted()
+        name = f"xchars-{os.getpid()}-{id(self):x}-{len(self.runs)}"
+        kp, pp = self.tempdir / (name + ".k"), self.tempdir / (name + ".p")
+        keys.tofile(kp)
+        pos.tofile(pp)
+        self.runs.append((kp, pp))
+
+    def _chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield sorted (keys, positions) in key order, merging the runs a key range at a time."""
+        if not self.runs:
+            keys, pos = self._sorted()
+            if len(keys):
+                yield keys, pos
+            return
+        if self._keys:
+            self._spill()
+        runs = [(np.memmap(k, dtype=np.int64, mode="r"), np.memmap(p, dtype=np.int64, mode="r"))
+                for k, p in self.runs if os.path.getsize(k)]
+        total = sum(len(k) for k, _ in runs)
+        # Key boundaries from a sample of every run, so that each range holds ~CHUNK postings.
+        sample = np.unique(np.concatenate([k[:: max(1, len(k) // 4096)] for k, _ in runs]))
+        parts = max(1, -(-total // CHUNK))
+        bounds = list(sample[np.linspace(0, len(sample), parts + 1, dtype=np.int64)[1:-1]]) + [np.iinfo(np.int64).max]
+        lo_key = np.iinfo(np.int64).min
+        for hi_key in bounds:
+            ks, ps = [], []
+            for k, p in runs:
+                a, b = np.searchsorted(k, [lo_key, hi_key])
+                if b > a:
+                    ks.append(np.asarray(k[a:b]))
+                    ps.append(np.asarray(p[a:b]))
+            lo_key = hi_key
+            if not ks:
+                continue
+            keys = np.concatenate(ks)
+            pos = np.concatenate(ps)
+            order = np.argsort(keys, kind="stable")  # runs are in document order: stable keeps it
+            yield keys[order], pos[order]
+        del runs
+
+    def write(self, create: Callable[[str], Any]) -> None:
+        """Write the segment's files through ``create(extension) -> binary file``."""
+        files = {ext: create(ext) for ext in EXTENSIONS}
+        try:
+            written = 0
+            for keys, pos in self._chunks():
+                uk, offs, lo, xi, xh = _encode(keys, pos, written)
+                files[".xck"].write(uk.tobytes())
+                files[".xco"].write(offs.tobytes())
+                files[".xcl"].write(lo.tobytes())
+                files[".xcx"].write(xi.tobytes())
+                files[".xcy"].write(xh.tobytes())
+                written += len(keys)
+            files[".xco"].write(np.array([written], dtype=np.int64).tobytes())
+            docs = np.array(self.starts + [self.next] + self.body_starts, dtype=np.int64)
+            files[".xcd"].write(docs.tobytes())
+        finally:
+            for f in files.values():
+                f.close()
+            self.cleanup()
+
+    def cleanup(self) -> None:
+        """Remove run files and forget the postings."""
+        for k, p in self.runs:
+            for x in (k, p):
+                try:
+                    x.unlink()
+                except OSError:
+                    pass
+        self.runs = []
+        self._keys, self._pos, self._held = [], [], 0
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _isin_sorted(x: np.ndarray, sorted_arr: np.ndarray) -> np.ndarray:
+    """Boolean mask of the values of ``x`` present in the sorted array."""
+    if not len(sorted_arr):
+        return np.zeros(len(x), dtype=bool)
+    i = np.searchsorted(sorted_arr, x)
+    np.minimum(i, len(sorted_arr) - 1, out=i)
+    return sorted_arr[i] == x
+
+
+class SegmentChars:
+    """The character index of one segment (memory-mapped, read-only, shareable between threads)."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self.keys = arrays[".xck"]
+        self.offs = arrays[".xco"]
+        self.lo = arrays[".xcl"]
+        self.exc_idx = arrays[".xcx"]
+        self.exc_hi = arrays[".xcy"]
+        d = arrays[".xcd"]
+        n = (len(d) - 1) // 2
+        self.starts = d[: n + 1]
+        self.body_starts = d[n + 1:]
+        self.n = n
+
+    @classmethod
+    def open(cls, folder: Path, segid: str) -> SegmentChars:
+        """Open a segment's files by memory-mapping; raise FileNotFoundError when it has none."""
+        dtypes = {".xck": np.int64, ".xco": np.int64, ".xcl": np.uint16, ".xcx": np.int64,
+                  ".xcy": np.uint32, ".xcd": np.int64}
+        arrays = {}
+        for ext, dt in dtypes.items():
+            p = folder / f"{segid}{ext}"
+            size = p.stat().st_size
+            arrays[ext] = np.memmap(p, dtype=dt, mode="r") if size else np.zeros(0, dtype=dt)
+        return cls(arrays)
+
+    @classmethod
+    def build(cls, texts: Iterable[tuple[str, str]], tempdir: str | os.PathLike) -> SegmentChars:
+        """Build in memory from (folded title, folded body) per document (a segment without files)."""
+        pool = CharPool(tempdir, run_limit=1 << 62)
+        for t, b in texts:
+            pool.add(t, b)
+        parts: dict[str, list[bytes]] = {ext: [] for ext in EXTENSIONS}
+
+        class _Buf:
+            def __init__(self, ext: str):
+                self.ext = ext
+
+            def write(self, data: bytes) -> None:
+                parts[self.ext].append(data)
+
+            def close(self) -> None:
+                pass
+
+        pool.write(_Buf)
+        dtypes = {".xck": np.int64, ".xco": np.int64, ".xcl": np.uint16, ".xcx": np.int64,
+                  ".xcy": np.uint32, ".xcd": np.int64}
+        return cls({ext: np.frombuffer(b"".join(parts[ext]), dtype=dtypes[ext]) for ext in EXTENSIONS})
+
+    def _index(self, key: int) -> int:
+        i = int(np.searchsorted(self.keys, key))
+        return i if i < len(self.keys) and int(self.keys[i]) == key else -1
+
+    def count(self, i: int) -> int:
+        """Postings of the key at index ``i``."""
+        return int(self.offs[i + 1] - self.offs[i])
+
+    def positions(self, i: int) -> np.ndarray:
+        """Decode the sorted positions of the key at index ``i``."""
+        s, e = int(self.offs[i]), int(self.offs[i + 1])
+        d = self.lo[s:e].astype(np.int64)
+        a, b = np.searchsorted(self.exc_idx, [s, e])
+        if b > a:
+            d[self.exc_idx[a:b] - s] += self.exc_hi[a:b].astype(np.int64) << 16
+        return np.cumsum(d, out=d)
+
+    def iter_chunks(self, size: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield every (key, position) pair in key order, about ``size`` at a time (all decoded)."""
+        k = len(self.keys)
+        i = 0
+        while i < k:
+            s = int(self.offs[i])
+            j = int(np.searchsorted(self.offs, s + size, side="right")) - 1
+            j = min(max(j, i + 1), k)
+            e = int(self.offs[j])
+            d = self.lo[s:e].astype(np.int64)
+            a, b = np.searchsorted(self.exc_idx, [s, e])
+            if b > a:
+                d[self.exc_idx[a:b] - s] += self.exc_hi[a:b].astype(np.int64) << 16
+            counts = np.diff(np.asarray(self.offs[i:j + 1]))
+            which = np.repeat(np.arange(j - i), counts)
+            c = np.cumsum(d)
+            firsts = np.asarray(self.offs[i:j]) - s
+            before = np.where(firsts > 0, c[np.maximum(firsts - 1, 0)], 0)
+            yield np.repeat(np.asarray(self.keys[i:j]), counts), c - before[which]
+            i = j
+
+    def range_positions(self, cp: int, check: Callable[[], None]) -> np.ndarray:
+        """Sorted positions of every key starting with code point ``cp`` (one character)."""
+        a, b = np.searchsorted(self.keys, [cp << SHIFT, (cp + 1) << SHIFT])
+        out = []
+        for i in range(int(a), int(b)):
+            out.append(self.positions(i))
+            if i % 256 == 255:
+                check()
+        if not out:
+            return np.zeros(0, dtype=np.int64)
+        p = np.concatenate(out)
+        p.sort()
+        return p
+
+    def matches(self, cps: np.ndarray, check: Callable[[], None]) -> np.ndarray:
+        """Start positions of the squashed needle ``cps`` (code points, 0 = a break)."""
+        m = len(cps)
+        if m == 1:
+            return self.range_positions(int(cps[0]), check)
+        exact = []
+        for j in range(m - 1):
+            if cps[j]:
+                i = self._index(int(cps[j]) << SHIFT | int(cps[j + 1]))
+                if i < 0:
+                    return np.zeros(0, dtype=np.int64)
+                exact.append((self.count(i), j, i))
+        exact.sort()
+        _, j0, i0 = exact[0]
+        cand = self.positions(i0) - j0
+        for _, j, i in exact[1:]:
+            if not len(cand):
+                break
+            check()
+            cand = cand[_isin_sorted(cand + j, self.positions(i))]
+        if len(cand) and not cps[m - 2]:  # the last character follows a break: any pair it starts
+            cand = cand[_isin_sorted(cand + (m - 1), self.range_positions(int(cps[m - 1]), check))]
+        return cand
+
+    def docs(self, cps: np.ndarray, check: Callable[[], None], title_only: bool = False,
+             counts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Local document numbers holding the needle (sorted), and how often each holds it."""
+        p = self.matches(cps, check)
+        if not len(p):
+            return np.zeros(0, dtype=np.int64), (np.zeros(0, dtype=np.int64) if counts else None)
+        d = np.searchsorted(self.starts, p, side="right") - 1
+        if title_only:
+            d = d[p < self.body_starts[d]]
+        if counts:
+            u, c = np.unique(d, return_counts=True)
+            return u, c
+        return np.unique(d), None
+
+
+_open_lock = threading.Lock()
+_open: OrderedDict[tuple[str, str], SegmentChars] = OrderedDict()
+_OPEN_MAX = 256
+
+
+def open_segment(folder: Path, segid: str, rebuild: Callable[[], Iterable[tuple[str, str]]]) -> SegmentChars:
+    """Return a segment's character index (cached per process: segments never change).
+
+    A segment written without the files (Whoosh's own writer) is indexed in memory from its
+    stored text, with a warning."""
+    key = (str(folder), segid)
+    with _open_lock:
+        got = _open.get(key)
+        if got is not None:
+            _open.move_to_end(key)
+            return got
+    try:
+        got = SegmentChars.open(folder, segid)
+    except FileNotFoundError:
+        log.warning("segment %s has no character index; building it in memory from stored text", segid)
+        got = SegmentChars.build(rebuild(), folder)
+    with _open_lock:
+        _open[key] = got
+        while len(_open) > _OPEN_MAX:
+            _open.popitem(last=False)
+    return got
+
+
+class CharIndex:
+    """The character index of one index snapshot: its segments with their document offsets."""
+
+    def __init__(self, segments: list[tuple[SegmentChars, int]], n: int):
+        self.segments = segments
+        self.n = n
+
+    @classmethod
+    def of_reader(cls, reader: Any) -> CharIndex:
+        """Open the character index of every segment of a Whoosh reader."""
+        leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+        segs = []
+        for r, offset in leaves:
+            seg = r.segment()
+            if seg is None:
+                continue
+
+            def texts(r: Any = r) -> Iterator[tuple[str, str]]:
+                for d in range(r.doc_count_all()):
+                    f = r.stored_fields(d) or {}
+                    yield fold_text(f.get("title") or ""), fold_text(f.get("body") or "")
+
+            folder = Path(r.storage().folder)
+            segs.append((open_segment(folder, seg.make_filename(""), texts), offset))
+        return cls(segs, reader.doc_count_all())
+
+    def docs(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False,
+             counts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Document numbers holding ``text`` as folding sees it (sorted), with counts if asked."""
+        u = needle_units(text)
+        if not u:
+            return np.zeros(0, dtype=np.int64), None
+        cps = _codes(u)
+        ds, cs = [], []
+        for seg, offset in self.segments:
+            d, c = seg.docs(cps, check, title_only, counts)
+            if len(d):
+                ds.append(d + offset)
+                if c is not None:
+                    cs.append(c)
+        if not ds:
+            return np.zeros(0, dtype=np.int64), (np.zeros(0, dtype=np.int64) if counts else None)
+        return np.concatenate(ds), (np.concatenate(cs) if counts else None)
+
+    def mask(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False) -> np.ndarray:
+        """Boolean mask over the snapshot's documents of those holding ``text``."""
+        m = np.zeros(self.n, dtype=bool)
+        d, _ = self.docs(text, check, title_only)
+        m[d] = True
+        return m
