@@ -35,6 +35,9 @@ __all__ = [
     "analyze",
     "analyze_folded",
     "index_terms",
+    "term_positions",
+    "token_terms",
+    "tokens",
     "query_words",
     "sub_words",
     "ensure_dictionary",
@@ -163,49 +166,77 @@ def _parts(w: str) -> list[str]:
     return out
 
 
-def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
-    """Tokenize folded text into positioned tokens with display offsets."""
-    raw = segment(f.text, mode)
-    marks = _coarse_marks(raw)
-    out: list[Tok] = []
-    wordish = _WORDISH.search
-    mixed = _MIXED.search
-    to_display = f.to_display
-    ident = f.offsets is None
-    last, nxt = -1, -1
-    for (w, s, e), m in zip(raw, marks):
-        if not wordish(w):
-            continue
-        if m != last:  # dense positions over kept tokens: punctuation takes no slot
-            nxt += 1
-            last = m
-        w = w.strip()
-        ds, de = (s, e) if ident else (to_display(s), to_display(e))
-        out.append(Tok(w, nxt, ds, de))
-        if mode == "search" and mixed(w):
-            out.extend(Tok(p, nxt, ds, de) for p in _parts(w))
-    return out
+_KINDS: dict[str, str | tuple[str, ...]] = {}  # raw token -> token_terms(token), per process
+_KINDS_MAX = 300_000
 
 
-def index_terms(text: str) -> list[tuple[str, int]]:
-    """Return ``(term, position)`` pairs of display text: the indexing fast path of analyze()."""
-    raw = segment(fold(text).text, "search")
-    marks = _coarse_marks(raw)
-    wordish = _WORDISH.search
-    mixed = _MIXED.search
-    pairs: list[tuple[str, int]] = []
+def token_terms(w: str) -> str | tuple[str, ...]:
+    """What one raw jieba token is indexed as: "" (dropped), a term, or a mixed token's terms
+    (itself, then its inner forms: covid-19 → covid-19, covid, 19)."""
+    t = _KINDS.get(w)
+    if t is None:
+        if len(_KINDS) > _KINDS_MAX:
+            _KINDS.clear()
+        if not _WORDISH.search(w):
+            t = ""
+        else:
+            x = w.strip()
+            t = (x, *_parts(x)) if _MIXED.search(x) else x
+        _KINDS[w] = t
+    return t
+
+
+def tokens(folded: str, mode: str = "search") -> Iterator[tuple[str | tuple[str, ...], int, int, int]]:
+    """Yield ``(terms, position, start, end)`` per kept jieba token of folded text: THE tokenizer
+    loop, shared by indexing (both writers) and querying/highlighting.
+
+    Positions are dense over kept tokens (punctuation takes no slot); sub-words of a long word
+    share its position; offsets are into the folded text."""
+    raw = segment(folded, mode)
     last, nxt = -1, -1
-    for (w, _s, _e), m in zip(raw, marks):
-        if not wordish(w):
+    for (w, s, e), m in zip(raw, _coarse_marks(raw)):
+        t = token_terms(w)
+        if not t:
             continue
         if m != last:
             nxt += 1
             last = m
-        w = w.strip()
-        pairs.append((w, nxt))
-        if mixed(w):
-            pairs.extend((p, nxt) for p in _parts(w))
-    return pairs
+        yield t, nxt, s, e
+
+
+def term_positions(folded: str) -> dict[str, list[int]]:
+    """Return each indexed term of folded text with its positions (a term once per position)."""
+    poses: dict[str, list[int]] = {}
+    get = poses.get
+    for t, pos, _s, _e in tokens(folded, "search"):
+        for x in (t,) if t.__class__ is str else t:
+            pl = get(x)
+            if pl is None:
+                poses[x] = [pos]
+            elif pl[-1] != pos:  # a term twice at one position (covid in covid-19) counts once
+                pl.append(pos)
+    return poses
+
+
+def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
+    """Tokenize folded text into positioned tokens with display offsets."""
+    out: list[Tok] = []
+    to_display = f.to_display
+    ident = f.offsets is None
+    for t, pos, s, e in tokens(f.text, mode):
+        ds, de = (s, e) if ident else (to_display(s), to_display(e))
+        if t.__class__ is str:
+            out.append(Tok(t, pos, ds, de))
+        else:
+            out.append(Tok(t[0], pos, ds, de))
+            if mode == "search":
+                out.extend(Tok(p, pos, ds, de) for p in t[1:])
+    return out
+
+
+def index_terms(text: str) -> list[tuple[str, int]]:
+    """Return ``(term, position)`` pairs of display text, as the index holds them."""
+    return [(t, p) for t, pl in term_positions(fold(text).text).items() for p in pl]
 
 
 def analyze(text: str, mode: str = "search") -> list[Tok]:

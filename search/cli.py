@@ -163,7 +163,7 @@ def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: s
     shown = f"{res.stories} stories, " if res.collapsed else ""
     click.echo(f"{res.total} articles ({shown}{res.took_ms:.0f} ms)")
     if res.relaxed:
-        click.echo("no article holds every word; these hold most of them")
+        click.echo(f"{res.total} hold every word; {res.total_relaxed} more hold most of them (listed after)")
     for i, hit in enumerate(res.hits, start=(page - 1) * size + 1):
         meta = " · ".join(x for x in (hit.source, (hit.published or "")[:16].replace("T", " "),
                                       "/".join(hit.region)) if x)

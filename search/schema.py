@@ -8,11 +8,9 @@ changes: an index written under another version is refused with a clear message.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 
-from .analysis import JiebaTokenizer, index_terms
+from .analysis import JiebaTokenizer, term_positions
 
 __all__ = ["SCHEMA_VERSION", "JiebaText", "make_schema", "TITLE_BOOST"]
 
@@ -38,15 +36,9 @@ class JiebaText(TEXT):
 
     def index(self, value, **kwargs):
         """Return ``(term bytes, freq, weight, encoded positions)`` for each distinct term."""
-        if isinstance(value, (list, tuple)):  # pre-analysed (term, pos) pairs from a worker
-            pairs = value
-        else:
-            pairs = index_terms(value)
-        poses: dict[str, list[int]] = defaultdict(list)
-        for term, pos in pairs:
-            pl = poses[term]
-            if not pl or pl[-1] != pos:  # a term twice at one position (covid in covid-19) counts once
-                pl.append(pos)
+        from .normalize import fold
+
+        poses = term_positions(fold(value).text)
         fmt = self.format
         fb = fmt.field_boost
         enc = fmt.encode

@@ -47,7 +47,7 @@ from whoosh.writing import SegmentWriter
 
 from .chars import CharPool
 from .errors import IndexWriteFailed
-from .analysis import _MIXED, _WORDISH, _coarse_marks, _parts, segment
+from .analysis import term_positions
 from .normalize import fold
 from .schema import JiebaText
 
@@ -349,7 +349,9 @@ class FastSegmentWriter(SegmentWriter):
                 raise TypeError(f"field {name!r}: term vectors and spelling fields are not supported")
         strfields = frozenset(n for n in self.schema.names() if isinstance(self.schema[n], JiebaText))
         self.pool = TermPool(self._tempstorage, limitmb, strfields)
-        self.chars = CharPool(self._tempstorage.folder)
+        # Character postings cost 16 bytes each while held (key and position, int64), and about
+        # three times that while sorted: a third of the writer's budget before a run file.
+        self.chars = CharPool(self._tempstorage.folder, run_limit=max(1024, int(limitmb * 1024 * 1024 / 48)))
         self._wtables: dict[str, list[float]] = {}
 
     # -- adding
@@ -407,42 +409,12 @@ class FastSegmentWriter(SegmentWriter):
                   docnum: int, fieldboost: float) -> int:
         """Segment one title/body and add its postings; return the field length.
 
-        The same terms, positions, weights and encoded values as ``JiebaText.index`` (which
-        runs ``analysis.index_terms``), without the per-term tuples and generator.
+        The same terms, positions, weights and encoded values as ``JiebaText.index`` (both run
+        ``analysis.term_positions``), without the per-term tuples and generator.
         """
         if folded is None:
             folded = fold(value).text
-        raw = segment(folded, "search")
-        marks = _coarse_marks(raw)
-        kinds = _KINDS
-        if len(kinds) > _KINDS_MAX:
-            kinds.clear()
-        kget = kinds.get
-        poses: dict[str, list[int]] = {}
-        get = poses.get
-        last, nxt = -1, -1
-        for (w, _s, _e), m in zip(raw, marks):
-            t = kget(w)
-            if t is None:
-                t = kinds[w] = _kind(w)
-            if not t:
-                continue
-            if m != last:  # dense positions over kept tokens: punctuation takes no slot
-                nxt += 1
-                last = m
-            if t.__class__ is str:
-                pl = get(t)
-                if pl is None:
-                    poses[t] = [nxt]
-                elif pl[-1] != nxt:  # a term twice at one position counts once
-                    pl.append(nxt)
-            else:  # a mixed token (covid-19): itself, then its inner forms
-                for x in t:
-                    pl = get(x)
-                    if pl is None:
-                        poses[x] = [nxt]
-                    elif pl[-1] != nxt:
-                        pl.append(nxt)
+        poses = term_positions(folded)
 
         fmt = field.format
         fb = fmt.field_boost
@@ -525,21 +497,6 @@ class FastSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
         if pdr:
             pdr.close()
-
-
-def _kind(w: str) -> str | tuple[str, ...]:
-    """What ``analysis.index_terms`` makes of one raw jieba token: "" (dropped), a term, or a
-    mixed token's terms (itself, then its inner forms)."""
-    if not _WORDISH.search(w):
-        return ""
-    w = w.strip()
-    if _MIXED.search(w):
-        return (w, *_parts(w))
-    return w
-
-
-_KINDS: dict[str, str | tuple[str, ...]] = {}  # raw token -> _kind(token), per process
-_KINDS_MAX = 300_000
 
 
 def _encode_positions(pl: list[int]) -> bytes:

@@ -12,11 +12,14 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import corpus, write_jsonl
 from whoosh import index as windex
 
 from search import SearchEngine, SearchRequest
+from search.chars import EXTENSIONS, SegmentChars
+from search.normalize import fold_text
 from search import indexer as indexer_module
 from search import segwriter
 from search.indexer import current_generation, delete_articles, reindex
@@ -50,10 +53,12 @@ def build(root: Path, sources: list[Path], *, stock: bool, procs: int = 1, rebui
 
 
 def segment_files(root: Path) -> dict[str, bytes]:
-    """The one segment's files by extension (segment names are random)."""
+    """The one segment's Whoosh files by extension (segment names are random; the character
+    index, which Whoosh's writer does not write, is checked by chars_are_the_stored_text)."""
     gen = current_generation(root)
     out = {}
-    names = [p for p in gen.iterdir() if p.name.startswith("MAIN_") and "LOCK" not in p.name]
+    names = [p for p in gen.iterdir() if p.name.startswith("MAIN_") and "LOCK" not in p.name
+             and not p.name.endswith(EXTENSIONS)]
     assert len({p.name.split(".", 1)[0] for p in names}) == 1, names
     for p in names:
         out[p.name.split(".", 1)[1]] = p.read_bytes()
@@ -88,6 +93,24 @@ def contents(root: Path) -> dict:
                 "lengths": lengths, "postings": postings, "columns": columns}
 
 
+def chars_are_the_stored_text(root: Path) -> int:
+    """Check that every segment's character index file holds exactly what its stored text gives
+    (through spills, merges and deletes); return the number of segments checked."""
+    ix = windex.open_dir(str(current_generation(root)))
+    n = 0
+    with ix.reader() as r:
+        for leaf, _offset in (r.leaf_readers() if hasattr(r, "leaf_readers") else [(r, 0)]):
+            name = leaf.segment().make_filename("")
+            on_disk = SegmentChars.open(Path(leaf.storage().folder), name)
+            texts = [(fold_text(f.get("title") or ""), fold_text(f.get("body") or ""))
+                     for f in (leaf.stored_fields(d) for d in range(leaf.doc_count_all()))]
+            built = SegmentChars.build(texts, Path(leaf.storage().folder))
+            for a in ("keys", "offs", "lo", "exc_idx", "exc_hi", "starts", "body_starts"):
+                assert np.array_equal(getattr(on_disk, a), getattr(built, a)), (name, a)
+            n += 1
+    return n
+
+
 def results(root: Path) -> dict:
     eng = SearchEngine(root)
     out = {q: [(h.id, round(h.score, 6)) for h in eng.search(SearchRequest(q=q, size=30, collapse=False)).hits]
@@ -103,7 +126,8 @@ def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch) -> N
     assert sorted(a) == sorted(b)
     for ext in a:
         assert a[ext] == b[ext], ext  # byte for byte: postings, term table, stored fields, columns
-    assert results(fast) == results(stock)
+    assert results(fast) == results(stock)  # the stock index's characters are built from its text
+    assert chars_are_the_stored_text(fast) == 1
 
 
 def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkeypatch) -> None:
@@ -123,6 +147,7 @@ def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkey
     assert results(fast) == results(stock)
     gen = current_generation(fast)
     assert not list(gen.rglob("*.xrun"))  # run files removed after the commit
+    assert chars_are_the_stored_text(fast) == 1
 
 
 def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypatch) -> None:
@@ -132,6 +157,7 @@ def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypat
     assert results(fast) == results(stock)
     ix = windex.open_dir(str(current_generation(fast)))
     assert len(ix._segments()) == 2  # one segment per worker (two job files of 256), as before
+    assert chars_are_the_stored_text(fast) == 2
 
 
 def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, monkeypatch) -> None:
@@ -159,6 +185,15 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
     assert results(roots[False]) == results(roots[True])
     changed = json.loads(slices["changed"].read_text("utf-8").splitlines()[0])
     assert b["stored"][changed["id"]]["title"].endswith("（更新）")
+    assert chars_are_the_stored_text(roots[False]) >= 1
+    # Merged segments carried their characters over: what was deleted or replaced is gone.
+    eng = SearchEngine(roots[False])
+    old = json.loads(slices["base"].read_text("utf-8").splitlines()[0])
+    assert changed["id"] == old["id"]
+    tail = old["body"][len(old["body"]) // 2:][:12]
+    assert all(h.id != old["id"] for h in eng.search(SearchRequest(q=f'"{tail}"', size=100)).hits) or \
+        tail in changed["body"]
+    eng.close()
 
 
 def test_folded_text_from_the_main_process_is_what_the_writer_would_fold(tmp_path, slices, monkeypatch) -> None:
