@@ -432,10 +432,17 @@ class SearchEngine:
             age_days = np.maximum(0.0, time.time() - pub[cand]) / 86400.0
             sc = np.where(pub[cand] > 0, sc * (1.0 + 0.5 / (1.0 + age_days / 90.0)), sc)
         limit = min(len(cand), max(want * (4 if collapse else 1) + 20, RERANK))
+        sc = np.round(sc, 6)
         while True:
-            idx = np.argpartition(-sc, limit - 1)[:limit] if limit < len(cand) else np.arange(len(cand))
+            if limit < len(cand):
+                # Everything tied with the limit-th score too: which of a tie is listed first is
+                # decided below (newest, then docnum), so that every page agrees with the others.
+                kth = sc[np.argpartition(-sc, limit - 1)[limit - 1]]
+                idx = np.flatnonzero(sc >= kth)
+            else:
+                idx = np.arange(len(cand))
             top, tsc = cand[idx], sc[idx]
-            order = np.lexsort((-pub[top], -np.round(tsc, 6)))  # score, then newest
+            order = np.lexsort((top, -pub[top], -np.round(tsc, 6)))  # score, newest, then docnum (pages agree)
             top, tsc = top[order], tsc[order]
             r = min(len(top), RERANK)
             if plan.pairs and r:
@@ -444,7 +451,7 @@ class SearchEngine:
             pair_scored = bool(plan.ql_text and BIGRAM_WEIGHT and r > 1) and self._pair_bonus(
                 s, plan, top[:r], tsc[:r], *pairs)
             if (plan.pairs or pair_scored) and r:
-                head = np.lexsort((-pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
+                head = np.lexsort((top[:r], -pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
                 top[:r], tsc[:r] = top[:r][head], tsc[:r][head]
             ranked = list(zip(top.tolist(), tsc.tolist()))
             if (not collapse or limit >= len(cand)

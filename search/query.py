@@ -323,8 +323,8 @@ class _Compiler:
             # the segmentation of the article or of the phrase.
             mask = self.chars.mask(part.text, self.check_budget, title_only=fields == ("title",))
             self._text_bonus(mask, score)
-            if not part.negate:
-                self.highlight.append(part.text)
+            if not part.negate:  # marked as one run (its words are not marked apart)
+                self.highlight.append(re.sub(r"\s+", "", fold_text(part.text)))
             return mask, mask, score
         # Function words and lone characters (often half a word: the end of a half-typed
         # headline) are not required when the part has other words; they still score.

@@ -1,0 +1,217 @@
+"""search.chars: the character index, and the promises it carries at a few thousand real articles.
+
+* every quoted run of 2-6 characters (Han, and Han mixed with digits or Latin letters) cut out of
+  real articles finds exactly the articles whose folded text holds it;
+* an unquoted query of several words lists first, and counts in ``total``, exactly the articles
+  holding every content word; looser matches only follow a short list, counted apart;
+* the index files are the same whether written at once, through run files, or through merges.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import corpus, write_jsonl
+
+from search import SearchEngine, SearchRequest
+from search.analysis import query_words
+from search.chars import CharPool, SegmentChars, needle_units, units
+from search.extract import iter_articles
+from search.indexer import reindex
+from search.normalize import fold_text
+from search.query import STOPWORDS
+
+N_ARTICLES = 2000
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    """An index of the 2k sample, the articles as indexed, and their folded squashed texts."""
+    d = tmp_path_factory.mktemp("chars-real")
+    with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
+        records = [json.loads(line) for line in itertools.islice(f, N_ARTICLES)]
+    src = write_jsonl(d / "real.jsonl", records)
+    reindex([src], d / "ix", procs=2)
+    arts = {a.id: a for a in iter_articles([src])}
+    texts = {i: (units(fold_text(a.title)), units(fold_text(a.body))) for i, a in arts.items()}
+    eng = SearchEngine(d / "ix")
+    yield eng, arts, texts
+    eng.close()
+
+
+def all_ids(eng: SearchEngine, q: str, limit: int = 1000) -> tuple[list[str], int, int]:
+    """Every hit id of a query (pages of 100), its total and total_relaxed."""
+    out: list[str] = []
+    page = 1
+    while True:
+        res = eng.search(SearchRequest(q=q, size=100, page=page, collapse=False, snippets=False, facets=False))
+        out.extend(h.id for h in res.hits)
+        if len(res.hits) < 100 or page * 100 >= limit:
+            return out, res.total, res.total_relaxed
+        page += 1
+
+
+_RUN = re.compile(r"[\u4e00-\u9fff]{6,}")
+_MIXED = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]*(?:[\u4e00-\u9fff][0-9A-Za-z]|[0-9A-Za-z][\u4e00-\u9fff])"
+                    r"[\u4e00-\u9fff0-9A-Za-z]*")
+
+
+def test_every_quoted_run_finds_exactly_its_holders(real) -> None:
+    eng, arts, texts = real
+    rng = random.Random(20261202)
+    pool = list(arts.values())
+    wrong = []
+    checked = {"han": 0, "mixed": 0}
+    while min(checked.values()) < 150:
+        a = rng.choice(pool)
+        kind = "mixed" if checked["mixed"] < checked["han"] else "han"
+        runs = (_MIXED if kind == "mixed" else _RUN).findall(a.body if rng.random() < 0.9 else a.title)
+        runs = [r for r in runs if len(r) >= 2]
+        if not runs:
+            continue
+        run = rng.choice(runs)
+        n = rng.randint(2, min(6, len(run)))
+        i = rng.randrange(len(run) - n + 1)
+        needle = run[i:i + n]
+        if kind == "mixed" and not re.search(r"[0-9A-Za-z]", needle) or not re.search(r"[\u4e00-\u9fff]", needle):
+            continue
+        u = needle_units(needle)
+        want = {d for d, (t, b) in texts.items() if u in t or u in b}
+        got, total, _ = all_ids(eng, f'"{needle}"')
+        checked[kind] += 1
+        if set(got) != want or total != len(want):
+            wrong.append((needle, len(want), total, sorted(want - set(got))[:3], sorted(set(got) - want)[:3]))
+    assert not wrong, wrong
+
+
+def test_title_prefix_finds_the_run_in_titles_only(real) -> None:
+    eng, arts, texts = real
+    rng = random.Random(5)
+    for _ in range(30):
+        a = rng.choice(list(arts.values()))
+        runs = _RUN.findall(a.title) or [a.title[:4]]
+        needle = runs[0][:4]
+        if len(needle_units(needle)) < 2:
+            continue
+        u = needle_units(needle)
+        want = {d for d, (t, _b) in texts.items() if u in t}
+        got, total, _ = all_ids(eng, f'title:"{needle}"')
+        assert set(got) == want and total == len(want), needle
+
+
+def test_unquoted_words_list_every_holder_first_and_count_exactly_those(real) -> None:
+    """Names cut from real titles (3+ words): total = the articles holding every content word,
+    and those are the first hits; anything after them is a looser match counted apart."""
+    eng, arts, texts = real
+    rng = random.Random(11)
+    done = 0
+    for a in rng.sample(list(arts.values()), 600):
+        words = query_words(a.title)
+        idx = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1]
+        if len(idx) < 3:
+            continue
+        k = rng.randint(3, min(6, len(idx)))
+        q = "".join(words[idx[0]: idx[k - 1] + 1])
+        need = [w for w in query_words(q) if w not in STOPWORDS and len(w) > 1]
+        if len(need) < 3 or any(w.isascii() for w in need):
+            continue  # Latin/digit words match whole runs (docs/QUERY.md), not what a scan finds
+        need_u = [needle_units(w) for w in need]
+        want = {d for d, (t, b) in texts.items() if all(w in t or w in b for w in need_u)}
+        got, total, relaxed = all_ids(eng, q)
+        assert total == len(want), (q, total, len(want))
+        assert set(got[:total]) == want, q
+        if total >= 100:
+            assert relaxed == 0, q
+        done += 1
+        if done >= 40:
+            break
+    assert done >= 20
+
+
+def test_looser_matches_follow_only_a_short_list(tmp_path: Path) -> None:
+    recs = [{"id": f"both-{i}", "title": "宜宾巡察", "body": f"宜宾开展巡察整改第{i}轮。"} for i in range(3)]
+    recs += [{"id": f"one-{i}", "title": "宜宾新闻", "body": f"宜宾第{i}条消息，整改工作推进。"} for i in range(5)]
+    reindex([write_jsonl(tmp_path / "c.jsonl", recs)], tmp_path / "ix", procs=1)
+    eng = SearchEngine(tmp_path / "ix")
+    page = eng.search(SearchRequest(q="宜宾巡察整改", size=10, collapse=False))
+    assert page.total == 3 and page.relaxed and page.total_relaxed == 5
+    assert {h.id for h in page.hits[:3]} == {"both-0", "both-1", "both-2"}
+    assert {h.id for h in page.hits[3:]} == {f"one-{i}" for i in range(5)}
+    d = page.to_dict()
+    assert d["total"] == 3 and d["total_relaxed"] == 5 and d["relaxed"] is True
+    # A page the strict matches fill has no looser matches.
+    page = eng.search(SearchRequest(q="宜宾巡察整改", size=2, collapse=False))
+    assert page.total == 3 and not page.relaxed and page.total_relaxed == 0
+    eng.close()
+
+
+# ---------------------------------------------------------------- the files
+
+
+def _texts(n: int, seed: int = 3) -> list[tuple[str, str]]:
+    with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
+        recs = [json.loads(line) for line in itertools.islice(f, n)]
+    return [(fold_text(r["title"]), fold_text(r["body"])) for r in recs]
+
+
+def _arrays(seg: SegmentChars) -> dict[str, np.ndarray]:
+    return {a: np.asarray(getattr(seg, a)) for a in ("keys", "offs", "lo", "exc_idx", "exc_hi", "starts", "body_starts")}
+
+
+def _write(pool: CharPool, folder: Path, name: str) -> SegmentChars:
+    pool.write(lambda ext: open(folder / f"{name}{ext}", "wb"))
+    return SegmentChars.open(folder, name)
+
+
+def test_run_files_and_merges_write_the_same_index(tmp_path: Path) -> None:
+    texts = _texts(120)
+    once = SegmentChars.build(texts, tmp_path)
+    spilled_pool = CharPool(tmp_path, run_limit=5000)
+    for t, b in texts:
+        spilled_pool.add(t, b)
+    assert len(spilled_pool.runs) >= 5
+    spilled = _write(spilled_pool, tmp_path, "spilled")
+    a, b = _arrays(once), _arrays(spilled)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not list(tmp_path.glob("xchars-*"))  # run files removed
+    # A merge of two segments, dropping some articles, equals a build of what is kept.
+    first = SegmentChars.build(texts[:70], tmp_path)
+    second = SegmentChars.build(texts[70:], tmp_path)
+    gone = {3, 10, 69}
+    merged_pool = CharPool(tmp_path, run_limit=7000)
+    merged_pool.merge(first, [d for d in range(70) if d not in gone])
+    merged_pool.merge(second, None)
+    merged = _write(merged_pool, tmp_path, "merged")
+    kept = [x for i, x in enumerate(texts) if i not in gone]
+    want = _arrays(SegmentChars.build(kept, tmp_path))
+    got = _arrays(merged)
+    assert all(np.array_equal(want[k], got[k]) for k in want)
+
+
+def test_breaks_titles_and_single_characters(tmp_path: Path) -> None:
+    texts = [("北京新闻", "上海，北京。广州"), ("上海", "北京上海广州"), ("广州", "京，上")]
+    seg = SegmentChars.build([(fold_text(t), fold_text(b)) for t, b in texts], tmp_path)
+
+    def docs(q: str, title: bool = False) -> list[int]:
+        from search.chars import _codes
+
+        return seg.docs(_codes(needle_units(q)), lambda: None, title)[0].tolist()
+
+    assert docs("北京上海") == [1]
+    assert docs("海北") == []  # 上海，北京: a clause break between
+    assert docs("上海，北京") == [0]
+    assert docs("上海。北京") == [0]  # any clause punctuation is one break
+    assert docs("闻上") == []  # the title does not run into the body
+    assert docs("京上") == [1]  # ...but 北京上海 holds it; 京，上 has a break
+    assert docs("京，上") == [2]
+    assert docs("北京", title=True) == [0]
+    assert docs("京") == [0, 1, 2]
+    assert docs("州") == [0, 1, 2]  # at the end of a text too
+    assert docs("廣州") == [0, 1, 2]  # either script
