@@ -186,36 +186,58 @@ def token_terms(w: str) -> str | tuple[str, ...]:
     return t
 
 
-def tokens(folded: str, mode: str = "search") -> Iterator[tuple[str | tuple[str, ...], int, int, int]]:
-    """Yield ``(terms, position, start, end)`` per kept jieba token of folded text: THE tokenizer
-    loop, shared by indexing (both writers) and querying/highlighting.
+def _loop(folded: str, mode: str, postings: bool) -> list | dict[str, list[int]]:
+    """THE tokenizer loop, shared by indexing (both writers) and querying/highlighting.
 
-    Positions are dense over kept tokens (punctuation takes no slot); sub-words of a long word
-    share its position; offsets are into the folded text."""
+    Positions are dense over kept tokens (punctuation takes no slot) and sub-words of a long
+    word share its position. With ``postings`` it returns each term's positions (a term once
+    per position: covid in covid-19); otherwise ``(terms, position, start, end)`` per kept token,
+    offsets into the folded text. One loop with a flag, not two: this is the indexing hot path.
+    """
     raw = segment(folded, mode)
+    kinds = _KINDS
+    if len(kinds) > _KINDS_MAX:
+        kinds.clear()
+    kget = kinds.get
+    out: list = []
+    poses: dict[str, list[int]] = {}
+    pget = poses.get
     last, nxt = -1, -1
     for (w, s, e), m in zip(raw, _coarse_marks(raw)):
-        t = token_terms(w)
+        t = kget(w)
+        if t is None:
+            t = token_terms(w)
         if not t:
             continue
         if m != last:
             nxt += 1
             last = m
-        yield t, nxt, s, e
+        if not postings:
+            out.append((t, nxt, s, e))
+        elif t.__class__ is str:
+            pl = pget(t)
+            if pl is None:
+                poses[t] = [nxt]
+            elif pl[-1] != nxt:
+                pl.append(nxt)
+        else:  # a mixed token (covid-19): itself, then its inner forms
+            for x in t:
+                pl = pget(x)
+                if pl is None:
+                    poses[x] = [nxt]
+                elif pl[-1] != nxt:
+                    pl.append(nxt)
+    return poses if postings else out
+
+
+def tokens(folded: str, mode: str = "search") -> list[tuple[str | tuple[str, ...], int, int, int]]:
+    """Return ``(terms, position, start, end)`` per kept jieba token of folded text."""
+    return _loop(folded, mode, False)  # type: ignore[return-value]
 
 
 def term_positions(folded: str) -> dict[str, list[int]]:
-    """Return each indexed term of folded text with its positions (a term once per position)."""
-    poses: dict[str, list[int]] = {}
-    get = poses.get
-    for t, pos, _s, _e in tokens(folded, "search"):
-        for x in (t,) if t.__class__ is str else t:
-            pl = get(x)
-            if pl is None:
-                poses[x] = [pos]
-            elif pl[-1] != pos:  # a term twice at one position (covid in covid-19) counts once
-                pl.append(pos)
-    return poses
+    """Return each indexed term of folded text with its positions (what both writers index)."""
+    return _loop(folded, "search", True)  # type: ignore[return-value]
 
 
 def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:

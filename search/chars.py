@@ -144,16 +144,18 @@ class CharPool:
             return
         spans = seg.starts[old + 1] - seg.starts[old]
         new_starts = self.next + np.concatenate(([0], np.cumsum(spans)[:-1]))
-        # shift[d] moves old article d's positions to where it now starts (-1: deleted)
-        shift = np.full(seg.n, -1, dtype=np.int64)
+        # shift[d] moves old article d's positions to where it now starts (live[d]: kept)
+        shift = np.zeros(seg.n, dtype=np.int64)
         shift[old] = new_starts - seg.starts[old]
+        live = np.zeros(seg.n, dtype=bool)
+        live[old] = True
         self.starts.extend(new_starts.tolist())
         self.body_starts.extend((seg.body_starts[old] + shift[old]).tolist())
         self.next = int(new_starts[-1] + spans[-1])
         for keys, pos in seg.iter_chunks():
             d = np.searchsorted(seg.starts, pos, side="right") - 1
             sh = shift[d]
-            keep = sh >= 0
+            keep = live[d]
             if not keep.all():
                 keys, pos, sh = keys[keep], pos[keep], sh[keep]
             if len(keys):

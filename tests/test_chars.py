@@ -96,10 +96,10 @@ def test_title_prefix_finds_the_run_in_titles_only(real) -> None:
     rng = random.Random(5)
     for _ in range(30):
         a = rng.choice(list(arts.values()))
-        runs = _RUN.findall(a.title) or [a.title[:4]]
-        needle = runs[0][:4]
-        if len(needle_units(needle)) < 2:
+        runs = [r for r in re.findall(r"[\u4e00-\u9fff]{2,}", a.title)]
+        if not runs:
             continue
+        needle = rng.choice(runs)[:4]
         u = needle_units(needle)
         want = {d for d, (t, _b) in texts.items() if u in t}
         got, total, _ = all_ids(eng, f'title:"{needle}"')
