@@ -202,6 +202,10 @@ def main(argv: list[str]) -> None:
         if level == 2 and not any(c[:4] == code[:4] and c != code for c in rows) and name.endswith("新区"):
             continue  # 雄安新区: a planning area with no units of its own (its counties stay under 保定)
         out.append((code, str(level), parent, name, short_name(name, level), ",".join(aliases.get(code, []))))
+    # A city named like a province keeps its full name (吉林市, 海南藏族自治州), so that each
+    # tag label means one unit at the prefecture level.
+    province_shorts = {r[4] for r in out if r[1] == "1"}
+    out = [r[:4] + (r[3],) + r[5:] if r[1] == "2" and r[4] in province_shorts else r for r in out]
     w = sys.stdout
     w.write("code\tlevel\tparent\tname\tshort\taliases\n")
     for row in out:

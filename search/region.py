@@ -53,7 +53,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import NamedTuple
 
-from .models import Article
+from .models import Article, FacetValue
 from .normalize import fold_text
 
 __all__ = [
@@ -62,6 +62,11 @@ __all__ = [
     "ORGS",
     "canonical",
     "codes_for",
+    "describe",
+    "facet_tree",
+    "labels_for",
+    "region_label",
+    "tag_codes",
     "place_names",
     "provinces",
     "region_path",
@@ -395,6 +400,89 @@ def canonical(name: str) -> str | None:
 def region_label(code: str) -> str:
     """Return the tag label of a unit code (510000 → 四川, 511526 → 珙县)."""
     return _load().units[code].label
+
+
+def labels_for(name: str) -> set[str]:
+    """Return the tag labels a region name can mean, plus the name itself (for ``region:``)."""
+    n = fold_text(name or "").strip()
+    return {region_label(c) for c in codes_for(n)} | ({n} if n else set())
+
+
+def tag_codes(labels: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Return the unit codes of region tags in tag order (parents first).
+
+    A label that names several units (朝阳区) is the one under the nearest tag before it that
+    holds exactly one of them; a label the gazetteer does not know is kept as it is.
+    """
+    g = _load()
+    out: list[str] = []
+    for lab in labels:
+        cands = g.every.get(fold_text(lab).strip()) or codes_for(lab)
+        pick = None
+        for anc in reversed(out):
+            if anc not in g.units:
+                continue
+            inside = [c for c in cands if c != anc and g.under(c, anc)]
+            if inside:
+                pick = min(inside, key=lambda c: g.units[c].level)
+                break
+        if pick is None:
+            top = [c for c in cands if g.units[c].level == 1]
+            pick = top[0] if top else (cands[0] if len(cands) == 1 else None)
+        out.append(pick if pick is not None else lab)
+    return tuple(out)
+
+
+def describe(value: str) -> tuple[str, int, str | None]:
+    """Return (label, level, parent label) of a stored region value (a code, or a label of an older index)."""
+    g = _load()
+    u = g.units.get(value)
+    if u is None:
+        return value, 0, None
+    return u.label, u.level, (g.units[u.parent].label if u.parent else None)
+
+
+FACET_CHILDREN = 5  # prefectures (or direct counties) shown under each province
+FACET_GRANDCHILDREN = 3  # counties under each prefecture
+
+
+def facet_tree(values: list[str], counts: list[int], limit: int) -> tuple[FacetValue, ...]:
+    """Return the region facet: the top ``limit`` provinces, each followed by its top children.
+
+    ``values`` are stored region values (adcodes; labels of an older index are listed
+    after the tree, flat), ``counts`` the matching articles per value. Each value carries
+    its level and its parent's label, so a client can draw 省 › 市 › 县.
+    """
+    g = _load()
+    kids: dict[str | None, list[tuple[int, str]]] = defaultdict(list)
+    flat: list[tuple[int, str]] = []
+    for v, c in zip(values, counts):
+        if c <= 0 or not v:
+            continue
+        u = g.units.get(v)
+        if u is None:
+            flat.append((int(c), v))
+        else:
+            kids[u.parent if u.level > 1 else None].append((int(c), v))
+
+    def top(key: str | None, n: int) -> list[tuple[int, str]]:
+        return sorted(kids.get(key, ()), key=lambda cv: (-cv[0], cv[1]))[:n]
+
+    out: list[FacetValue] = []
+
+    def add(c: int, code: str) -> None:
+        u = g.units[code]
+        out.append(FacetValue(u.label, c, u.level, g.units[u.parent].label if u.parent else None))
+
+    for c, p in top(None, limit):
+        add(c, p)
+        for c2, k in top(p, FACET_CHILDREN):
+            add(c2, k)
+            for c3, k3 in top(k, FACET_GRANDCHILDREN):
+                add(c3, k3)
+    flat.sort(key=lambda cv: (-cv[0], cv[1]))
+    out.extend(FacetValue(v, c) for c, v in flat[:limit])
+    return tuple(out)
 
 
 # --- matching -----------------------------------------------------------------------------

@@ -190,3 +190,58 @@ def test_provinces_lists_34_units():
 
 def test_tag_units_returns_codes_with_parents():
     assert region.tag_units(art("四川珙县：巡审联动")) == ("510000", "511500", "511526")
+
+
+# --- in the engine: a real index in a temp dir ------------------------------------------
+
+def _region_index(tmp_path: Path):
+    from search.engine import SearchEngine
+    from search.indexer import index_articles
+
+    arts = [
+        Article(id="a1", title="四川珙县：巡审联动打出组合拳", body="珙县纪委监委开展巡审联动工作。"),
+        Article(id="a2", title="成都推出夜游锦江观光巴士", body="在四川成都，夜游观光巴士受到市民欢迎。成都市民纷纷体验。"),
+        Article(id="a3", title="江苏南京新商场开业", body="在江苏南京，新商场人头攒动。南京共新开首店超200家。"),
+        Article(id="a4", title="北京朝阳：社区服务升级", body="朝阳区居民参加社区活动。"),
+        Article(id="a5", title="长春朝阳区举办冰雪节", body="吉林长春朝阳区冰雪节开幕，朝阳区居民参加。"),
+        Article(id="a6", title="全国经济数据发布", body="国家统计局发布数据。"),
+    ]
+    index_articles(arts, tmp_path / "ix", procs=1)
+    return SearchEngine(tmp_path / "ix")
+
+
+def test_filter_accepts_full_short_and_includes_children(tmp_path: Path):
+    from search.models import SearchRequest
+
+    eng = _region_index(tmp_path)
+
+    def ids(**kw) -> set[str]:
+        return {h.id for h in eng.search(SearchRequest(**kw)).hits}
+
+    assert ids(region=("四川省",)) == ids(region=("四川",)) == {"a1", "a2"}
+    assert ids(region=("宜宾市",)) == {"a1"}
+    assert ids(q="region:四川省") == ids(q="region:四川") == {"a1", "a2"}
+    assert ids(q="地区:江苏省") == {"a3"}
+    # 朝阳区 is in Beijing and in Changchun; the tag knows which.
+    assert ids(region=("北京", "朝阳区")) == {"a4"}
+    assert ids(region=("吉林省", "朝阳区")) == {"a5"}
+    assert ids(region=("火星",)) == set()
+
+
+def test_region_facet_is_a_tree_with_level_and_parent(tmp_path: Path):
+    from search.models import SearchRequest
+
+    eng = _region_index(tmp_path)
+    page = eng.search(SearchRequest())
+    facet = page.facets["region"]
+    by = {(f.value, f.parent): f for f in facet}
+    assert by[("四川", None)].level == 1 and by[("四川", None)].count == 2
+    assert by[("宜宾", "四川")].level == 2 and by[("珙县", "宜宾")].level == 3
+    assert by[("朝阳区", "北京")].level == 3  # a municipality's districts: county level, parent 北京
+    assert by[("朝阳区", "长春")].level == 3
+    # Parents come before their children, so a client can build the tree in one pass.
+    order = [(f.value, f.parent) for f in facet]
+    assert order.index(("四川", None)) < order.index(("宜宾", "四川")) < order.index(("珙县", "宜宾"))
+    d = page.to_dict()["facets"]["region"]
+    assert {"value": "四川", "count": 2, "level": 1} in d
+    assert all("parent" in v for v in d if v["level"] > 1)
