@@ -758,11 +758,14 @@ def tag_units(article: Article, *, folded_title: str | None = None,
         if code != CAPITAL or w == ANCHOR_WEIGHT:  # a 北京 dateline is where the desk is, not the story
             occ.append(_Mention(((code, True),), w, _PLACE, "", 0, 0, True, False, True))
 
+    if not occ:
+        return ()
     explicit = (_PLACE, _LANDMARK, _GROUP)
+    has_org = any(m.kind == _ORG for m in occ)
     checked: set[int] = set()
     while True:  # drop mentions that are inside longer words, then choose again
         chosen, used = _select(g, occ, explicit)
-        if not chosen:
+        if not chosen and has_org:
             chosen, used = _select(g, occ, explicit + (_ORG,))
         todo = [i for i in used if i not in checked]
         bad = {i for i in todo if not _own_word(occ[i])}
