@@ -104,10 +104,10 @@ _STOPWORDS = frozenset({
     "江南", "城中", "城东", "城西", "城北", "南山", "北山", "东区", "西区", "南区", "北区", "中区",
     "新城", "新华", "市中", "河口", "永和", "太平", "东风", "麒麟", "金山", "红星", "前进", "向阳",
     "友好", "胜利", "新兴", "宝山", "普陀", "鼓楼", "龙华", "光明", "文山", "安定", "大安", "长宁",
-    "和顺", "平山", "开放", "中方", "大方", "汉阳", "锦江", "梅江", "滨湖", "依兰", "瑞丽", "凯里",
-    "中原", "南海", "安达", "永年", "广平", "怀远", "隆德", "小金", "巴马", "金州", "铁山", "宁国",
-    "东安", "西安区", "新市", "上城", "下城", "中区", "信义", "大同区", "中正", "万华", "南港",
+    "和顺", "平山", "开放", "中方", "大方", "南海", "宁国", "东安", "新市", "信义", "中正", "万华",
+    "南港",
 })
+_FEATURE_END = frozenset("江河湖山海岛溪川")
 # Fixed words that contain a place name but do not mention the place.
 _BLOCKERS = (
     "新华社", "新华网", "新华每日电讯", "北海道", "阿里巴巴", "阿里云", "大同小异", "长治久安",
@@ -230,8 +230,13 @@ class _Gazetteer:
                 every[n].append(u.code)
             if u.level == 3:
                 names[u.name] = len(u.name) >= 3
+                # 锦江, 衢江, 滨湖: a county's short form that ends like a river, lake or mountain
+                # is more often the feature than the district; only the full name counts.
                 if u.short != u.name:
-                    names[u.short] = False
+                    if u.short[-1] in _FEATURE_END:
+                        del names[u.short]
+                    else:
+                        names[u.short] = False
             elif u.short in _WEAK_SHORTS:
                 del names[u.short]
             for n, strong in names.items():

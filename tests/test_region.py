@@ -245,3 +245,9 @@ def test_region_facet_is_a_tree_with_level_and_parent(tmp_path: Path):
     d = page.to_dict()["facets"]["region"]
     assert {"value": "四川", "count": 2, "level": 1} in d
     assert all("parent" in v for v in d if v["level"] > 1)
+
+
+def test_river_named_like_a_district_is_the_river():
+    body = "在四川成都，夜游锦江观光巴士受到欢迎。锦江两岸灯火通明，成都市民沿锦江散步。"
+    assert region.tag_region(art("成都推出夜游锦江线路", body)) == ("四川", "成都")
+    assert region.tag_region(art("成都锦江区：社区服务升级", "锦江区居民参加。")) == ("四川", "成都", "锦江区")
