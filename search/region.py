@@ -108,6 +108,7 @@ _STOPWORDS = frozenset({
     "南港",
 })
 _FEATURE_END = frozenset("江河湖山海岛溪川")
+_STAT_RE = re.compile(r"[\d.]+[例人名个家起座所项件万亿%]")
 # Fixed words that contain a place name but do not mention the place.
 _BLOCKERS = (
     "新华社", "新华网", "新华每日电讯", "北海道", "阿里巴巴", "阿里云", "大同小异", "长治久安",
@@ -507,11 +508,12 @@ class _Mention(NamedTuple):
 
 def _in_list(text: str, s: int, e: int) -> bool:
     """Return True for a name that is an item of an enumeration or statistic (北京、上海等地)."""
+    if text[e:e + 1] in ("省", "市", "州", "区", "县"):
+        e += 1
     after = text[e:e + 1]
-    if after in ("省", "市", "州", "区", "县") and e + 1 < len(text):
-        after = text[e + 1]
-    # 延边州2例,长春市1例: a place in a statistic is a list item too.
-    return after in ("、", "等") or after.isdigit() or (s > 0 and text[s - 1] == "、")
+    # 延边州2例,长春市1例: a place in a statistic is a list item too (北京2022年 is not).
+    return after in ("、", "等") or (s > 0 and text[s - 1] == "、") or \
+        (after.isdigit() and _STAT_RE.match(text, e) is not None)
 
 
 def _opens_segment(text: str, s: int) -> bool:
@@ -741,10 +743,11 @@ def tag_units(article: Article, *, folded_title: str | None = None,
         if code is not None and named:
             anchors.append((code, ANCHOR_WEIGHT))
             prefix_end = m.end(1)  # its names are in the anchor, resolved together (北京朝阳 → 朝阳区)
+    head = body[:DATELINE_CHARS]
+    # The regex is costly to run where it cannot match; a dateline always says 日电/日讯.
+    m = _DATELINE_RE.search(head) if "日电" in head or "日讯" in head else None
+    dateline_end = m.end() if m else 0  # its names are the anchor, not mentions of the lead
     if not anchors and not foreign:
-        head = body[:DATELINE_CHARS]
-        # The regex is costly to run where it cannot match; a dateline always says 日电/日讯.
-        m = _DATELINE_RE.search(head) if "日电" in head or "日讯" in head else None
         if m and m.group(1):
             code, named = _anchor_from(g, m.group(1), None)
             if code is not None:
@@ -758,7 +761,7 @@ def tag_units(article: Article, *, folded_title: str | None = None,
     for am in _ABBREV_LIST_RE.finditer(title):
         codes = tuple((_ABBREV[ch], True) for ch in am.group() if ch in _ABBREV)
         occ.append(_Mention(codes, TITLE_WEIGHT, _GROUP, title, am.start(), am.end(), False, False, True))
-    occ += _mentions(g, body, BODY_WEIGHT, lead=LEAD_CHARS)
+    occ += [x for x in _mentions(g, body, BODY_WEIGHT, lead=LEAD_CHARS) if x.start >= dateline_end]
     for code, w in dict.fromkeys(anchors):
         if code != CAPITAL or w == ANCHOR_WEIGHT:  # a 北京 dateline is where the desk is, not the story
             occ.append(_Mention(((code, True),), w, _PLACE, "", 0, 0, True, False, True))

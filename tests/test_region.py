@@ -251,3 +251,8 @@ def test_river_named_like_a_district_is_the_river():
     body = "在四川成都，夜游锦江观光巴士受到欢迎。锦江两岸灯火通明，成都市民沿锦江散步。"
     assert region.tag_region(art("成都推出夜游锦江线路", body)) == ("四川", "成都")
     assert region.tag_region(art("成都锦江区：社区服务升级", "锦江区居民参加。")) == ("四川", "成都", "锦江区")
+
+
+def test_a_year_after_a_name_is_not_a_statistic():
+    assert region.tag_region(art("成都2025年世运会开幕", "")) == ("四川", "成都")
+    assert region.tag_region(art("吉林疫情通报", "吉林省新增病例,延边州2例,长春市1例。")) == ("吉林",)
