@@ -32,7 +32,7 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))  # after PYTHONPATH
 from bench.common import ARTICLES, CORPUS_DIR, OUT_DIR, machine  # noqa: E402
 from search import region  # noqa: E402
 
-log_module = region.__file__
+MODULE = region.__file__  # which checkout was measured (PYTHONPATH decides)
 from search.extract import article_from_record  # noqa: E402
 from search.normalize import fold_text  # noqa: E402
 
@@ -152,7 +152,7 @@ def main() -> None:
         print(f"tag_region over {t['articles']} sample articles: best {t['best_s']:.3f} CPU s of {args.runs} "
               f"(median {t['median_s']:.3f} s), {t['us_per_article']:.0f} µs/article")
         print(machine())
-    print(f"module: {log_module}")
+    print(f"module: {MODULE}")
 
 
 if __name__ == "__main__":

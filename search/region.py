@@ -11,9 +11,11 @@ article can be about several places (a roundup of 成都 and 南京). Choices:
   凉山); county-level units by full name (珙县, 朝阳区, 义乌市) because their short forms
   are often one character or ordinary words. :func:`canonical` maps any full, short or
   former name to that label.
-* *What an article is about* is scored, not every mention: a name in the title counts 4,
-  in an explicit anchor (metadata dateline, title prefix ``四川珙县：``, wire dateline
-  ``中新网成都4月29日电``) 4, in the lead (first 150 characters) 2, later 1; a name that opens
+* *What an article is about* is scored, not every mention (title and the first 1,500 body
+  characters are read): a name in the title counts 4, in a title prefix (``四川珙县：``) 4, in
+  the dateline (metadata, or the wire dateline ``中新网成都4月29日电``) 2 — where a story was
+  filed is about the place only with one more mention —, in the lead (first 150
+  characters) 2, later 1; a name that opens
   a report segment (``在江苏南京，…``) counts double, one in an enumeration
   (``北京、上海、广东等地``) a quarter. A province is tagged at a score of 3 and at least a
   third of the best province; below a tagged unit a child is tagged at 2 and a third of
@@ -185,7 +187,6 @@ _DATELINE_RE = re.compile(
 _DATELINE_NOISE_RE = re.compile(r"^(?:%s)|客户端|新闻|记者|电" % "|".join(_AGENCIES))
 _TITLE_PREFIX_RE = re.compile(r"^\s*([^\s:：,，。!！?？“”\"'()（）【】\[\]]{2,14})[:：]")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
-_SEGMENT_BEFORE = ("在", "。在", "，在", "\n在")
 _BREAKS = frozenset("。！？；\n，：,;:!?")  # folded text has ASCII punctuation (NFKC)
 _BEFORE_PLACE = frozenset("在于赴到至从经往来去回抵返和与及同跟省市县区州旗盟镇乡村的为是了任对据向由进入有驻持以将把"
                           "得过自被让给年月日网社讯电")
