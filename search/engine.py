@@ -35,6 +35,7 @@ from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
 from .query import Plan, compile_query, parse_query
 from .ranking import BIGRAM_FILE, Postings, bigram_likelihood, proximity_bonus, query_likelihood
+from .region import facet_tree
 from .schema import TITLE_BOOST
 
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
@@ -137,15 +138,18 @@ class _Columns:
         # Regions are multi-valued: one (document, region) pair per tag.
         self.region_docs = np.asarray(docs, dtype=np.int64)
         self.region_codes = np.asarray(codes, dtype=np.int32)
-        self.regions = list(values)
+        self.regions = list(values)  # adcodes (labels in an index built before they were)
         self._region_index = values
 
     def region_mask(self, name: str, n: int) -> np.ndarray:
-        """Documents tagged with one region."""
+        """Documents tagged with one region, by any full, short or former name (四川省 = 四川)."""
+        from .region import codes_for, labels_for
+
+        wanted = set(codes_for(name)) | labels_for(name)
         m = np.zeros(n, dtype=bool)
-        code = self._region_index.get(name)
-        if code is not None:
-            m[self.region_docs[self.region_codes == code]] = True
+        want = [i for v, i in self._region_index.items() if v in wanted]
+        if want:  # tags carry their parents, so a province finds its cities and counties
+            m[self.region_docs[np.isin(self.region_codes, want)]] = True
         return m
 
     def value_mask(self, codes: np.ndarray, table: list[Any], wanted: tuple[str, ...]) -> np.ndarray:
@@ -406,8 +410,8 @@ class SearchEngine:
         in_match = mask[cols.region_docs] if len(cols.region_docs) else np.zeros(0, dtype=bool)
         return {
             "source": top(np.bincount(cols.source[mask], minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
-            "region": top(np.bincount(cols.region_codes[in_match], minlength=len(cols.regions)), cols.regions,
-                          FACET_LIMIT),
+            "region": facet_tree(cols.regions, np.bincount(cols.region_codes[in_match],
+                                                           minlength=len(cols.regions)).tolist(), FACET_LIMIT),
             "month": top(np.bincount(cols.month[mask], minlength=len(cols.months)), cols.months, None),
         }
 

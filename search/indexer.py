@@ -402,6 +402,8 @@ def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
 
 def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
     """Return the Whoosh fields of one enriched article."""
+    from .region import tag_codes  # stage module, imported late like in _enrich
+
     return {
         "id": a.id,
         "url": a.url or "",
@@ -413,7 +415,7 @@ def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
         "source": a.source or "",
         "category": a.category or "",
         "region": ",".join(a.region),
-        "regions": "|".join(a.region),
+        "regions": "|".join(tag_codes(a.region)),  # adcodes: the engine reads level and parent
         "authors": ",".join(x.replace(",", " ") for x in a.authors),
         "cluster": a.cluster or a.id,
         "dupkeys": ",".join(keys),

@@ -91,14 +91,21 @@ class Hit:
 
 @dataclass(frozen=True)
 class FacetValue:
-    """One facet bucket."""
+    """One facet bucket; region values also carry their level and parent (省 › 市 › 县)."""
 
     value: str
     count: int
+    level: int = 0  # regions: 1 province, 2 prefecture, 3 county; 0 = not a region (or unknown)
+    parent: str | None = None  # regions: the parent's tag label (四川 for 宜宾)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {"value": self.value, "count": self.count}
+        """Return a JSON-ready dict (level and parent only when set)."""
+        d: dict[str, Any] = {"value": self.value, "count": self.count}
+        if self.level:
+            d["level"] = self.level
+        if self.parent is not None:
+            d["parent"] = self.parent
+        return d
 
 
 @dataclass(frozen=True)

@@ -384,8 +384,10 @@ class _Compiler:
         return mask
 
     def region_part(self, part: Part) -> np.ndarray:
+        from .region import labels_for  # full, short and former names → the tag labels
+
         name = fold_text(part.text)
-        variants = {name, re.sub(r"(省|市|自治区|特别行政区|地区|自治州|盟)$", "", name)}
+        variants = {name, re.sub(r"(省|市|自治区|特别行政区|地区|自治州|盟)$", "", name)} | labels_for(name)
         return np.logical_or.reduce([self.term_mask("region", v) for v in variants if v])
 
     def site_part(self, part: Part) -> np.ndarray:

@@ -557,7 +557,10 @@ def test_search_page_to_dict_is_json_with_the_documented_keys(engine) -> None:
     assert seed["published"] == "2024-04-29T13:45:00+08:00"
     assert seed["region"] == ["四川", "宜宾", "珙县"]
     assert set(d["facets"]) == {"source", "region", "month"}
-    assert all(set(v) == {"value", "count"} for vs in d["facets"].values() for v in vs)
+    assert all(set(v) == {"value", "count"} for k in ("source", "month") for v in d["facets"][k])
+    # Region values carry their place in the 省 › 市 › 县 tree (the parent only below a province).
+    assert all(set(v) == {"value", "count", "level"} | ({"parent"} if v["level"] > 1 else set())
+               for v in d["facets"]["region"])
 
 
 def test_snippets_can_be_turned_off(engine) -> None:

@@ -25,7 +25,12 @@ SCHEMAS: dict[str, Any] = {
     "FacetValue": {
         "type": "object",
         "required": ["value", "count"],
-        "properties": {"value": {"type": "string"}, "count": {"type": "integer", "minimum": 0}},
+        "properties": {
+            "value": {"type": "string"}, "count": {"type": "integer", "minimum": 0},
+            # region values only: 1 province, 2 prefecture, 3 county, and the parent's label
+            "level": {"type": "integer", "minimum": 1, "maximum": 3},
+            "parent": {"type": "string"},
+        },
         "additionalProperties": False,
     },
     "Hit": {
