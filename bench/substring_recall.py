@@ -96,6 +96,9 @@ def main() -> int:
     ap.add_argument("--min-len", type=int, default=2)
     ap.add_argument("--max-len", type=int, default=6)
     ap.add_argument("--max-holders", type=int, default=1000)
+    ap.add_argument("--names", type=int, default=0,
+                    help="also: this many unquoted names cut from real titles (3+ content words): "
+                         "P@10 and reported total against the articles holding every word")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -170,9 +173,56 @@ def main() -> int:
         if r["tp_folded"] != r["folded"] or r["returned"] != r["tp_folded"]:
             print(f"  off: {r['needle']!r} holders {r['folded']} (raw {r['raw']}) returned {r['returned']}"
                   f" missed {r['missed']}", file=sys.stderr)
+    if args.names:
+        names(eng, recs, ids, ft, fb, rng, args.names)
     if args.json:
         args.json.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
+
+
+def names(eng, recs, ids, ft, fb, rng, count: int) -> None:
+    """Unquoted multi-word names cut from titles: P@10 of holders and total / holders."""
+    from search.analysis import query_words
+    from search.query import STOPWORDS
+
+    pos = {d: i for i, d in enumerate(ids)}
+    p10, ratios, rel = [], [], 0
+    examples = ["国家发展和改革委员会", "习近平会见越南总理"]
+    tried = 0
+    out = []
+    while len(out) < count + len(examples) and tried < count * 50:
+        tried += 1
+        if examples:
+            q = examples.pop(0)
+        else:
+            words = query_words(rng.choice(recs).get("title") or "")
+            idx = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1]
+            if len(idx) < 3:
+                continue
+            k = rng.randint(3, min(6, len(idx)))
+            a = rng.randrange(len(idx) - k + 1)
+            q = "".join(words[idx[a]: idx[a + k - 1] + 1])
+        need = [units(fold_text(w)) for w in query_words(q) if w not in STOPWORDS and len(w) > 1]
+        if len(need) < 3 or any(w.isascii() for w in need):
+            continue
+        holders = {ids[i] for i in range(len(ids)) if all(w in ft[i] or w in fb[i] for w in need)}
+        page = eng.search(SearchRequest(q=q, size=10, collapse=False, facets=False, snippets=False))
+        top = [h.id for h in page.hits]
+        good = sum(1 for h in top if h in holders)
+        k = min(10, len(holders))
+        if k:  # of the first min(10, holders) hits, those holding every word (looser ones follow)
+            p10.append(sum(1 for h in top[:k] if h in holders) / k)
+        if holders:
+            ratios.append(page.total / len(holders))
+        rel += page.relaxed
+        out.append((q, len(holders), page.total, page.total_relaxed, good, len(top)))
+    print(f"names: {len(out)} (first two: the issue's examples)")
+    print(f"  P@min(10, holders) (hits holding every content word) mean {statistics.mean(p10):.3f}; "
+          f"reported total / holders: median {statistics.median(ratios):.3f}, max {max(ratios):.3f}; "
+          f"{rel} with looser matches after the strict ones")
+    for q, h, t, tr, g, n in out[:6]:
+        print(f"  {q}: holders {h}, total {t} (+{tr} looser), top {n}: {g} hold every word")
+    pos.clear()
 
 
 if __name__ == "__main__":
