@@ -327,6 +327,21 @@ class SegmentChars:
             d[self.exc_idx[a:b] - s] += self.exc_hi[a:b].astype(np.int64) << 16
         return np.cumsum(d, out=d)
 
+    def _decode_range(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decode the keys at indexes ``i..j-1`` at once: (per-posting key index - i, positions)."""
+        s, e = int(self.offs[i]), int(self.offs[j])
+        d = self.lo[s:e].astype(np.int64)
+        a, b = np.searchsorted(self.exc_idx, [s, e])
+        if b > a:
+            d[self.exc_idx[a:b] - s] += self.exc_hi[a:b].astype(np.int64) << 16
+        counts = np.diff(np.asarray(self.offs[i:j + 1]))
+        which = np.repeat(np.arange(j - i), counts)
+        c = np.cumsum(d, out=d)
+        firsts = np.asarray(self.offs[i:j]) - s
+        # Each key's deltas start from 0: subtract what the keys before it added up to.
+        before = np.where(firsts > 0, c[np.maximum(firsts - 1, 0)], 0)
+        return which, c - before[which]
+
     def iter_chunks(self, size: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield every (key, position) pair in key order, about ``size`` at a time (all decoded)."""
         k = len(self.keys)
@@ -335,30 +350,23 @@ class SegmentChars:
             s = int(self.offs[i])
             j = int(np.searchsorted(self.offs, s + size, side="right")) - 1
             j = min(max(j, i + 1), k)
-            e = int(self.offs[j])
-            d = self.lo[s:e].astype(np.int64)
-            a, b = np.searchsorted(self.exc_idx, [s, e])
-            if b > a:
-                d[self.exc_idx[a:b] - s] += self.exc_hi[a:b].astype(np.int64) << 16
-            counts = np.diff(np.asarray(self.offs[i:j + 1]))
-            which = np.repeat(np.arange(j - i), counts)
-            c = np.cumsum(d)
-            firsts = np.asarray(self.offs[i:j]) - s
-            before = np.where(firsts > 0, c[np.maximum(firsts - 1, 0)], 0)
-            yield np.repeat(np.asarray(self.keys[i:j]), counts), c - before[which]
+            which, pos = self._decode_range(i, j)
+            yield np.asarray(self.keys[i:j])[which], pos
             i = j
 
     def range_positions(self, cp: int, check: Callable[[], None]) -> np.ndarray:
         """Sorted positions of every key starting with code point ``cp`` (one character)."""
-        a, b = np.searchsorted(self.keys, [cp << SHIFT, (cp + 1) << SHIFT])
-        out = []
-        for i in range(int(a), int(b)):
-            out.append(self.positions(i))
-            if i % 256 == 255:
-                check()
-        if not out:
+        a, b = (int(x) for x in np.searchsorted(self.keys, [cp << SHIFT, (cp + 1) << SHIFT]))
+        if b <= a:
             return np.zeros(0, dtype=np.int64)
-        p = np.concatenate(out)
+        out = []
+        i = a
+        while i < b:  # a common character: a few million postings at a time, checking the clock
+            j = min(b, max(i + 1, int(np.searchsorted(self.offs, int(self.offs[i]) + CHUNK, side="right")) - 1))
+            out.append(self._decode_range(i, j)[1])
+            check()
+            i = j
+        p = np.concatenate(out) if len(out) > 1 else out[0]
         p.sort()
         return p
 
