@@ -19,10 +19,11 @@ On disk, beside each Whoosh segment (``MAIN_<segid>.xc?``, so Whoosh deletes the
 segment), raw little-endian arrays opened by memory-mapping:
 
 * ``.xck`` int64, the sorted distinct keys (``c1 << 21 | c2``);
-* ``.xco`` int64, ``len(keys) + 1`` offsets into the delta stream;
+* ``.xco`` uint32, ``len(keys) + 1`` offsets into the delta stream;
 * ``.xcl`` uint16, per key its positions as deltas (the first from 0), low 16 bits;
-* ``.xcx`` int64 / ``.xcy`` uint32, the stream indexes and high bits of the deltas ≥ 65536
-  (patched-frame encoding: about 2 bytes per character in all);
+* ``.xcx`` uint32 / ``.xcy`` uint16, the stream indexes and high bits of the deltas ≥ 65536
+  (patched-frame encoding: 2 bytes per character, 6 more per exception; on the full corpus
+  about a third of the deltas are exceptions: the pairs that are rare within a segment);
 * ``.xcd`` int64, ``starts`` (one more than the articles) then ``body_starts``.
 """
 
@@ -49,6 +50,7 @@ SHIFT = 21  # code points are < 2**21
 GAP = 2  # empty positions after a title and after an article
 RUN_LIMIT = 4_000_000  # characters held in memory by a writer before a sorted run file
 CHUNK = 4_000_000  # characters merged at a time when runs are written into the segment
+LIMIT = 1 << 32  # positions and postings of one segment (uint32 offsets, 16+16-bit deltas)
 EXTENSIONS = (".xck", ".xco", ".xcl", ".xcx", ".xcy", ".xcd")
 _BREAKS = re.compile("\x00+")
 
@@ -61,6 +63,10 @@ def units(folded: str) -> str:
 def needle_units(text: str) -> str:
     """Return what a typed text is looked for as: its folded, squashed characters."""
     return units(fold_text(text))
+
+
+_DTYPES = {".xck": np.int64, ".xco": np.uint32, ".xcl": np.uint16, ".xcx": np.uint32, ".xcy": np.uint16,
+           ".xcd": np.int64}
 
 
 def _codes(s: str) -> np.ndarray:
@@ -94,8 +100,8 @@ def _encode(keys: np.ndarray, pos: np.ndarray, base: int) -> tuple[np.ndarray, .
     np.subtract(pos[1:], pos[:-1], out=d[1:])
     d[first] = pos[first]
     big = np.flatnonzero(d > 0xFFFF)
-    return (keys[first], np.flatnonzero(first).astype(np.int64) + base, (d & 0xFFFF).astype(np.uint16),
-            big.astype(np.int64) + base, (d[big] >> 16).astype(np.uint32))
+    return (keys[first], (np.flatnonzero(first) + base).astype(np.uint32), (d & 0xFFFF).astype(np.uint16),
+            (big + base).astype(np.uint32), (d[big] >> 16).astype(np.uint16))
 
 
 class CharPool:
@@ -217,6 +223,9 @@ class CharPool:
 
     def write(self, create: Callable[[str], Any]) -> None:
         """Write the segment's files through ``create(extension) -> binary file``."""
+        if self.next >= LIMIT:
+            raise ValueError(f"a segment of {self.next} characters is too large for the character index "
+                             f"(at most {LIMIT}); write smaller segments")
         files = {ext: create(ext) for ext in EXTENSIONS}
         try:
             written = 0
@@ -228,7 +237,7 @@ class CharPool:
                 files[".xcx"].write(xi.tobytes())
                 files[".xcy"].write(xh.tobytes())
                 written += len(keys)
-            files[".xco"].write(np.array([written], dtype=np.int64).tobytes())
+            files[".xco"].write(np.array([written], dtype=np.uint32).tobytes())
             docs = np.array(self.starts + [self.next] + self.body_starts, dtype=np.int64)
             files[".xcd"].write(docs.tobytes())
         finally:
@@ -278,8 +287,7 @@ class SegmentChars:
     @classmethod
     def open(cls, folder: Path, segid: str) -> SegmentChars:
         """Open a segment's files by memory-mapping; raise FileNotFoundError when it has none."""
-        dtypes = {".xck": np.int64, ".xco": np.int64, ".xcl": np.uint16, ".xcx": np.int64,
-                  ".xcy": np.uint32, ".xcd": np.int64}
+        dtypes = _DTYPES
         arrays = {}
         for ext, dt in dtypes.items():
             p = folder / f"{segid}{ext}"
@@ -306,8 +314,7 @@ class SegmentChars:
                 pass
 
         pool.write(_Buf)
-        dtypes = {".xck": np.int64, ".xco": np.int64, ".xcl": np.uint16, ".xcx": np.int64,
-                  ".xcy": np.uint32, ".xcd": np.int64}
+        dtypes = _DTYPES
         return cls({ext: np.frombuffer(b"".join(parts[ext]), dtype=dtypes[ext]) for ext in EXTENSIONS})
 
     def _index(self, key: int) -> int:
@@ -324,7 +331,7 @@ class SegmentChars:
         d = self.lo[s:e].astype(np.int64)
         a, b = np.searchsorted(self.exc_idx, [s, e])
         if b > a:
-            d[self.exc_idx[a:b] - s] += self.exc_hi[a:b].astype(np.int64) << 16
+            d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
         return np.cumsum(d, out=d)
 
     def _decode_range(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
@@ -333,11 +340,12 @@ class SegmentChars:
         d = self.lo[s:e].astype(np.int64)
         a, b = np.searchsorted(self.exc_idx, [s, e])
         if b > a:
-            d[self.exc_idx[a:b] - s] += self.exc_hi[a:b].astype(np.int64) << 16
-        counts = np.diff(np.asarray(self.offs[i:j + 1]))
+            d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
+        offs = np.asarray(self.offs[i:j + 1]).astype(np.int64)
+        counts = np.diff(offs)
         which = np.repeat(np.arange(j - i), counts)
         c = np.cumsum(d, out=d)
-        firsts = np.asarray(self.offs[i:j]) - s
+        firsts = offs[:-1] - s
         # Each key's deltas start from 0: subtract what the keys before it added up to.
         before = np.where(firsts > 0, c[np.maximum(firsts - 1, 0)], 0)
         return which, c - before[which]
