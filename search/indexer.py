@@ -389,6 +389,55 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:  # noqa: BLE001 - best effort, Linux only
         pass
+    _disk_errors_as_exit_codes()
+
+
+# I/O errors a writer cannot get past (full disk, quota, file size limit, failing device).
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _disk_errors_as_exit_codes() -> None:
+    """In a forked writer worker: end on a disk error with its errno as the exit code, silently.
+
+    Otherwise multiprocessing prints the worker's traceback, and the parent only learns that
+    a worker died; with the errno it reports the one clear line (see _worker_disk_error).
+    """
+    from multiprocessing import process
+
+    bootstrap = process.BaseProcess._bootstrap
+
+    def _bootstrap(self, *args: Any, **kwargs: Any) -> int:  # noqa: ANN001 - multiprocessing's
+        run = self.run
+
+        def run_quietly() -> None:
+            try:
+                run()
+            except OSError as e:
+                if e.errno not in _DISK_ERRNOS:
+                    raise
+                raise SystemExit(e.errno) from None
+
+        self.run = run_quietly
+        return bootstrap(self, *args, **kwargs)
+
+    process.BaseProcess._bootstrap = _bootstrap
+
+
+def _stop_workers(writer: Any) -> None:
+    """Stop a failed multi-process writer's workers (Whoosh's cancel only asks them to)."""
+    for task in getattr(writer, "tasks", ()):
+        if task.is_alive():
+            task.terminate()
+    for task in getattr(writer, "tasks", ()):
+        task.join(5)
+
+
+def _worker_disk_error(writer: Any) -> OSError | None:
+    """Return the disk error a writer worker ended with (its exit code), or None."""
+    for task in getattr(writer, "tasks", ()):
+        if task.exitcode in _DISK_ERRNOS:
+            return OSError(task.exitcode, os.strerror(task.exitcode))
+    return None
 
 
 _FORK_HOOK: list[bool] = []
@@ -592,9 +641,6 @@ def _index_locked(articles: Iterable[Article], root: Path, rebuild: bool, procs:
                   summary: ReindexSummary, progress: Callable[[int], None] | None,
                   state: dict[str, bool]) -> None:
     """The body of :func:`index_articles`, run holding the writer lock."""
-    from .dedup import Clusterer
-    from .extract import cap_article, id_problem
-
     gen = current_generation(root)
     if gen is None or rebuild:
         target = _new_generation(root)
@@ -604,7 +650,6 @@ def _index_locked(articles: Iterable[Article], root: Path, rebuild: bool, procs:
         ix, target = open_current(root)
         fresh = False
     summary.generation = target.name
-    clusterer = Clusterer()
     searcher = None if fresh else ix.searcher()
     if fresh and procs > 1:
         # Load jieba's dictionary (and the gazetteer words) once, before the writer
@@ -616,6 +661,23 @@ def _index_locked(articles: Iterable[Article], root: Path, rebuild: bool, procs:
         writer = _writer(ix, procs=procs)
     else:
         writer = _writer(ix)
+    try:
+        _write_all(articles, root, gen, target, ix, fresh, searcher, writer, summary, progress, state)
+    except IndexWriteFailed as e:
+        disk = _worker_disk_error(writer)  # a worker's full disk is this run's full disk
+        if disk is not None:
+            raise disk from e
+        raise
+
+
+def _write_all(articles: Iterable[Article], root: Path, gen: Path | None, target: Path, ix: Any,
+               fresh: bool, searcher: Any, writer: Any, summary: ReindexSummary,
+               progress: Callable[[int], None] | None, state: dict[str, bool]) -> None:
+    """Add the articles through writer, commit, and (for a fresh generation) swap it in."""
+    from .dedup import Clusterer
+    from .extract import cap_article, id_problem
+
+    clusterer = Clusterer()
     seen: set[str] = set()
     pairs = _PairCounts(None if fresh else target)
     ok = False
@@ -673,6 +735,7 @@ def _index_locked(articles: Iterable[Article], root: Path, rebuild: bool, procs:
                 writer.cancel()
             except OSError as e:  # the error that brought us here is the one to report
                 log.debug("cancelling the writer: %s", e)
+            _stop_workers(writer)  # before their files are removed under them
             if fresh:
                 shutil.rmtree(target, ignore_errors=True)
     if fresh:

@@ -58,16 +58,15 @@ bp.record_once(register_id_converter)
 def public_base() -> str:
     """Return the scheme://host[:port] that absolute links start with, never an arbitrary Host header.
 
-    ``XUNWEN_BASE_URL`` when configured; else the Host when it is trusted (Flask's
-    ``XUNWEN_TRUSTED_HOSTS``, which also refuses other Hosts with a 400, or a loopback name);
-    else "" (links relative to the document that holds them).
+    ``XUNWEN_BASE_URL`` when configured; else the Host when it names this machine (loopback);
+    else "" (links relative to the document that holds them: a deployment sets the base URL).
     """
-    cfg = current_app.config
-    if cfg.get("BASE_URL"):
-        return str(cfg["BASE_URL"]).rstrip("/")
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return str(base).rstrip("/")
     host = request.host.lower()
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    if cfg.get("TRUSTED_HOSTS") or name in LOOPBACK_HOSTS:
+    name = host if host.endswith("]") else host.rsplit(":", 1)[0]
+    if name in LOOPBACK_HOSTS:
         return request.host_url.rstrip("/")
     log.debug("untrusted Host %r: relative links (set XUNWEN_BASE_URL)", request.host)
     return ""
