@@ -157,6 +157,7 @@ def test_a_tree_1100_levels_deep_with_a_symlink_loop_is_walked(tmp_path):
     assert ids_in(ix, top + bottom) == top + bottom
     loops = [p for p in summary["problems"] if "loop" in p["reason"]]
     assert len(loops) == 1 and loops[0]["path"].endswith("/loop")
+    subprocess.run(["rm", "-rf", str(d)], check=False)  # pytest's cleanup (shutil.rmtree) recurses
 
 
 # ---------------------------------------------------------------- ids

@@ -1,0 +1,121 @@
+"""Hostile ingest inputs at the sizes of issue 10: peak RSS, time, what was indexed and refused.
+
+Each case is a fresh inbox holding one hostile input next to good files (5 JSON records and
+one HTML page), indexed by the real CLI in a child process::
+
+    python -m search.cli reindex INBOX --index TMP --rebuild --no-progress --json
+
+Peak RSS is the child's ``ru_maxrss`` from ``os.wait4`` (the largest of the command and the
+writer workers it waited for). Cases:
+
+* ``jsonl-line``  — a .jsonl.gz with one 300 MB line (and good records before and after it);
+* ``warc-record`` — a .warc.gz with one 1 GB response record between two good records;
+* ``txt-bomb`` / ``html-bomb`` — a .txt.gz / .html.gz decompressing to 1 GB;
+* ``long-article`` — a .jsonl with one 10 MB (10,000,000-character) article;
+* ``deep-tree``  — 1,100 nested directories with good records at the top and the bottom.
+
+    python bench/ingest_hostile.py                 # all cases, issue sizes
+    python bench/ingest_hostile.py --only deep-tree --scale 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+import hostile_inputs as h  # noqa: E402
+
+MB = 1000 * 1000
+
+
+def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
+    """Write the case's hostile input into inbox; return (its file name, extra good articles)."""
+    if name == "jsonl-line":
+        h.jsonl_line_bomb(inbox / "bomb.jsonl.gz", int(300 * MB * scale))
+        return "bomb.jsonl.gz", 4
+    if name == "warc-record":
+        h.warc_bomb(inbox / "bomb.warc.gz", int(1000 * MB * scale))
+        return "bomb.warc.gz", 2
+    if name == "txt-bomb":
+        h.text_bomb(inbox / "bomb.txt.gz", int(1000 * MB * scale))
+        return "bomb.txt.gz", 0
+    if name == "html-bomb":
+        h.html_bomb(inbox / "bomb.html.gz", int(1000 * MB * scale))
+        return "bomb.html.gz", 0
+    if name == "long-article":
+        h.long_article(inbox / "long.jsonl", int(10 * MB * scale))
+        return "long.jsonl", 3
+    if name == "deep-tree":
+        deepest = h.deep_tree(inbox / "tree", 1100)
+        h.good_jsonl(deepest / "bottom.jsonl", tag="bottom")
+        return "tree", 5
+    raise ValueError(name)
+
+
+CASES = ("jsonl-line", "warc-record", "txt-bomb", "html-bomb", "long-article", "deep-tree")
+
+
+def run_case(name: str, scale: float, work: Path) -> dict:
+    inbox = work / name / "inbox"
+    inbox.mkdir(parents=True)
+    h.good_jsonl(inbox / "good.jsonl")
+    h.good_html(inbox / "good.html", "正常页面标题")
+    t = time.perf_counter()
+    bomb, extra = make_case(name, inbox, scale)
+    made = time.perf_counter() - t
+    du = subprocess.run(["du", "-sb", str(inbox)], capture_output=True, text=True)  # rglob recurses
+    size = int(du.stdout.split()[0])
+    cmd = [sys.executable, "-m", "search.cli", "reindex", str(inbox), "--index", str(work / name / "index"),
+           "--rebuild", "--no-progress", "--json"]
+    out, err = work / name / "stdout", work / name / "stderr"
+    t = time.perf_counter()
+    with open(out, "w") as fo, open(err, "w") as fe:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=fo, stderr=fe)
+        _, status, usage = os.wait4(proc.pid, 0)
+    secs = time.perf_counter() - t
+    stderr = err.read_text()
+    summary = json.loads(out.read_text()) if out.read_text().strip() else {}
+    about = [ln for ln in stderr.splitlines() if bomb in ln]
+    return {
+        "case": name, "input_bytes_on_disk": size, "make_s": round(made, 1),
+        "exit": os.waitstatus_to_exitcode(status), "seconds": round(secs, 1),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024), "indexed": summary.get("indexed"),
+        "expected_good": h.GOOD_RECORDS + 1 + extra, "truncated": summary.get("truncated"),
+        "lines_about_input": about, "traceback": "Traceback" in stderr,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", action="append", choices=CASES)
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply the bomb sizes (1 = the issue's)")
+    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir, removed)")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="xunwen-hostile-", dir=args.work)
+    results = []
+    try:
+        for name in args.only or CASES:
+            r = run_case(name, args.scale, Path(tmp))
+            results.append(r)
+            print(json.dumps(r, ensure_ascii=False), flush=True)
+    finally:
+        subprocess.run(["rm", "-rf", tmp], check=False)  # shutil.rmtree recurses: the deep tree defeats it
+    print("\n| case | input on disk | exit | peak RSS | time | indexed / good | lines about the input |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        lines = "<br>".join(ln.split(": ", 1)[-1] if ": " in ln else ln for ln in r["lines_about_input"]) or "—"
+        print(f"| {r['case']} | {r['input_bytes_on_disk'] / 1e6:.2f} MB | {r['exit']} | {r['peak_rss_mb']} MB | "
+              f"{r['seconds']} s | {r['indexed']} / {r['expected_good']} | {lines} |")
+    print(f"\nload average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
