@@ -12,7 +12,10 @@ writer workers it waited for). Cases:
 * ``warc-record`` — a .warc.gz with one 1 GB response record between two good records;
 * ``txt-bomb`` / ``html-bomb`` — a .txt.gz / .html.gz decompressing to 1 GB;
 * ``long-article`` — a .jsonl with one 10 MB (10,000,000-character) article;
-* ``deep-tree``  — 1,100 nested directories with good records at the top and the bottom.
+* ``deep-tree``  — 1,100 nested directories with good records at the top and the bottom;
+* ``html-at-limit`` / ``txt-at-limit`` / ``jsonl-line-at-limit`` — a page, a dump and a JSON
+  line 4 KB under their limits (16 MiB, 16 MiB, 32 MiB), so read and parsed whole: the
+  largest memory the limits let one input cost.
 
     python bench/ingest_hostile.py                 # all cases, issue sizes
     python bench/ingest_hostile.py --only deep-tree --scale 0.1
@@ -32,6 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 import hostile_inputs as h  # noqa: E402
+
+from search.extract import MAX_LINE_BYTES, MAX_PAGE_BYTES  # noqa: E402
 
 MB = 1000 * 1000
 
@@ -53,6 +58,23 @@ def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
     if name == "long-article":
         h.long_article(inbox / "long.jsonl", int(10 * MB * scale))
         return "long.jsonl", 3
+    # Just under each limit: what is still read whole (the worst case the limits allow).
+    if name == "html-at-limit":
+        with open(inbox / "big.html", "wb") as f:
+            f.write(b"<html><head><meta charset=utf-8><title>limit</title></head><body>")
+            for chunk in h.varied_lines("<p>" + h._PARA + "第{}段。</p>\n", MAX_PAGE_BYTES - 4096):
+                f.write(chunk)
+            f.write(b"</body></html>")
+        return "big.html", 1
+    if name == "txt-at-limit":
+        with open(inbox / "big.txt", "wb") as f:
+            f.write("巡察整改通报\n2024年04月29日 来源：测试日报\n".encode())
+            for chunk in h.varied_lines(h._PARA + "第{}段。\n", MAX_PAGE_BYTES - 4096):
+                f.write(chunk)
+        return "big.txt", 1
+    if name == "jsonl-line-at-limit":
+        h.jsonl_line_bomb(inbox / "big.jsonl.gz", MAX_LINE_BYTES - 4096)
+        return "big.jsonl.gz", 5
     if name == "deep-tree":
         deepest = h.deep_tree(inbox / "tree", 1100)
         h.good_jsonl(deepest / "bottom.jsonl", tag="bottom")
@@ -60,7 +82,8 @@ def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
     raise ValueError(name)
 
 
-CASES = ("jsonl-line", "warc-record", "txt-bomb", "html-bomb", "long-article", "deep-tree")
+CASES = ("jsonl-line", "warc-record", "txt-bomb", "html-bomb", "long-article", "deep-tree",
+         "html-at-limit", "txt-at-limit", "jsonl-line-at-limit")
 
 
 def run_case(name: str, scale: float, work: Path) -> dict:

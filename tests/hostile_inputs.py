@@ -16,7 +16,7 @@ from pathlib import Path
 
 __all__ = [
     "GOOD_RECORDS", "good_jsonl", "good_html", "gzip_stream", "jsonl_line_bomb", "text_bomb",
-    "html_bomb", "warc_record", "warc_bomb", "truncated_warc", "deep_tree", "long_article",
+    "html_bomb", "varied_lines", "warc_record", "warc_bomb", "truncated_warc", "deep_tree", "long_article",
 ]
 
 MIB = 1024 * 1024
@@ -60,8 +60,9 @@ def gzip_stream(path: Path, chunks: Iterator[bytes]) -> int:
 
 
 def _repeat(unit: bytes, total: int) -> Iterator[bytes]:
+    """Yield unit repeated to total bytes (rounded down to whole units: no cut UTF-8 character)."""
     block = unit * max(1, MIB // len(unit))
-    left = total
+    left = total - total % len(unit)
     while left > 0:
         piece = block[:left]
         left -= len(piece)
@@ -113,6 +114,22 @@ def warc_record(uri: str, html: bytes, *, declared_length: int | None = None) ->
             f"WARC-Record-ID: <urn:uuid:{abs(hash(uri)):032x}>\r\nWARC-Date: 2024-04-29T05:45:00Z\r\n"
             f"Content-Type: application/http; msgtype=response\r\nContent-Length: {length}\r\n\r\n").encode()
     return head + http + b"\r\n\r\n"
+
+
+def varied_lines(fmt: str, total: int) -> Iterator[bytes]:
+    """Yield fmt.format(i) for i = 0, 1, … up to total bytes: distinct lines, none dropped as a repeat."""
+    left, i, batch = total, 0, []
+    while left > 0:
+        line = fmt.format(i).encode()
+        if len(line) > left:
+            break
+        batch.append(line)
+        left -= len(line)
+        i += 1
+        if len(batch) == 4096:
+            yield b"".join(batch)
+            batch = []
+    yield b"".join(batch)
 
 
 def _page(title: str) -> bytes:
