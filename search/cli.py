@@ -190,9 +190,9 @@ def extract(paths: tuple[str, ...], as_json: bool) -> None:
 
     def report(p: Any) -> None:
         nonlocal problems
-        problems += 1
+        problems += not getattr(p, "kept", False)
         where = f"{p.path}:{p.line}" if p.line else p.path
-        click.echo(f"skipped {where}: {p.reason}", err=True)
+        click.echo(f"{'cut' if getattr(p, 'kept', False) else 'skipped'} {where}: {p.reason}", err=True)
 
     n = 0
     for art in iter_articles(list(paths), on_problem=report):

@@ -61,6 +61,7 @@ __all__ = [
     "MAX_TITLE_CHARS",
     "MAX_BODY_CHARS",
     "MAX_ID_CHARS",
+    "InputTooLarge",
 ]
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,6 @@ MAX_BODY_CHARS = 200_000
 MAX_META_CHARS = 1_000  # source, category, dateline, each author
 MAX_URL_CHARS = 4_096  # a cut URL points nowhere: a longer one is dropped
 MAX_ID_CHARS = 200  # SearchEngine refuses to look up longer ids
-MAX_FILE_BYTES = MAX_PAGE_BYTES  # the old name
 
 
 @dataclass(frozen=True)
@@ -1006,7 +1006,7 @@ def id_problem(article_id: str) -> str | None:
     if not isinstance(article_id, str) or not article_id.strip():
         return "empty id"
     if len(article_id) > MAX_ID_CHARS:
-        return f"id too long: {len(article_id):,} characters, over the {MAX_ID_CHARS} a link can carry"
+        return f"id too long: {len(article_id):,} characters, over the {MAX_ID_CHARS} an article can be fetched by"
     if article_id in (".", ".."):
         # Browsers resolve a path segment "." or ".." (even as %2E%2E) before asking.
         return f"id refused: {article_id!r} cannot be a link (browsers resolve it as a path step)"
@@ -1275,11 +1275,14 @@ def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Articl
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
+    class Records(ArchiveIterator):
+        INC_RECORD = ""  # warcio writes its own warning to stderr; the Problem below says it once
+
     n = 0
     total = 0  # declared record bytes so far: the decompressed size of the file
     with open(path, "rb") as f:
         try:
-            for rec in ArchiveIterator(f):
+            for rec in Records(f):
                 n += 1
                 total += max(rec.length or 0, 0)
                 if total > MAX_STREAM_BYTES:
@@ -1293,7 +1296,7 @@ def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Articl
                 if rec.http_headers is not None:
                     status = rec.http_headers.get_statuscode()
                     if rec.rec_type == "response" and not status:
-                        report(Problem(str(path), n, f"truncated record: no HTTP status line ({uri})"))
+                        report(Problem(str(path), n, f"truncated or malformed record: no HTTP status line ({uri})"))
                         continue
                     if rec.rec_type == "response" and not status.startswith("2"):
                         continue
@@ -1314,7 +1317,10 @@ def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Articl
                 except Exception as e:  # noqa: BLE001 - a broken record must not end the run
                     report(Problem(str(path), n, f"{_io_reason(e)} ({uri})"))
         except (ArchiveLoadFailed, EOFError, OSError, zlib.error) as e:
-            report(Problem(str(path), n + 1, f"corrupt WARC: {e}"))
+            report(Problem(str(path), n + 1, f"corrupt WARC: {str(e).strip()}"))
+        except Exception as e:  # noqa: BLE001 - warcio fails on a record cut inside its headers in many ways
+            report(Problem(str(path), n + 1, f"truncated record: its WARC headers are cut or corrupt "
+                                             f"({type(e).__name__}: {e})"))
     if n == 0:
         report(Problem(str(path), None, "empty file or no WARC records"))
 

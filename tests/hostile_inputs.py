@@ -163,15 +163,18 @@ def warc_bomb(path: Path, payload_bytes: int) -> None:
     tmp.unlink()
 
 
-def truncated_warc(path: Path, *, gz: bool) -> None:
-    """A WARC whose second (last) record is cut off mid-payload, as by a partial download."""
+def truncated_warc(path: Path, *, gz: bool, in_headers: bool = False) -> None:
+    """A WARC whose second (last) record is cut off, as by a partial download: mid-payload, or
+    (``in_headers``) 30 bytes in, inside its WARC headers."""
     first = warc_record("http://example.test/whole", _page("完整记录标题"))
     second = warc_record("http://example.test/cut", _page("被截断的记录"))
-    cut = second[: len(second) * 2 // 3]
+    if in_headers:
+        second = second[:30]
     if gz:
-        path.write_bytes(gzip.compress(first) + gzip.compress(second)[: len(gzip.compress(second)) * 2 // 3])
+        member = gzip.compress(second)
+        path.write_bytes(gzip.compress(first) + (member if in_headers else member[: len(member) * 2 // 3]))
     else:
-        path.write_bytes(first + cut)
+        path.write_bytes(first + (second if in_headers else second[: len(second) * 2 // 3]))
 
 
 def deep_tree(root: Path, depth: int) -> Path:

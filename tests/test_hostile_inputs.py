@@ -81,6 +81,8 @@ def bomb_run(tmp_path_factory) -> dict:
     h.truncated_warc(d / "cut.warc", gz=False)
     (d / "cutgz").mkdir()
     h.truncated_warc(d / "cutgz" / "cut.warc.gz", gz=True)
+    h.truncated_warc(d / "cuthead.warc", gz=False, in_headers=True)
+    h.truncated_warc(d / "cuthead.warc.gz", gz=True, in_headers=True)
     with open(d / "plain-line.jsonl", "wb") as f:  # an uncompressed file with one huge line
         f.write(b'{"id": "plain-bomb", "body": "' + b"x" * (MAX_LINE_BYTES + 10) + b'"}\n')
         f.write((json.dumps({"id": "after-plain", "title": "长行之后的记录", "body": "长行之后的正文，照常收录。"},
@@ -102,13 +104,15 @@ def bomb_run(tmp_path_factory) -> dict:
     ("crawl.warc.gz", ("too large", "record payload")),
     ("cut.warc:", ("truncated record", "example.test/cut")),
     ("cut.warc.gz", ("truncated record", "example.test/cut")),
+    ("cuthead.warc:", ("truncated record", "WARC headers")),
+    ("cuthead.warc.gz", ("truncated record", "WARC headers")),
 ])
 def test_each_bomb_is_refused_with_one_line_naming_its_limit(bomb_run, name, words):
     r = bomb_run["r"]
     about = lines_about(r.stderr, name)
     assert len(about) == 1, r.stderr
     assert about[0].startswith("skipped ") and all(w in about[0] for w in words), about[0]
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
 
 
 def test_the_good_files_beside_the_bombs_are_indexed(bomb_run):
@@ -123,7 +127,7 @@ def test_the_good_files_beside_the_bombs_are_indexed(bomb_run):
     eng.close()
     assert titles == {"档案前页甲": 1, "档案后页乙": 1, "完整记录标题": 1}
     assert summary["indexed"] == len(good) + 2 + 1  # + 2 WARC pages + the whole record (once: same URL)
-    assert summary["skipped"] == 9  # 8 refusals + the second copy of the whole WARC record
+    assert summary["skipped"] == 13  # 10 refusals + 3 more copies of the whole WARC record (same id)
 
 
 def test_an_over_long_article_is_kept_cut_and_reported(tmp_path):
