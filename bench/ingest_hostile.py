@@ -13,9 +13,12 @@ writer workers it waited for). Cases:
 * ``txt-bomb`` / ``html-bomb`` — a .txt.gz / .html.gz decompressing to 1 GB;
 * ``long-article`` — a .jsonl with one 10 MB (10,000,000-character) article;
 * ``deep-tree``  — 1,100 nested directories with good records at the top and the bottom;
-* ``html-at-limit`` / ``txt-at-limit`` / ``jsonl-line-at-limit`` — a page, a dump and a JSON
-  line 4 KB under their limits (16 MiB, 16 MiB, 32 MiB), so read and parsed whole: the
-  largest memory the limits let one input cost.
+* ``html-tags-bomb`` — a plain page of 16 MiB less 4 KB of ``<br>`` (4 M elements: 1.6 GB
+  in lxml before the tag limit);
+* ``html-at-limit`` / ``html-tags-at-limit`` / ``txt-at-limit`` / ``jsonl-line-at-limit`` —
+  a page of varied paragraphs 4 KB under 16 MiB, a page 100 tags under 200,000 (one
+  element each), a dump and a JSON line 4 KB under 16 MiB / 32 MiB: read and parsed
+  whole, the most memory the limits let one input cost.
 
     python bench/ingest_hostile.py                 # all cases, issue sizes
     python bench/ingest_hostile.py --only deep-tree --scale 0.1
@@ -36,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 import hostile_inputs as h  # noqa: E402
 
-from search.extract import MAX_LINE_BYTES, MAX_PAGE_BYTES  # noqa: E402
+from search.extract import MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS  # noqa: E402
 
 MB = 1000 * 1000
 
@@ -62,10 +65,17 @@ def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
     if name == "html-at-limit":
         with open(inbox / "big.html", "wb") as f:
             f.write(b"<html><head><meta charset=utf-8><title>limit</title></head><body>")
-            for chunk in h.varied_lines("<p>" + h._PARA + "第{}段。</p>\n", MAX_PAGE_BYTES - 4096):
+            for chunk in h.varied_lines("<p>" + h._PARA * 3 + "第{}段。</p>\n", MAX_PAGE_BYTES - 4096):
                 f.write(chunk)
             f.write(b"</body></html>")
         return "big.html", 1
+    if name == "html-tags-at-limit":
+        with open(inbox / "tags.html", "wb") as f:
+            f.write(b"<html><head><meta charset=utf-8><title>tags</title></head><body><div>")
+            f.write(b"".join(f"<p>{h._PARA}{i}</p>".encode() for i in range(20)))
+            f.write(b"<br>" * (MAX_PAGE_TAGS - 100))  # one element per "<": the most the limit allows
+            f.write(b"</div></body></html>")
+        return "tags.html", 1
     if name == "txt-at-limit":
         with open(inbox / "big.txt", "wb") as f:
             f.write("巡察整改通报\n2024年04月29日 来源：测试日报\n".encode())
@@ -75,6 +85,10 @@ def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
     if name == "jsonl-line-at-limit":
         h.jsonl_line_bomb(inbox / "big.jsonl.gz", MAX_LINE_BYTES - 4096)
         return "big.jsonl.gz", 5
+    if name == "html-tags-bomb":  # 16 MiB of "<br>" less 4 KB: under the byte limit, 4 M elements
+        with open(inbox / "brs.html", "wb") as f:
+            f.write(b"<html><body>" + b"<br>" * ((MAX_PAGE_BYTES - 4096) // 4) + b"</body></html>")
+        return "brs.html", 0
     if name == "deep-tree":
         deepest = h.deep_tree(inbox / "tree", 1100)
         h.good_jsonl(deepest / "bottom.jsonl", tag="bottom")
@@ -83,7 +97,7 @@ def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
 
 
 CASES = ("jsonl-line", "warc-record", "txt-bomb", "html-bomb", "long-article", "deep-tree",
-         "html-at-limit", "txt-at-limit", "jsonl-line-at-limit")
+         "html-at-limit", "html-tags-at-limit", "txt-at-limit", "jsonl-line-at-limit", "html-tags-bomb")
 
 
 def run_case(name: str, scale: float, work: Path) -> dict:

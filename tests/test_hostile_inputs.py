@@ -27,7 +27,7 @@ from lxml import html as lhtml
 
 import hostile_inputs as h
 from search import SearchEngine, SearchRequest
-from search.extract import MAX_BODY_CHARS, MAX_LINE_BYTES, MAX_PAGE_BYTES
+from search.extract import MAX_BODY_CHARS, MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS
 from search.indexer import writer_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,8 @@ def bomb_run(tmp_path_factory) -> dict:
         f.write((json.dumps({"id": "after-plain", "title": "长行之后的记录", "body": "长行之后的正文，照常收录。"},
                             ensure_ascii=False) + "\n").encode())
     good.append("after-plain")
+    with open(d / "brs.html", "wb") as f:  # a small page with more tags than lxml may build
+        f.write(b"<html><body><p>" + "标签太多的页面。".encode() * 20 + b"</p>" + b"<br>" * (MAX_PAGE_TAGS + 10) + b"</body></html>")
     with open(d / "big.html", "wb") as f:  # a plain page over the limit
         f.write(b"<html><body>" + b"<p>x</p>" * (MAX_PAGE_BYTES // 8 + 10) + b"</body></html>")
     ix = d.parent / "index"
@@ -101,6 +103,7 @@ def bomb_run(tmp_path_factory) -> dict:
     ("dump.txt.gz", ("too large", "16 MiB")),
     ("page.html.gz", ("too large", "16 MiB")),
     ("big.html", ("too large", "16 MiB")),
+    ("brs.html", ("too large", "200,000", "tags")),
     ("crawl.warc.gz", ("too large", "record payload")),
     ("cut.warc:", ("truncated record", "example.test/cut")),
     ("cut.warc.gz", ("truncated record", "example.test/cut")),
@@ -127,7 +130,7 @@ def test_the_good_files_beside_the_bombs_are_indexed(bomb_run):
     eng.close()
     assert titles == {"档案前页甲": 1, "档案后页乙": 1, "完整记录标题": 1}
     assert summary["indexed"] == len(good) + 2 + 1  # + 2 WARC pages + the whole record (once: same URL)
-    assert summary["skipped"] == 13  # 10 refusals + 3 more copies of the whole WARC record (same id)
+    assert summary["skipped"] == 14  # 11 refusals + 3 more copies of the whole WARC record (same id)
 
 
 def test_an_over_long_article_is_kept_cut_and_reported(tmp_path):
