@@ -15,6 +15,8 @@ writer workers it waited for). Cases:
 * ``deep-tree``  — 1,100 nested directories with good records at the top and the bottom;
 * ``html-tags-bomb`` — a plain page of 16 MiB less 4 KB of ``<br>`` (4 M elements: 1.6 GB
   in lxml before the tag limit);
+* ``jsonl-dicts-bomb`` — one JSON line of 32 MiB less 4 KB of ``{},`` (11 M dicts);
+* ``jsonl-values-at-limit`` — one JSON record of 999,000 short strings (27 MB);
 * ``html-at-limit`` / ``html-tags-at-limit`` / ``txt-at-limit`` / ``jsonl-line-at-limit`` —
   a page of varied paragraphs 4 KB under 16 MiB, a page 100 tags under 200,000 (one
   element each), a dump and a JSON line 4 KB under 16 MiB / 32 MiB: read and parsed
@@ -39,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 import hostile_inputs as h  # noqa: E402
 
-from search.extract import MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS  # noqa: E402
+from search.extract import MAX_JSON_VALUES, MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS  # noqa: E402
 
 MB = 1000 * 1000
 
@@ -89,6 +91,17 @@ def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
         with open(inbox / "brs.html", "wb") as f:
             f.write(b"<html><body>" + b"<br>" * ((MAX_PAGE_BYTES - 4096) // 4) + b"</body></html>")
         return "brs.html", 0
+    if name == "jsonl-values-at-limit":  # a record of 999,000 strings in 27 MB: both line limits nearly reached
+        with open(inbox / "values.jsonl", "wb") as f:
+            f.write(b'{"id": "values", "title": "values", "body": "b", "x": [')
+            f.write(('"' + "的" * 8 + '",').encode() * (MAX_JSON_VALUES - 1000))
+            f.write(b'"end"]}\n')
+        return "values.jsonl", 1
+    if name == "jsonl-dicts-bomb":  # 32 MiB less 4 KB of "{},": 11 M dicts, 0.9 GB before the value limit
+        with open(inbox / "dicts.jsonl", "wb") as f:
+            f.write(b'{"id": "dicts", "title": "t", "body": "b", "x": [' + b"{}," * ((MAX_LINE_BYTES - 4096) // 3)
+                    + b"{}]}\n")
+        return "dicts.jsonl", 0
     if name == "deep-tree":
         deepest = h.deep_tree(inbox / "tree", 1100)
         h.good_jsonl(deepest / "bottom.jsonl", tag="bottom")
@@ -97,7 +110,8 @@ def make_case(name: str, inbox: Path, scale: float) -> tuple[str, int]:
 
 
 CASES = ("jsonl-line", "warc-record", "txt-bomb", "html-bomb", "long-article", "deep-tree",
-         "html-at-limit", "html-tags-at-limit", "txt-at-limit", "jsonl-line-at-limit", "html-tags-bomb")
+         "html-at-limit", "html-tags-at-limit", "txt-at-limit", "jsonl-line-at-limit", "html-tags-bomb",
+         "jsonl-values-at-limit", "jsonl-dicts-bomb")
 
 
 def run_case(name: str, scale: float, work: Path) -> dict:

@@ -58,6 +58,7 @@ __all__ = [
     "MAX_PAGE_BYTES",
     "MAX_PAGE_TAGS",
     "MAX_LINE_BYTES",
+    "MAX_JSON_VALUES",
     "MAX_STREAM_BYTES",
     "MAX_TITLE_CHARS",
     "MAX_BODY_CHARS",
@@ -81,6 +82,10 @@ MAX_PAGE_TAGS = 200_000
 # One JSON line holds one article; a body at the MAX_BODY_CHARS cap is <= 1.2 MiB even as
 # \uXXXX escapes, so 32 MiB leaves room for long records and bounds a line's peak memory.
 MAX_LINE_BYTES = 32 * MIB
+# Python objects cost 50-70 bytes each: a 32 MiB line of "{}," is 11 M dicts and 0.9 GB once
+# parsed. A record has a few dozen values; its text may hold commas and brackets, so the
+# bound on "," + "[" + "{" (an upper bound of the values in a line) is generous.
+MAX_JSON_VALUES = 1_000_000
 # A .jsonl(.gz)/.warc(.gz) is read record by record, so its total size costs time, not
 # memory; past this much decompressed data the rest of the file is refused (a bomb).
 MAX_STREAM_BYTES = 16 * 1024 * MIB
@@ -1256,6 +1261,11 @@ def _iter_jsonl(path: Path, report: Callable[[Problem], None]) -> Iterator[Artic
                                    f"line too long: {too_long:,} bytes, over the {_size(MAX_LINE_BYTES)} limit for one record"))
                     continue
                 if not raw.strip():
+                    continue
+                values = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+                if values > MAX_JSON_VALUES:
+                    report(Problem(str(path), lineno, f"too many JSON values: {values:,} separators and "
+                                                      f"brackets, over the {MAX_JSON_VALUES:,} limit for one record"))
                     continue
                 where = f"{path}:{lineno}"
                 try:

@@ -27,7 +27,7 @@ from lxml import html as lhtml
 
 import hostile_inputs as h
 from search import SearchEngine, SearchRequest
-from search.extract import MAX_BODY_CHARS, MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS
+from search.extract import MAX_BODY_CHARS, MAX_JSON_VALUES, MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS
 from search.indexer import writer_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,11 @@ def bomb_run(tmp_path_factory) -> dict:
         f.write((json.dumps({"id": "after-plain", "title": "长行之后的记录", "body": "长行之后的正文，照常收录。"},
                             ensure_ascii=False) + "\n").encode())
     good.append("after-plain")
+    with open(d / "values.jsonl", "wb") as f:  # a short line with more JSON values than may be built
+        f.write(b'{"id": "values", "body": "b", "x": [' + b"{}," * MAX_JSON_VALUES + b'{}]}\n')
+        f.write((json.dumps({"id": "after-values", "title": "多值记录之后", "body": "多值记录之后的正文。"},
+                            ensure_ascii=False) + "\n").encode())
+    good.append("after-values")
     with open(d / "brs.html", "wb") as f:  # a small page with more tags than lxml may build
         f.write(b"<html><body><p>" + "标签太多的页面。".encode() * 20 + b"</p>" + b"<br>" * (MAX_PAGE_TAGS + 10) + b"</body></html>")
     with open(d / "big.html", "wb") as f:  # a plain page over the limit
@@ -104,6 +109,7 @@ def bomb_run(tmp_path_factory) -> dict:
     ("page.html.gz", ("too large", "16 MiB")),
     ("big.html", ("too large", "16 MiB")),
     ("brs.html", ("too large", "200,000", "tags")),
+    ("values.jsonl", ("too many JSON values", "1,000,000")),
     ("crawl.warc.gz", ("too large", "record payload")),
     ("cut.warc:", ("truncated record", "example.test/cut")),
     ("cut.warc.gz", ("truncated record", "example.test/cut")),
@@ -130,7 +136,7 @@ def test_the_good_files_beside_the_bombs_are_indexed(bomb_run):
     eng.close()
     assert titles == {"档案前页甲": 1, "档案后页乙": 1, "完整记录标题": 1}
     assert summary["indexed"] == len(good) + 2 + 1  # + 2 WARC pages + the whole record (once: same URL)
-    assert summary["skipped"] == 14  # 11 refusals + 3 more copies of the whole WARC record (same id)
+    assert summary["skipped"] == 15  # 12 refusals + 3 more copies of the whole WARC record (same id)
 
 
 def test_an_over_long_article_is_kept_cut_and_reported(tmp_path):
