@@ -61,7 +61,7 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
 
     def report(p: Any) -> None:
         where = f"{p.path}:{p.line}" if p.line else p.path
-        click.echo(f"skipped {where}: {p.reason}", err=True)
+        click.echo(f"{'cut' if getattr(p, 'kept', False) else 'skipped'} {where}: {p.reason}", err=True)
 
     try:
         s = run(list(sources), index_dir, rebuild=rebuild, procs=procs, progress=progress,
@@ -74,7 +74,8 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s.skip_reasons.items()))
         click.echo(
             f"read {s.read}, indexed {s.indexed} (added {s.added}, replaced {s.replaced}), "
-            f"skipped {s.skipped}{f' ({reasons})' if reasons else ''}, near-duplicates {s.near_duplicates}, "
+            f"skipped {s.skipped}{f' ({reasons})' if reasons else ''}, "
+            f"{f'text cut {s.truncated}, ' if s.truncated else ''}near-duplicates {s.near_duplicates}, "
             f"{s.seconds:.1f} s, {s.rate:.0f} articles/s -> {index_dir} [{s.generation}]"
         )
     if s.indexed == 0:
@@ -84,12 +85,13 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
 @main.command()
 @click.argument("ids", nargs=-1, required=True)
 @index_option
-def delete(ids: tuple[str, ...], index_dir: str) -> None:
+@click.option("--wait", is_flag=True, help="Wait for a running reindex instead of refusing.")
+def delete(ids: tuple[str, ...], index_dir: str, wait: bool) -> None:
     """Delete articles by id."""
     from .indexer import delete_articles
 
     try:
-        missing = delete_articles(list(ids), index_dir)
+        missing = delete_articles(list(ids), index_dir, wait=wait)
     except XunwenError as e:
         raise _fail(e) from e
     click.echo(f"deleted {len(ids) - len(missing)}")
@@ -188,9 +190,9 @@ def extract(paths: tuple[str, ...], as_json: bool) -> None:
 
     def report(p: Any) -> None:
         nonlocal problems
-        problems += 1
+        problems += not getattr(p, "kept", False)
         where = f"{p.path}:{p.line}" if p.line else p.path
-        click.echo(f"skipped {where}: {p.reason}", err=True)
+        click.echo(f"{'cut' if getattr(p, 'kept', False) else 'skipped'} {where}: {p.reason}", err=True)
 
     n = 0
     for art in iter_articles(list(paths), on_problem=report):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ import threading
 import unicodedata
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -51,22 +52,61 @@ __all__ = [
     "parse_datetime",
     "detect_lang",
     "find_dateline",
+    "cap_article",
+    "id_problem",
     "SHANGHAI",
+    "MAX_PAGE_BYTES",
+    "MAX_PAGE_TAGS",
+    "MAX_LINE_BYTES",
+    "MAX_JSON_VALUES",
+    "MAX_STREAM_BYTES",
+    "MAX_TITLE_CHARS",
+    "MAX_BODY_CHARS",
+    "MAX_ID_CHARS",
+    "InputTooLarge",
 ]
 
 log = logging.getLogger(__name__)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a news page or dump is far smaller; refuse to slurp huge blobs
+# Input limits (docs/RELIABILITY.md, "Ingest"). Everything is read as a stream and checked
+# against these before it is held in memory, so no input can make ingest grow without bound.
+MIB = 1024 * 1024
+# One HTML page or text dump is decoded and parsed whole (lxml needs it all): about 15x its
+# size at peak. The largest page of the shared corpus is under 1 MiB.
+MAX_PAGE_BYTES = 16 * MIB
+# lxml's tree costs ~400 bytes per element: 16 MiB of "<br>" is 4 M elements and 1.6 GB, so a
+# page's markup is bounded too, by its count of "<" (an upper bound of its tags). The most
+# tagged page of the shared corpus's HTML set has 15,397; the median 578.
+MAX_PAGE_TAGS = 200_000
+# One JSON line holds one article; a body at the MAX_BODY_CHARS cap is <= 1.2 MiB even as
+# \uXXXX escapes, so 32 MiB leaves room for long records and bounds a line's peak memory.
+MAX_LINE_BYTES = 32 * MIB
+# Python objects cost 50-70 bytes each: a 32 MiB line of "{}," is 11 M dicts and 0.9 GB once
+# parsed. A record has a few dozen values; its text may hold commas and brackets, so the
+# bound on "," + "[" + "{" (an upper bound of the values in a line) is generous.
+MAX_JSON_VALUES = 1_000_000
+# A .jsonl(.gz)/.warc(.gz) is read record by record, so its total size costs time, not
+# memory; past this much decompressed data the rest of the file is refused (a bomb).
+MAX_STREAM_BYTES = 16 * 1024 * MIB
+# Article text kept at ingest. The shared corpus (72,534 articles): longest body 69,025
+# characters (99.99th percentile 40,758), longest title 111. Text beyond the caps is cut,
+# the article kept and the cut reported: query-time stages read the whole stored text.
+MAX_TITLE_CHARS = 1_000
+MAX_BODY_CHARS = 200_000
+MAX_META_CHARS = 1_000  # source, category, dateline, each author
+MAX_URL_CHARS = 4_096  # a cut URL points nowhere: a longer one is dropped
+MAX_ID_CHARS = 200  # SearchEngine refuses to look up longer ids
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One skipped input: where it was and why it was skipped."""
+    """One skipped input (or, with ``kept``, an article indexed with its text cut): where and why."""
 
     path: str
     line: int | None
     reason: str
+    kept: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -503,8 +543,11 @@ def article_from_record(rec: dict, *, origin: str | None = None) -> Article:
     if not isinstance(rec, dict):
         raise ExtractError(f"record is a JSON {type(rec).__name__}, not an object")
     rid = _opt_str(rec, "id")
-    title = _clean_line(_opt_str(rec, "title") or "")
-    body = clean_text(_opt_str(rec, "body") or "")
+    if rid is not None and (why := id_problem(rid)):
+        raise ExtractError(why)
+    # Cut before cleaning: clean_text of a 10 MB body costs seconds; cap_article cuts exactly.
+    title = _clean_line((_opt_str(rec, "title") or "")[: 4 * MAX_TITLE_CHARS])
+    body = clean_text((_opt_str(rec, "body") or "")[: 2 * MAX_BODY_CHARS])
     if not title and not body:
         raise ExtractError("record has neither title nor body")
     url = _opt_str(rec, "url")
@@ -963,6 +1006,128 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     )
 
 
+# --------------------------------------------------------------------------- limits
+
+_ID_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def id_problem(article_id: str) -> str | None:
+    """Return why an article id cannot be stored and fetched back, or None when it can."""
+    if not isinstance(article_id, str) or not article_id.strip():
+        return "empty id"
+    if len(article_id) > MAX_ID_CHARS:
+        return f"id too long: {len(article_id):,} characters, over the {MAX_ID_CHARS} an article can be fetched by"
+    if article_id in (".", ".."):
+        # Browsers resolve a path segment "." or ".." (even as %2E%2E) before asking.
+        return f"id refused: {article_id!r} cannot be a link (browsers resolve it as a path step)"
+    if _ID_CONTROL_RE.search(article_id):
+        return "id refused: it contains control characters"
+    return None
+
+
+def _cut_text(text: str, limit: int) -> str:
+    """Cut text to at most limit characters, at a line break in the last tenth when there is one."""
+    cut = text.rfind("\n", limit - limit // 10, limit)
+    return text[: cut if cut > 0 else limit].rstrip()
+
+
+def cap_article(article: Article) -> tuple[Article, str | None]:
+    """Cut an article's text to the ingest caps; return it and what was cut (None when nothing)."""
+    changes: dict[str, Any] = {}
+    cuts: list[str] = []
+    if len(article.title) > MAX_TITLE_CHARS:
+        changes["title"] = _cut_text(article.title, MAX_TITLE_CHARS)
+        cuts.append(f"title {len(article.title):,} characters")
+    if len(article.body) > MAX_BODY_CHARS:
+        changes["body"] = _cut_text(article.body, MAX_BODY_CHARS)
+        cuts.append(f"body over {MAX_BODY_CHARS:,} characters")
+    for key in ("source", "category", "dateline", "lang"):
+        v = getattr(article, key)
+        if v and len(v) > MAX_META_CHARS:
+            changes[key] = v[:MAX_META_CHARS]
+            cuts.append(f"{key} {len(v):,} characters")
+    if any(len(a) > MAX_META_CHARS for a in article.authors):
+        changes["authors"] = tuple(a[:MAX_META_CHARS] for a in article.authors)
+        cuts.append("an author name")
+    if article.url and len(article.url) > MAX_URL_CHARS:
+        changes["url"] = None
+        cuts.append(f"url {len(article.url):,} characters (dropped)")
+    if not changes:
+        return article, None
+    return replace(article, **changes), (
+        "text cut: " + ", ".join(cuts)
+        + f" (article kept; caps: title {MAX_TITLE_CHARS:,}, body {MAX_BODY_CHARS:,} characters)"
+    )
+
+
+class InputTooLarge(ExtractError):
+    """An input (or the decompressed stream of one) passed a size limit."""
+
+
+class _Limited(io.RawIOBase):
+    """A byte stream that raises InputTooLarge once more than ``limit`` bytes were read from it."""
+
+    def __init__(self, raw: Any, limit: int, what: str):
+        self._raw = raw
+        self.limit = limit
+        self.count = 0
+        self.what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        read1 = getattr(self._raw, "read1", None)
+        if read1 is not None:
+            # One chunk at a time, so that the lines before a truncated gzip tail are handed on
+            # before its EOFError (a whole-buffer readinto would drop them with it).
+            data = read1(len(b))
+            n = len(data)
+            b[:n] = data
+        else:
+            n = self._raw.readinto(b)
+        self.count += n or 0
+        if self.count > self.limit:
+            raise InputTooLarge(f"too large: {self.what} over {_size(self.limit)}, the rest of the file was not read")
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * MIB):g} GiB" if n >= 1024 * MIB else f"{n / MIB:g} MiB"
+
+
+def _is_gz(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def _open_stream(path: Path, limit: int) -> io.BufferedReader:
+    """Open a file (gunzipped when .gz) as a buffered stream that refuses more than limit bytes."""
+    raw: Any = gzip.open(path, "rb") if _is_gz(path) else open(path, "rb", buffering=0)
+    what = "decompressed size" if _is_gz(path) else "size"
+    return io.BufferedReader(_Limited(raw, limit, what), buffer_size=MIB)
+
+
+def _read_line(f: io.BufferedReader, limit: int) -> tuple[bytes | None, int]:
+    """Read one line of at most limit bytes; return (line, 0), or (None, its length) for a longer one.
+
+    The rest of a long line is read and dropped in chunks, never held whole.
+    """
+    line = f.readline(limit + 1)
+    if len(line) <= limit or line.endswith(b"\n"):
+        return line, 0
+    n = len(line)
+    del line
+    while True:
+        chunk = f.readline(MIB)
+        n += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return None, n
+
+
 # --------------------------------------------------------------------------- files
 
 _KINDS = {".html": "html", ".htm": "html", ".shtml": "html", ".xhtml": "html", ".txt": "txt",
@@ -977,45 +1142,76 @@ def _kind_of(path: Path) -> str | None:
 
 
 def _walk(paths: Iterable[str | os.PathLike], report: Callable[[Problem], None]) -> Iterator[Path]:
-    """Yield files under paths in sorted order, surviving symlink loops and unreadable dirs."""
-    visited: set[str] = set()
+    """Yield files under paths in sorted order, surviving symlink loops, unreadable and deep dirs.
 
-    def walk_dir(d: Path, ancestors: tuple[str, ...]) -> Iterator[Path]:
-        real = os.path.realpath(d)
-        if real in ancestors:
-            report(Problem(str(d), None, f"symlink loop: points back to {real}"))
-            return
-        if real in visited:
-            log.debug("%s: already visited as %s", d, real)
-            return
-        visited.add(real)
+    The walk keeps its own stack (a tree thousands of levels deep is walked like a flat one);
+    directories are known by (device, inode), so a symlink back to an ancestor is reported as
+    a loop and one to a directory seen elsewhere is walked once.
+    """
+    visited: set[tuple[int, int]] = set()
+
+    def open_dir(d: Path, parent: _DirNode | None) -> _DirNode | None:
+        try:
+            st = os.stat(d)
+        except OSError as e:
+            report(Problem(str(d), None, f"unreadable directory: {e.strerror or e}"))
+            return None
+        key = (st.st_dev, st.st_ino)
+        node = parent
+        while node is not None:
+            if node.key == key:
+                report(Problem(str(d), None, f"symlink loop: points back to {node.path}"))
+                return None
+            node = node.parent
+        if key in visited:
+            log.debug("%s: already visited", d)
+            return None
+        visited.add(key)
         try:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
             report(Problem(str(d), None, f"unreadable directory: {e.strerror or e}"))
-            return
-        for entry in entries:
+            return None
+        return _DirNode(str(d), key, parent, iter(entries))
+
+    for raw in paths:
+        p = Path(raw)
+        if not p.is_dir():
+            if p.exists() or p.is_symlink():
+                yield p
+            else:
+                report(Problem(str(p), None, "no such file or directory"))
+            continue
+        top = open_dir(p, None)
+        stack = [top] if top is not None else []
+        while stack:
+            entry = next(stack[-1].entries, None)
+            if entry is None:
+                stack.pop()
+                continue
             if entry.name.startswith("."):
                 continue  # hidden files and VCS folders are not inputs
-            p = Path(entry.path)
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
             except OSError:
                 is_dir = False
             if is_dir:
-                yield from walk_dir(p, (*ancestors, real))
+                child = open_dir(Path(entry.path), stack[-1])
+                if child is not None:
+                    stack.append(child)
             else:
-                yield p
+                yield Path(entry.path)
 
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            yield from walk_dir(p, ())
-        elif p.exists() or p.is_symlink():
-            yield p
-        else:
-            report(Problem(str(p), None, "no such file or directory"))
+
+@dataclass
+class _DirNode:
+    """One directory on the walk's stack: its (device, inode), its parent and its unread entries."""
+
+    path: str
+    key: tuple[int, int]
+    parent: _DirNode | None
+    entries: Iterator[os.DirEntry]
 
 
 def count_inputs(paths: Iterable[str | os.PathLike]) -> int:
@@ -1024,13 +1220,23 @@ def count_inputs(paths: Iterable[str | os.PathLike]) -> int:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """Read one page or dump whole (gunzipped when .gz), refusing more than MAX_PAGE_BYTES."""
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ExtractError(f"file too large ({size} bytes)")
-    if path.name.lower().endswith(".gz"):
-        with gzip.open(path, "rb") as f:
-            return f.read(MAX_FILE_BYTES + 1)
-    return path.read_bytes()
+    if size > MAX_PAGE_BYTES:
+        raise InputTooLarge(f"too large: {size:,} bytes, over the {_size(MAX_PAGE_BYTES)} limit for one page")
+    opener: Any = gzip.open if _is_gz(path) else open
+    with opener(path, "rb") as f:
+        data = f.read(MAX_PAGE_BYTES + 1)
+    if len(data) > MAX_PAGE_BYTES:
+        raise InputTooLarge(f"too large: decompresses to over the {_size(MAX_PAGE_BYTES)} limit for one page")
+    return data
+
+
+def _check_markup(data: bytes) -> None:
+    """Refuse a page with more tags than MAX_PAGE_TAGS before lxml builds a tree of them."""
+    n = data.count(b"<")
+    if n > MAX_PAGE_TAGS:
+        raise InputTooLarge(f"too large: {n:,} tags, over the {MAX_PAGE_TAGS:,} limit for one page")
 
 
 def _io_reason(e: BaseException) -> str:
@@ -1042,12 +1248,24 @@ def _io_reason(e: BaseException) -> str:
 
 
 def _iter_jsonl(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     lineno = 0
-    with opener(path, "rb") as f:
+    with _open_stream(path, MAX_STREAM_BYTES) as f:
         try:
-            for lineno, raw in enumerate(f, 1):
+            while True:
+                raw, too_long = _read_line(f, MAX_LINE_BYTES)
+                if raw is not None and not raw:
+                    break
+                lineno += 1
+                if raw is None:
+                    report(Problem(str(path), lineno,
+                                   f"line too long: {too_long:,} bytes, over the {_size(MAX_LINE_BYTES)} limit for one record"))
+                    continue
                 if not raw.strip():
+                    continue
+                values = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+                if values > MAX_JSON_VALUES:
+                    report(Problem(str(path), lineno, f"too many JSON values: {values:,} separators and "
+                                                      f"brackets, over the {MAX_JSON_VALUES:,} limit for one record"))
                     continue
                 where = f"{path}:{lineno}"
                 try:
@@ -1058,10 +1276,16 @@ def _iter_jsonl(path: Path, report: Callable[[Problem], None]) -> Iterator[Artic
                 except json.JSONDecodeError as e:
                     report(Problem(str(path), lineno, f"invalid JSON: {e.msg} (column {e.colno})"))
                     continue
+                except RecursionError:
+                    report(Problem(str(path), lineno, "invalid JSON: nested too deeply"))
+                    continue
+                del raw
                 try:
                     yield article_from_record(rec, origin=where)
                 except ExtractError as e:
                     report(Problem(str(path), lineno, str(e)))
+        except InputTooLarge as e:
+            report(Problem(str(path), lineno + 1, str(e)))
         except (EOFError, OSError, zlib.error) as e:
             # the good lines before the break were already yielded
             report(Problem(str(path), lineno + 1, _io_reason(e)))
@@ -1073,16 +1297,30 @@ def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Articl
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
+    class Records(ArchiveIterator):
+        INC_RECORD = ""  # warcio writes its own warning to stderr; the Problem below says it once
+
     n = 0
+    total = 0  # declared record bytes so far: the decompressed size of the file
     with open(path, "rb") as f:
         try:
-            for rec in ArchiveIterator(f):
+            for rec in Records(f):
                 n += 1
+                total += max(rec.length or 0, 0)
+                if total > MAX_STREAM_BYTES:
+                    report(Problem(str(path), n, f"too large: records over {_size(MAX_STREAM_BYTES)}, "
+                                                 "the rest of the file was not read"))
+                    break
                 if rec.rec_type not in ("response", "resource"):
                     continue
+                uri = rec.rec_headers.get_header("WARC-Target-URI")
                 ctype = ""
                 if rec.http_headers is not None:
-                    if rec.rec_type == "response" and not rec.http_headers.get_statuscode().startswith("2"):
+                    status = rec.http_headers.get_statuscode()
+                    if rec.rec_type == "response" and not status:
+                        report(Problem(str(path), n, f"truncated or malformed record: no HTTP status line ({uri})"))
+                        continue
+                    if rec.rec_type == "response" and not status.startswith("2"):
                         continue
                     ctype = rec.http_headers.get_header("Content-Type") or ""
                 else:
@@ -1093,18 +1331,33 @@ def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Articl
                 m = re.search(r"charset\s*=\s*([\w.:-]+)", ctype, re.I)
                 if m:
                     declared = m.group(1)
-                uri = rec.rec_headers.get_header("WARC-Target-URI")
                 try:
-                    payload = rec.content_stream().read()
+                    payload = _warc_payload(rec)
                     yield extract_html(payload, url=uri, origin=f"{path}:{n}", declared=declared)
                 except ExtractError as e:
-                    report(Problem(str(path), n, f"{uri}: {e}"))
+                    report(Problem(str(path), n, f"{e} ({uri})"))
                 except Exception as e:  # noqa: BLE001 - a broken record must not end the run
-                    report(Problem(str(path), n, f"{uri}: {_io_reason(e)}"))
+                    report(Problem(str(path), n, f"{_io_reason(e)} ({uri})"))
         except (ArchiveLoadFailed, EOFError, OSError, zlib.error) as e:
-            report(Problem(str(path), n + 1, f"corrupt WARC: {e}"))
+            report(Problem(str(path), n + 1, f"corrupt WARC: {str(e).strip()}"))
+        except Exception as e:  # noqa: BLE001 - warcio fails on a record cut inside its headers in many ways
+            report(Problem(str(path), n + 1, f"truncated record: its WARC headers are cut or corrupt "
+                                             f"({type(e).__name__}: {e})"))
     if n == 0:
         report(Problem(str(path), None, "empty file or no WARC records"))
+
+
+def _warc_payload(rec: Any) -> bytes:
+    """Read a WARC record's payload up to MAX_PAGE_BYTES; refuse a longer or truncated one."""
+    payload = rec.content_stream().read(MAX_PAGE_BYTES + 1)
+    if len(payload) > MAX_PAGE_BYTES:
+        raise InputTooLarge(f"too large: record payload over the {_size(MAX_PAGE_BYTES)} limit for one page")
+    _check_markup(payload)
+    missing = getattr(rec.raw_stream, "limit", 0)
+    if missing > 0:
+        # The record says it is longer than what the file holds: it was cut off (a partial download).
+        raise ExtractError(f"truncated record: {missing:,} of its {rec.length:,} bytes are missing")
+    return payload
 
 
 def _iter_file(path: Path, kind: str, report: Callable[[Problem], None]) -> Iterator[Article]:
@@ -1118,6 +1371,7 @@ def _iter_file(path: Path, kind: str, report: Callable[[Problem], None]) -> Iter
     if not data.strip():
         raise ExtractError("empty file")
     if kind == "html":
+        _check_markup(data)
         yield extract_html(data, origin=str(path))
     else:
         text, _enc = decode_bytes(data)
@@ -1151,7 +1405,11 @@ def iter_articles(
             report(Problem(str(path), None, "not a regular file (FIFO, socket or device)"))
             continue
         try:
-            yield from _iter_file(path, kind, report)
+            for art in _iter_file(path, kind, report):
+                art, cut = cap_article(art)
+                if cut:
+                    report(Problem(art.origin or str(path), None, cut, kept=True))
+                yield art
         except ExtractError as e:
             report(Problem(str(path), None, str(e)))
         except (OSError, EOFError, zlib.error) as e:

@@ -21,6 +21,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -41,7 +42,7 @@ import numpy as np
 from whoosh import index as windex
 from whoosh.query import Or, Term
 
-from .errors import IndexBusy, IndexIncompatible, IndexMissing
+from .errors import IndexBusy, IndexIncompatible, IndexMissing, IndexWriteFailed
 from .models import Article
 from .normalize import fold_text
 from .ranking import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
@@ -84,10 +85,12 @@ class ReindexSummary:
     added: int = 0
     replaced: int = 0
     skipped: int = 0
+    truncated: int = 0
     near_duplicates: int = 0
     seconds: float = 0.0
     problems: list[dict[str, Any]] = field(default_factory=list)
     skip_reasons: dict[str, int] = field(default_factory=dict)
+    truncations: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -101,6 +104,12 @@ class ReindexSummary:
         self.skip_reasons[key] = self.skip_reasons.get(key, 0) + 1
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append({"path": path, "line": line, "reason": reason})
+
+    def truncate(self, path: str, line: int | None, reason: str) -> None:
+        """Count one article indexed with its text cut to the ingest caps, and keep what was cut."""
+        self.truncated += 1
+        if len(self.truncations) < MAX_PROBLEMS_KEPT:
+            self.truncations.append({"path": path, "line": line, "reason": reason})
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -274,20 +283,28 @@ def _new_generation(root: Path) -> Path:
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S%f")
     gen = root / f"g-{stamp}-{secrets.token_hex(3)}"
     gen.mkdir(parents=True)
-    windex.create_in(str(gen), make_schema())
-    (gen / META).write_text(
-        json.dumps({"schema_version": SCHEMA_VERSION, "created": datetime.now(SHANGHAI).isoformat()}),
-        "utf-8",
-    )
+    try:
+        windex.create_in(str(gen), make_schema())
+        (gen / META).write_text(
+            json.dumps({"schema_version": SCHEMA_VERSION, "created": datetime.now(SHANGHAI).isoformat()}),
+            "utf-8",
+        )
+    except BaseException:
+        shutil.rmtree(gen, ignore_errors=True)  # a full disk must not leave an empty generation
+        raise
     return gen
 
 
 def _swap_current(root: Path, gen: Path) -> None:
     tmp = root / f".{CURRENT}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(gen.name + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(gen.name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, root / CURRENT)  # atomic on POSIX: readers see old or new, never half
     try:
         dfd = os.open(root, os.O_RDONLY)
@@ -306,6 +323,65 @@ def _prune_generations(root: Path, keep: Path, previous: Path | None) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+_TOC_TEMP_RE = re.compile(r"^_MAIN_\d+\.toc\.[\d.]+$")  # Whoosh writes a TOC here, then renames it
+
+
+def _remove_debris(root: Path) -> None:
+    """Remove what failed or killed writers left behind; call it holding the writer lock.
+
+    With the lock held no other writer is running, so: ``.CURRENT.<pid>.tmp`` files (a
+    rebuild killed during the swap), generations that were never served (no TOC: a failed
+    ``--rebuild``; newer than the served one: a rebuild killed before its swap), and inside
+    the served generation Whoosh's temp files (``MAIN.tmp``, an unrenamed TOC) and segment
+    files no TOC refers to (a commit that failed, e.g. on a full disk). The generation served
+    before the current one is kept: readers may still hold it.
+    """
+    for tmp in root.glob(f".{CURRENT}.*.tmp"):
+        _remove(tmp)
+    gen = current_generation(root)
+    for other in root.glob("g-*"):
+        if not other.is_dir() or other == gen:
+            continue
+        never_served = not any(other.glob("_MAIN_*.toc")) or (gen is not None and other.name > gen.name)
+        if never_served:
+            log.info("removing %s: a generation left by a failed or killed rebuild", other)
+            _remove(other)
+    if gen is None:
+        return
+    for entry in gen.iterdir():
+        if entry.name.endswith(".tmp") or _TOC_TEMP_RE.match(entry.name):
+            _remove(entry)
+    try:
+        from whoosh.filedb.filestore import FileStorage
+        from whoosh.index import TOC, clean_files
+
+        storage = FileStorage(str(gen))
+        toc = TOC.read(storage, "MAIN")
+        clean_files(storage, "MAIN", toc.generation, toc.segments)
+    except Exception as e:  # noqa: BLE001 - an unreadable generation is reported when it is opened
+        log.warning("could not look for unused segment files in %s: %s", gen, e)
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as e:
+        log.warning("could not remove %s: %s", path, e.strerror or e)
+
+
+def _write_failed(root: Path, e: OSError, committed: bool) -> IndexWriteFailed:
+    """Return the one-line error for an I/O error while writing the index."""
+    what = e.strerror or str(e)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        what += " (free some space and run again: what this run left behind is removed then)"
+    state = ("this run's articles were committed, but its statistics were not saved" if committed
+             else "nothing from this run was committed; the served index is unchanged")
+    return IndexWriteFailed(f"could not write the index at {root}: {what}; {state}")
+
+
 def _die_with_parent() -> None:
     try:
         import ctypes
@@ -313,6 +389,55 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:  # noqa: BLE001 - best effort, Linux only
         pass
+    _disk_errors_as_exit_codes()
+
+
+# I/O errors a writer cannot get past (full disk, quota, file size limit, failing device).
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def _disk_errors_as_exit_codes() -> None:
+    """In a forked writer worker: end on a disk error with its errno as the exit code, silently.
+
+    Otherwise multiprocessing prints the worker's traceback, and the parent only learns that
+    a worker died; with the errno it reports the one clear line (see _worker_disk_error).
+    """
+    from multiprocessing import process
+
+    bootstrap = process.BaseProcess._bootstrap
+
+    def _bootstrap(self, *args: Any, **kwargs: Any) -> int:  # noqa: ANN001 - multiprocessing's
+        run = self.run
+
+        def run_quietly() -> None:
+            try:
+                run()
+            except OSError as e:
+                if e.errno not in _DISK_ERRNOS:
+                    raise
+                raise SystemExit(e.errno) from None
+
+        self.run = run_quietly
+        return bootstrap(self, *args, **kwargs)
+
+    process.BaseProcess._bootstrap = _bootstrap
+
+
+def _stop_workers(writer: Any) -> None:
+    """Stop a failed multi-process writer's workers (Whoosh's cancel only asks them to)."""
+    for task in getattr(writer, "tasks", ()):
+        if task.is_alive():
+            task.terminate()
+    for task in getattr(writer, "tasks", ()):
+        task.join(5)
+
+
+def _worker_disk_error(writer: Any) -> OSError | None:
+    """Return the disk error a writer worker ended with (its exit code), or None."""
+    for task in getattr(writer, "tasks", ()):
+        if task.exitcode in _DISK_ERRNOS:
+            return OSError(task.exitcode, os.strerror(task.exitcode))
+    return None
 
 
 _FORK_HOOK: list[bool] = []
@@ -496,93 +621,137 @@ def index_articles(
     wait: bool = False,
 ) -> ReindexSummary:
     """Index articles (add or replace by id); with ``rebuild`` into a new generation swapped in at the end."""
-    from .dedup import Clusterer
-
     root = Path(index_dir)
     summary = summary or ReindexSummary(index_dir=str(root), rebuild=rebuild)
     summary.rebuild = rebuild
     t0 = time.perf_counter()
     procs = procs if procs is not None else min(2, os.cpu_count() or 1)
     with writer_lock(root, wait=wait):
-        gen = current_generation(root)
-        if gen is None or rebuild:
-            target = _new_generation(root)
-            ix = windex.open_dir(str(target))
-            fresh = True
-        else:
-            ix, target = open_current(root)
-            fresh = False
-        summary.generation = target.name
-        clusterer = Clusterer()
-        searcher = None if fresh else ix.searcher()
-        if fresh and procs > 1:
-            # Load jieba's dictionary (and the gazetteer words) once, before the writer
-            # forks its workers, so they inherit it instead of each loading it again.
-            from .analysis import ensure_dictionary
-
-            ensure_dictionary()
-            _workers_die_with_parent()
-            writer = _writer(ix, procs=procs)
-        else:
-            writer = _writer(ix)
-        seen: set[str] = set()
-        pairs = _PairCounts(None if fresh else target)
-        ok = False
+        _remove_debris(root)
+        state = {"committed": False}
         try:
-            for art in articles:
-                summary.read += 1
-                if art.id in seen:
-                    summary.skip(art.origin or "", None, f"duplicate id: {art.id} already read in this run")
-                    continue
-                seen.add(art.id)
-                art, sig, keys, ftitle, fbody = _enrich(art)
-                cands = _index_candidates(searcher, keys) if searcher is not None else ()
-                cluster = clusterer.assign(art.id, sig, cands)
-                if cluster != art.id:
-                    summary.near_duplicates += 1
-                doc = article_doc(replace(art, cluster=cluster), sig, keys)
-                doc[FOLDED_PREFIX + "title"] = ftitle  # folded once, here (Whoosh ignores _ names)
-                doc[FOLDED_PREFIX + "body"] = fbody
-                pairs.add(ftitle, fbody)
-                if fresh:
-                    writer.add_document(**doc)
-                    summary.added += 1
-                else:
-                    existed = searcher.document_number(id=art.id) is not None
-                    writer.update_document(**doc)
-                    if existed:
-                        summary.replaced += 1
-                    else:
-                        summary.added += 1
-                summary.indexed += 1
-                if progress:
-                    progress(1)
-            ok = True
-        finally:
-            if searcher is not None:
-                searcher.close()
-            if ok:
-                try:
-                    writer.commit()
-                except BaseException:
-                    if fresh:  # a failed rebuild (a writer worker died) leaves no generation behind
-                        shutil.rmtree(target, ignore_errors=True)
-                    raise
-                pairs.save(target)
-            else:
-                writer.cancel()
-                if fresh:
-                    shutil.rmtree(target, ignore_errors=True)
-        if fresh:
-            if summary.indexed == 0 and gen is not None:
-                # Nothing could be indexed: keep serving what we had.
-                shutil.rmtree(target, ignore_errors=True)
-                summary.generation = gen.name
-            else:
-                _swap_current(root, target)
-                _prune_generations(root, target, gen)
+            _index_locked(articles, root, rebuild, procs, summary, progress, state)
+        except OSError as e:
+            # A full disk or another I/O error: one clear line for the CLI, nothing half-done left.
+            _remove_debris(root)
+            raise _write_failed(root, e, state["committed"]) from e
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _index_locked(articles: Iterable[Article], root: Path, rebuild: bool, procs: int,
+                  summary: ReindexSummary, progress: Callable[[int], None] | None,
+                  state: dict[str, bool]) -> None:
+    """The body of :func:`index_articles`, run holding the writer lock."""
+    gen = current_generation(root)
+    if gen is None or rebuild:
+        target = _new_generation(root)
+        ix = windex.open_dir(str(target))
+        fresh = True
+    else:
+        ix, target = open_current(root)
+        fresh = False
+    summary.generation = target.name
+    searcher = None if fresh else ix.searcher()
+    if fresh and procs > 1:
+        # Load jieba's dictionary (and the gazetteer words) once, before the writer
+        # forks its workers, so they inherit it instead of each loading it again.
+        from .analysis import ensure_dictionary
+
+        ensure_dictionary()
+        _workers_die_with_parent()
+        writer = _writer(ix, procs=procs)
+    else:
+        writer = _writer(ix)
+    try:
+        _write_all(articles, root, gen, target, ix, fresh, searcher, writer, summary, progress, state)
+    except IndexWriteFailed as e:
+        disk = _worker_disk_error(writer)  # a worker's full disk is this run's full disk
+        if disk is not None:
+            raise disk from e
+        raise
+
+
+def _write_all(articles: Iterable[Article], root: Path, gen: Path | None, target: Path, ix: Any,
+               fresh: bool, searcher: Any, writer: Any, summary: ReindexSummary,
+               progress: Callable[[int], None] | None, state: dict[str, bool]) -> None:
+    """Add the articles through writer, commit, and (for a fresh generation) swap it in."""
+    from .dedup import Clusterer
+    from .extract import cap_article, id_problem
+
+    clusterer = Clusterer()
+    seen: set[str] = set()
+    pairs = _PairCounts(None if fresh else target)
+    ok = False
+    try:
+        for art in articles:
+            summary.read += 1
+            why = id_problem(art.id)
+            if why:
+                summary.skip(art.origin or "", None, why)
+                continue
+            if art.id in seen:
+                summary.skip(art.origin or "", None, f"duplicate id: {art.id} already read in this run")
+                continue
+            seen.add(art.id)
+            art, cut = cap_article(art)  # iter_articles has cut (and reported) its own already
+            if cut:
+                summary.truncate(art.origin or "", None, cut)
+            art, sig, keys, ftitle, fbody = _enrich(art)
+            cands = _index_candidates(searcher, keys) if searcher is not None else ()
+            cluster = clusterer.assign(art.id, sig, cands)
+            if cluster != art.id:
+                summary.near_duplicates += 1
+            doc = article_doc(replace(art, cluster=cluster), sig, keys)
+            doc[FOLDED_PREFIX + "title"] = ftitle  # folded once, here (Whoosh ignores _ names)
+            doc[FOLDED_PREFIX + "body"] = fbody
+            pairs.add(ftitle, fbody)
+            if fresh:
+                writer.add_document(**doc)
+                summary.added += 1
+            else:
+                existed = searcher.document_number(id=art.id) is not None
+                writer.update_document(**doc)
+                if existed:
+                    summary.replaced += 1
+                else:
+                    summary.added += 1
+            summary.indexed += 1
+            if progress:
+                progress(1)
+        ok = True
+    finally:
+        if searcher is not None:
+            searcher.close()
+        if ok:
+            try:
+                writer.commit()
+                state["committed"] = not fresh  # a fresh generation counts once it is swapped in
+                pairs.save(target)
+            except BaseException:
+                if fresh:  # a failed rebuild (a writer worker died, a full disk) leaves no generation behind
+                    shutil.rmtree(target, ignore_errors=True)
+                raise
+        else:
+            try:
+                writer.cancel()
+            except OSError as e:  # the error that brought us here is the one to report
+                log.debug("cancelling the writer: %s", e)
+            _stop_workers(writer)  # before their files are removed under them
+            if fresh:
+                shutil.rmtree(target, ignore_errors=True)
+    if fresh:
+        if summary.indexed == 0 and gen is not None:
+            # Nothing could be indexed: keep serving what we had.
+            shutil.rmtree(target, ignore_errors=True)
+            summary.generation = gen.name
+        else:
+            try:
+                _swap_current(root, target)
+            except BaseException:
+                shutil.rmtree(target, ignore_errors=True)
+                raise
+            _prune_generations(root, target, gen)
 
 
 def reindex(
@@ -602,7 +771,10 @@ def reindex(
     summary = ReindexSummary(index_dir=str(index_dir), rebuild=rebuild)
 
     def problem(p) -> None:
-        summary.skip(p.path, p.line, p.reason)
+        if getattr(p, "kept", False):
+            summary.truncate(p.path, p.line, p.reason)
+        else:
+            summary.skip(p.path, p.line, p.reason)
         if on_problem:
             on_problem(p)
 
@@ -630,14 +802,20 @@ def reindex(
 def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: bool = False) -> list[str]:
     """Delete articles by id; return the ids that were not in the index."""
     missing: list[str] = []
-    with writer_lock(index_dir, wait=wait):
-        ix, _ = open_current(index_dir)
+    root = Path(index_dir)
+    with writer_lock(root, wait=wait):
+        _remove_debris(root)
+        ix, _ = open_current(root)
         with ix.searcher() as s:
             present = {i for i in ids if s.document_number(id=i) is not None}
         missing = [i for i in ids if i not in present]
         if present:
-            w = _writer(ix)
-            for i in present:
-                w.delete_by_term("id", i)
-            w.commit()
+            try:
+                w = _writer(ix)
+                for i in present:
+                    w.delete_by_term("id", i)
+                w.commit()
+            except OSError as e:
+                _remove_debris(root)
+                raise _write_failed(root, e, False) from e
     return missing

@@ -35,7 +35,7 @@ def test_every_api_route_is_documented(spec, web_app) -> None:
     documented = set(spec["paths"])
     for rule in web_app.url_map.iter_rules():
         if rule.rule.startswith("/api/") or rule.rule == "/healthz":
-            assert rule.rule.replace("<article_id>", "{id}") in documented, rule.rule
+            assert rule.rule.replace("<aid:article_id>", "{id}") in documented, rule.rule
 
 
 def test_real_responses_fit_the_schemas(spec, web_client) -> None:

@@ -13,6 +13,7 @@ from search.errors import BadQuery
 from . import get_engine
 from .export import iter_csv, iter_hits, listed
 from .openapi import openapi_document
+from .pages import public_base, register_id_converter
 from .params import BadParameter, parse_search_args
 
 __all__ = ["bp"]
@@ -20,6 +21,7 @@ __all__ = ["bp"]
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__)
+bp.record_once(register_id_converter)  # <aid:...>, as on the pages
 
 
 @bp.get("/api/search")
@@ -59,7 +61,7 @@ def search_csv():  # type: ignore[no-untyped-def]
     return resp
 
 
-@bp.get("/api/articles/<article_id>")
+@bp.get("/api/articles/<aid:article_id>", merge_slashes=False)
 def article(article_id: str):  # type: ignore[no-untyped-def]
     """Return one article in full, or a 404 error for an unknown id."""
     art = get_engine().get_article(article_id)
@@ -71,7 +73,7 @@ def article(article_id: str):  # type: ignore[no-untyped-def]
 @bp.get("/api/openapi.json")
 def openapi():  # type: ignore[no-untyped-def]
     """Return the OpenAPI 3.1 description of this API."""
-    return jsonify(openapi_document(request.host_url.rstrip("/")))
+    return jsonify(openapi_document(public_base()))
 
 
 @bp.get("/healthz")

@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, current_app, make_response, render_template, request, url_for
 from markupsafe import Markup, escape
+from werkzeug.routing import BaseConverter
 
 from search import SearchPage, SearchRequest
 from search.errors import BadQuery
@@ -20,11 +22,54 @@ from .export import listed
 from .params import MULTI_KEYS, parse_search_args, request_to_params, search_url
 from .timeline import build_timeline
 
-__all__ = ["bp", "RESULT_WINDOW"]
+__all__ = ["bp", "RESULT_WINDOW", "ArticleIdConverter", "public_base"]
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
+
+# Hosts whose Host header is believed without configuration: a browser on the same machine.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+class ArticleIdConverter(BaseConverter):
+    """Any stored article id in a URL path: quoted whole in links (``/`` as %2F), taken whole from routes.
+
+    The server hands the route the decoded path, so an id holding ``/`` arrives as several
+    segments; ``.+`` takes them all. Ids a link cannot carry (``.``/``..``, control
+    characters, over 200 characters) are refused at ingest (search.extract.id_problem).
+    """
+
+    regex = ".+"
+    part_isolating = False
+
+    def to_url(self, value: str) -> str:
+        return quote(str(value), safe="")
+
+
+def register_id_converter(state: Any) -> None:
+    """Make ``<aid:...>`` known to the app before the blueprint's rules are added."""
+    state.app.url_map.converters.setdefault("aid", ArticleIdConverter)
+
+
+bp.record_once(register_id_converter)
+
+
+def public_base() -> str:
+    """Return the scheme://host[:port] that absolute links start with, never an arbitrary Host header.
+
+    ``XUNWEN_BASE_URL`` when configured; else the Host when it names this machine (loopback);
+    else "" (links relative to the document that holds them: a deployment sets the base URL).
+    """
+    base = current_app.config.get("BASE_URL")
+    if base:
+        return str(base).rstrip("/")
+    host = request.host.lower()
+    name = host if host.endswith("]") else host.rsplit(":", 1)[0]
+    if name in LOOPBACK_HOSTS:
+        return request.host_url.rstrip("/")
+    log.debug("untrusted Host %r: relative links (set XUNWEN_BASE_URL)", request.host)
+    return ""
 
 RESULT_WINDOW = 1000  # the engine refuses page × size beyond this
 FILTER_LABELS = {"source": "来源", "region": "地区", "category": "栏目"}
@@ -49,7 +94,7 @@ def index():  # type: ignore[no-untyped-def]
     return _render_search(req, page)
 
 
-@bp.get("/article/<article_id>")
+@bp.get("/article/<aid:article_id>", merge_slashes=False)
 def article(article_id: str):  # type: ignore[no-untyped-def]
     """Show one article with the query's words highlighted, its metadata and similar ones."""
     engine = get_engine()
@@ -93,7 +138,7 @@ def feed():  # type: ignore[no-untyped-def]
     req = parse_search_args(request.args, sort="newest")
     req = replace(req, page=1, size=current_app.config["FEED_SIZE"], facets=False)
     page = get_engine().search(req)
-    base = request.host_url.rstrip("/")
+    base = public_base()
     dates = [h.published for h in page.hits if h.published]
     updated = max(dates) if dates else datetime.now(timezone.utc).isoformat(timespec="seconds")
     html_url = base + search_url(replace(req, size=10, sort="newest"))
@@ -104,7 +149,7 @@ def feed():  # type: ignore[no-untyped-def]
         base=base,
         updated=updated,
         html_url=html_url,
-        self_url=request.url,
+        self_url=base + request.full_path.rstrip("?"),
         feed_id=base + url_for("pages.feed") + _query_suffix(req),
     )
     resp = make_response(body)
@@ -116,7 +161,7 @@ def feed():  # type: ignore[no-untyped-def]
 def opensearch():  # type: ignore[no-untyped-def]
     """Return the OpenSearch description so browsers can add 寻闻 as a search engine."""
     resp = make_response(
-        render_template("opensearch.xml", base=request.host_url.rstrip("/"))
+        render_template("opensearch.xml", base=public_base())
     )
     resp.headers["Content-Type"] = "application/opensearchdescription+xml; charset=utf-8"
     return resp
