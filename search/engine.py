@@ -512,7 +512,7 @@ class SearchEngine:
                     t = time.perf_counter()
                     got = build(searcher.reader())
                     setattr(snap, name, got)
-                    log.info("%s of %s built in %.2fs", name, snap.key, time.perf_counter() - t)
+                    log.info("%s of %s built in %.2fs", name, snap.key[0], time.perf_counter() - t)
         return got
 
     def _per_segment(self, snap: _Snapshot, reader: Any, name: str, build: Any) -> list[Any]:
