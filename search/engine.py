@@ -594,10 +594,15 @@ class SearchEngine:
 
     def _search(self, req: SearchRequest, parsed: Any, snap: _Snapshot, s: Any,
                 budget: _budget.Budget, t0: float) -> SearchPage:
-        cols = self._columns(snap, s)
-        post = self._postings(snap, s)
+        with budget.paused():  # the first request on a commit may build its caches
+            cols = self._columns(snap, s)
+            post = self._postings(snap, s)
+            post.lengths("title", s.reader())
+            post.lengths("body", s.reader())
+            lexicon = self._lexicon(snap, s) if parsed.groups or parsed.excluded else None
+            pairs = self._pairs(snap, s)
         if parsed.groups or parsed.excluded:
-            plan = compile_query(parsed, s, self._lexicon(snap, s), post)
+            plan = compile_query(parsed, s, lexicon, post)
         else:
             plan = Plan(parsed)
         mask = post.live.copy() if plan.mask is None else plan.mask & post.live
@@ -616,7 +621,7 @@ class SearchEngine:
         stories = int(np.count_nonzero(per_cluster)) if collapse else total
         want = req.page * req.size
         if req.sort == "relevance" and plan.score is not None:
-            pairs = self._pairs(snap, s) if plan.ql_text else (None, 0.0)
+            pairs = pairs if plan.ql_text else (None, 0.0)
             ordered = self._rank(s, plan, mask, want, cols, post, collapse, req.recency, pairs, budget)
         else:
             ordered = self._by_date(mask, cols, newest=req.sort != "oldest")
@@ -835,8 +840,9 @@ class SearchEngine:
         tf.update(title_words)
         if not tf:
             return []
-        post = self._postings(snap, s)
-        cols = self._columns(snap, s)
+        with budget.paused():
+            post = self._postings(snap, s)
+            cols = self._columns(snap, s)
         reader = s.reader()
         n = max(1, reader.doc_count_all())
 

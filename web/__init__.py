@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,  # nothing here takes a body; refuse big ones early
     "JSON_AS_ASCII": False,
     "SITE_NAME": "寻闻",
+    "BUDGET_SECONDS": 3.0,  # one time budget per request (search.budget)
 }
 
 # No inline script anywhere (there is no script at all); styles only from our own files.
@@ -79,7 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def _open_budget() -> None:
         # One time budget for everything this request asks of the engine (the article page
         # makes several calls); a streamed export's later batches get their own.
-        g.xunwen_budget = budget.scope()
+        g.xunwen_budget = budget.scope(current_app.config["BUDGET_SECONDS"])
         g.xunwen_budget.__enter__()
 
     @app.teardown_request
