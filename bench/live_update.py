@@ -161,11 +161,15 @@ class Writers:
                     self.failures.append(f"reindex {r.returncode}: {r.stderr[-300:]}")
             if k % 3 == 2 and len(added) > 2:
                 victim = added.pop(0)
-                d = self._cli("delete", victim, "--index", str(self.index))
+                for _ in range(40):  # delete has no --wait: retry while another run holds the lock
+                    d = self._cli("delete", victim, "--index", str(self.index))
+                    if d.returncode == 0 or "another xunwen process is writing" not in d.stderr:
+                        break
+                    time.sleep(0.5)
                 with self.lock:
                     if d.returncode == 0:
                         self.deletes += 1
-                    else:  # another writer held the lock: delete has no --wait
+                    else:
                         self.failures.append(f"delete {d.returncode}: {d.stderr.strip()[-200:]}")
 
     def start(self) -> list[threading.Thread]:

@@ -11,6 +11,8 @@ next search without a restart.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import logging
 import math
 import mmap
@@ -64,37 +66,36 @@ _RECHECK_SECONDS = 0.5
 _RETRY_FAILED = 10.0  # seconds before a commit that failed to open is tried again
 
 
+def _by_length(w: str) -> tuple[int, str]:
+    return len(w), w
+
+
 class Lexicon:
     """Indexed words by character, to find the longer words that contain a query word."""
 
     @staticmethod
-    def words_of(reader: Any) -> list[str]:
-        """Return the Han words of two characters or more in one reader's titles and bodies."""
+    def words_of(reader: Any) -> dict[str, list[str]]:
+        """Return one reader's Han title and body words of two characters or more, by character."""
+        by_char: dict[str, list[str]] = {}
         seen: set[str] = set()
-        out: list[str] = []
         for fname in ("title", "body"):
             for b in reader.lexicon(fname):
                 w = b.decode("utf-8")
                 if w in seen or len(w) < 2 or not HAN_RE.match(w[0]):
                     continue
                 seen.add(w)
-                out.append(w)
-        return out
-
-    def __init__(self, reader: Any, words: list[list[str]] | None = None):
-        # ``words``: the words of each segment (reused across commits for unchanged segments).
-        by_char: dict[str, list[str]] = {}
-        seen: set[str] = set()
-        for part in (self.words_of(reader),) if words is None else words:
-            for w in part:
-                if w in seen:
-                    continue
-                seen.add(w)
                 for ch in set(w):
                     by_char.setdefault(ch, []).append(w)
         for lst in by_char.values():
-            lst.sort(key=lambda w: (len(w), w))
-        self._by_char = by_char
+            lst.sort(key=_by_length)
+        return by_char
+
+    def __init__(self, reader: Any, words: list[dict[str, list[str]]] | None = None):
+        # ``words``: words_of() of each segment, reused across commits for unchanged segments;
+        # the lists of one character are merged when a query first needs them, so a tiny
+        # commit costs the words of its new segment, not those of the whole index.
+        self._parts = [self.words_of(reader)] if words is None else words
+        self._by_char: dict[str, list[str]] = {}
         self._sites = sorted(b.decode("utf-8") for b in reader.lexicon("site"))
         labels = sorted(b.decode("utf-8") for b in reader.lexicon("source"))
         self._sources = [(x, fold_text(x)) for x in labels]
@@ -107,13 +108,24 @@ class Lexicon:
         got = self._cache.get((w, limit))
         if got is None:
             got = []
-            for x in self._by_char.get(w[0], ()):
+            for x in self._char(w[0]):
                 if x != w and w in x:
                     got.append(x)
                     if len(got) >= limit:
                         break
             if len(self._cache) < 50_000:
                 self._cache[(w, limit)] = got
+        return got
+
+    def _char(self, ch: str) -> list[str]:
+        got = self._by_char.get(ch)
+        if got is None:
+            lists = [p[ch] for p in self._parts if ch in p]
+            if len(lists) == 1:
+                got = lists[0]
+            else:  # shortest first, each word once
+                got = [w for w, _ in itertools.groupby(heapq.merge(*lists, key=_by_length))]
+            self._by_char[ch] = got
         return got
 
     def holding(self, w: str, limit: int = HOLDING_LIMIT) -> list[str] | None:
