@@ -61,7 +61,9 @@ class Load:
         self.lat: list[float] = []
         self.by_path: dict[str, float] = {}
         self.status: Counter[str] = Counter()
+        self.samples: list[str] = []
         self.threads: list[threading.Thread] = []
+        self.started = 0.0
 
     def _run(self, i: int) -> None:
         conn = None
@@ -87,10 +89,13 @@ class Load:
                 self.lat.append(dt)
                 self.status[code] += 1
                 self.by_path[path] = max(self.by_path.get(path, 0.0), dt)
+                if code[0] in "5t" and len(self.samples) < 10:
+                    self.samples.append(f"{code} {path[:120]}")
 
     def start(self) -> "Load":
         """Start the client threads."""
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.n)]
+        self.started = time.perf_counter()
         for t in self.threads:
             t.start()
         return self
@@ -100,12 +105,15 @@ class Load:
         self.stop.set()
         for t in self.threads:
             t.join(180)
+        wall = time.perf_counter() - self.started
         pct = percentiles([x * 1000 for x in self.lat], (50, 95, 99))
-        return {"requests": len(self.lat), **{k + "_ms": round(v, 1) for k, v in pct.items()},
+        return {"requests": len(self.lat), "rps": round(len(self.lat) / wall, 1),
+                **{k + "_ms": round(v, 1) for k, v in pct.items()},
                 "max_ms": round(max(self.lat) * 1000, 1) if self.lat else None,
                 "status": dict(self.status),
                 "5xx": sum(v for s, v in self.status.items() if s.startswith("5")),
-                "transport_errors": sum(v for s, v in self.status.items() if s.startswith("transport"))}
+                "transport_errors": sum(v for s, v in self.status.items() if s.startswith("transport")),
+                "samples": self.samples}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,13 +26,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from common import machine, percentiles, start_server, stop_server  # noqa: E402
+from common import machine, start_server, stop_server  # noqa: E402
+from hostile_load import Load  # noqa: E402
 
 KEYWORDS = ["监督", "巡察 整改", "乡村振兴", "四川 暴雨", "经济 发展", "教育", "疫情 防控", "旅游 OR 乡村",
             "-监督 会议", "title:整改", "习近平", "一带一路 合作"]
@@ -52,76 +52,27 @@ def known_ids(index: Path, n: int = 200) -> list[str]:
     return ids[:n] or ["missing"]
 
 
-class Clients:
-    """Client threads hitting the server until stopped; every answer is recorded."""
+def paths(ids: list[str], n: int = 240) -> list[str]:
+    """The clients' requests: API keywords, a phrase sorted by date, the result page, article pages."""
+    out = []
+    for k in range(n):
+        kind = k % 4
+        if kind == 0:
+            out.append("/api/search?q=" + quote(KEYWORDS[k % len(KEYWORDS)]))
+        elif kind == 1:
+            out.append("/api/search?q=" + quote(PHRASES[k % len(PHRASES)]) + "&sort=newest")
+        elif kind == 2:
+            out.append("/?q=" + quote(KEYWORDS[(k * 7) % len(KEYWORDS)]))
+        else:
+            out.append("/article/" + quote(ids[k % len(ids)], safe="") + "?q=" + quote("监督"))
+    return out
 
-    def __init__(self, port: int, n: int, ids: list[str]):
-        self.port, self.n, self.ids = port, n, ids
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.lat: list[float] = []
-        self.status: Counter[str] = Counter()
-        self.samples: list[str] = []
 
-    def _paths(self, i: int):
-        for k in itertools.count(i):
-            kind = k % 4
-            if kind == 0:
-                yield "/api/search?q=" + quote(KEYWORDS[k % len(KEYWORDS)])
-            elif kind == 1:
-                yield "/api/search?q=" + quote(PHRASES[k % len(PHRASES)]) + "&sort=newest"
-            elif kind == 2:
-                yield "/?q=" + quote(KEYWORDS[(k * 7) % len(KEYWORDS)])
-            else:
-                yield "/article/" + quote(self.ids[k % len(self.ids)], safe="") + "?q=" + quote("监督")
-
-    def _run(self, i: int) -> None:
-        conn = None
-        for path in self._paths(i):
-            if self.stop.is_set():
-                break
-            t = time.perf_counter()
-            try:
-                if conn is None:
-                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                resp.read()
-                code = str(resp.status)
-                if resp.getheader("Connection", "").lower() == "close":
-                    conn.close()
-                    conn = None
-            except (OSError, http.client.HTTPException) as exc:
-                code = "transport:" + type(exc).__name__
-                if conn is not None:
-                    conn.close()
-                conn = None
-            dt = time.perf_counter() - t
-            with self.lock:
-                self.lat.append(dt)
-                self.status[code] += 1
-                if (code.startswith("5") or code.startswith("transport")) and len(self.samples) < 10:
-                    self.samples.append(f"{code} {path}")
-
-    def run(self, seconds: float) -> dict:
-        """Run the clients for ``seconds``; return the phase's figures."""
-        threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.n)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        time.sleep(seconds)
-        self.stop.set()
-        for t in threads:
-            t.join(120)
-        wall = time.perf_counter() - t0
-        errors5 = sum(v for k, v in self.status.items() if k.startswith("5"))
-        transport = sum(v for k, v in self.status.items() if k.startswith("transport"))
-        pct = percentiles([x * 1000 for x in self.lat], (50, 95, 99))
-        return {"requests": len(self.lat), "rps": round(len(self.lat) / wall, 1),
-                **{k + "_ms": round(v, 1) for k, v in pct.items()},
-                "max_ms": round(max(self.lat) * 1000, 1) if self.lat else None,
-                "status": dict(self.status), "5xx": errors5, "transport_errors": transport,
-                "samples": self.samples}
+def phase(port: int, clients: int, ids: list[str], seconds: float) -> dict:
+    """Run the clients for ``seconds``; return the phase's figures."""
+    load = Load(port, paths(ids), clients).start()
+    time.sleep(seconds)
+    return load.finish()
 
 
 class Writers:
@@ -203,10 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                 c.request("GET", path)
                 c.getresponse().read()
                 c.close()
-            alone = Clients(port, args.clients, ids).run(args.seconds)
+            alone = phase(port, args.clients, ids, args.seconds)
             writers = Writers(ix, scratch, args.writers)
             wt = writers.start()
-            live = Clients(port, args.clients, ids).run(args.seconds)
+            live = phase(port, args.clients, ids, args.seconds)
             writers.stop.set()
             for t in wt:
                 t.join(300)
