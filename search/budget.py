@@ -27,12 +27,13 @@ from collections.abc import Iterator
 from .errors import BadQuery, XunwenError
 
 __all__ = ["Budget", "Limiter", "OverBudget", "Overloaded", "BUDGET_SECONDS", "EXPENSIVE_CPU",
-           "current", "scope", "LIMITER"]
+           "HARD_SLACK", "current", "guard", "scope", "LIMITER"]
 
 log = logging.getLogger(__name__)
 
 BUDGET_SECONDS = 3.0
 EXPENSIVE_CPU = 0.15  # thread CPU seconds after which a request needs an expensive-work slot
+HARD_SLACK = 0.5  # seconds past the deadline after which any read of the index refuses (see guard)
 RETRY_AFTER = 2  # seconds a refused client is told to wait
 
 
@@ -93,6 +94,7 @@ class Budget:
         self._cpu0 = time.thread_time()
         self._thread = threading.get_ident()
         self._slot = False
+        self._unguarded = 0
 
     def elapsed(self) -> float:
         """Seconds since the request started."""
@@ -119,10 +121,24 @@ class Budget:
         """Do not count the time inside (building a snapshot's caches is not this request's cost)."""
         t, c = time.monotonic(), time.thread_time()
         try:
-            yield
+            with self.unguarded():
+                yield
         finally:
             self.deadline += time.monotonic() - t
             self._cpu0 += time.thread_time() - c
+
+    @contextlib.contextmanager
+    def unguarded(self) -> Iterator[None]:
+        """Let the reads inside run past the deadline (the few reads that finish a partial answer)."""
+        self._unguarded += 1
+        try:
+            yield
+        finally:
+            self._unguarded -= 1
+
+    def overdue(self) -> bool:
+        """True when the request is HARD_SLACK past its deadline outside an unguarded block."""
+        return not self._unguarded and time.monotonic() > self.deadline + HARD_SLACK
 
     def check(self, what: str = "the query") -> None:
         """Raise OverBudget when the budget is spent."""
@@ -151,6 +167,16 @@ _CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("xunwen
 def current() -> Budget | None:
     """Return the budget of the request running in this context, if any."""
     return _CURRENT.get()
+
+
+def guard() -> None:
+    """Raise OverBudget when the running request is long past its deadline.
+
+    Called by the engine's index storage on reads, so that a loop somewhere that forgot to
+    check the budget still ends soon after it (stages check ``stop()`` themselves first)."""
+    b = _CURRENT.get()
+    if b is not None and b.overdue():
+        raise OverBudget(f"the query is too expensive (over {b.seconds:g} s); use fewer or rarer words")
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ from whoosh.index import TOC, FileIndex
 from whoosh.searching import Searcher
 
 from . import budget as _budget
-from .errors import BadQuery, IndexMissing, NotFound
+from .errors import BadQuery, IndexMissing, NotFound, XunwenError
 from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
@@ -195,13 +195,16 @@ class _MappedFile:
     Each Whoosh reader gets its own object (so threads never share a position); the map
     itself is shared and stays readable after a merge has unlinked the file."""
 
-    __slots__ = ("_buf", "_pos", "_len", "closed")
+    __slots__ = ("_buf", "_pos", "_len", "closed", "_reads")
 
     def __init__(self, buf: Any):
-        self._buf, self._pos, self._len, self.closed = buf, 0, len(buf), False
+        self._buf, self._pos, self._len, self.closed, self._reads = buf, 0, len(buf), False, 0
 
     def read(self, n: int | None = -1) -> bytes:
         """Read up to ``n`` bytes (all that is left when ``n`` is negative)."""
+        self._reads += 1
+        if not self._reads & 127:  # a request long past its budget stops at its next reads
+            _budget.guard()
         end = self._len if n is None or n < 0 else min(self._len, self._pos + n)
         data = self._buf[self._pos:end] if end > self._pos else b""
         self._pos = max(self._pos, end)
@@ -508,10 +511,20 @@ class SearchEngine:
             self._checked = 0.0  # it closed just now: a newer one is installed
         else:
             raise IndexMissing(f"the index at {self.index_dir} keeps changing; retry")
+        reusable = False
         try:
             yield snap, s
+            reusable = True
+        except Exception as exc:
+            # Our own refusals (not found, bad query) leave the searcher as it was; anything
+            # stopped inside Whoosh's reading code might not: nobody else gets that searcher.
+            reusable = isinstance(exc, XunwenError) and not isinstance(exc, _budget.OverBudget)
+            raise
         finally:
-            snap.release(s)
+            if not reusable:
+                with contextlib.suppress(Exception):
+                    s.close()
+            snap.release(s if reusable else None)
 
     @staticmethod
     def _cached(snap: _Snapshot, name: str, build: Any, searcher: Any) -> Any:
@@ -634,17 +647,22 @@ class SearchEngine:
         want = req.page * req.size
         if req.sort == "relevance" and plan.score is not None:
             pairs = pairs if plan.ql_text else (None, 0.0)
-            ordered = self._rank(s, plan, mask, want, cols, post, collapse, req.recency, pairs, budget)
+            try:
+                ordered = self._rank(s, plan, mask, want, cols, post, collapse, req.recency, pairs, budget)
+            except _budget.OverBudget:  # a rerank ran far past the budget: BM25F order, said to be partial
+                budget.partial = True
+                ordered = self._by_score(plan.score, mask, want * (4 if collapse else 1) + 20)
         else:
             ordered = self._by_date(mask, cols, newest=req.sort != "oldest")
         if collapse:
             ordered = self._collapse(ordered, cols.cluster, want)
         window = ordered[(req.page - 1) * req.size: want]
-        hits = tuple(
-            self._hit(s, d, score, plan.highlight,
-                      int(per_cluster[cols.cluster[d]]) - 1 if collapse else 0, req.snippets, budget)
-            for d, score in window
-        )
+        with budget.unguarded():  # a page of stored fields: the answer, however late
+            hits = tuple(
+                self._hit(s, d, score, plan.highlight,
+                          int(per_cluster[cols.cluster[d]]) - 1 if collapse else 0, req.snippets, budget)
+                for d, score in window
+            )
         return SearchPage(
             query=req.q, total=total, page=req.page, size=req.size, hits=hits, facets=facets,
             took_ms=(time.perf_counter() - t0) * 1000, sort=req.sort, collapsed=collapse, stories=stories,
@@ -749,6 +767,15 @@ class SearchEngine:
         return True
 
     @staticmethod
+    def _by_score(score: np.ndarray, mask: np.ndarray, k: int) -> list[tuple[int, float]]:
+        cand = np.flatnonzero(mask)
+        sc = score[cand]
+        k = min(len(cand), k)
+        idx = np.argpartition(-sc, k - 1)[:k] if 0 < k < len(cand) else np.arange(len(cand))
+        idx = idx[np.argsort(-sc[idx], kind="stable")]
+        return [(int(cand[i]), float(sc[i])) for i in idx]
+
+    @staticmethod
     def _by_date(mask: np.ndarray, cols: _Columns, newest: bool) -> list[tuple[int, float]]:
         cand = np.flatnonzero(mask)
         pub = cols.published[cand]
@@ -807,7 +834,7 @@ class SearchEngine:
 
     def get_article(self, article_id: str) -> Article:
         """Return the stored article with this id; raise NotFound."""
-        with self._view() as (_snap, s):
+        with self._view() as (_snap, s), _budget.scope() as budget, budget.unguarded():
             f = s.stored_fields(self._docnum(s, article_id))
         pub = f.get("published")
         return Article(
@@ -872,12 +899,15 @@ class SearchEngine:
         # Key terms: frequent here, rare in the collection; their (short) postings are cached.
         keys = [w for w in sorted(tf, key=weight, reverse=True)[:12] if weight(w) > 0]
         score = np.zeros(post.n, dtype=np.float64)
-        for w in keys:
-            if budget.stop():
-                break  # neighbours by the best keys read so far
-            for fname in ("title", "body"):
-                ids, sc = post.bm25(fname, w, reader, cache=False)
-                score[ids] += tf[w] * sc  # a word the article repeats weighs more
+        try:
+            for w in keys:
+                if budget.stop():
+                    break  # neighbours by the best keys read so far
+                for fname in ("title", "body"):
+                    ids, sc = post.bm25(fname, w, reader, cache=False)
+                    score[ids] += tf[w] * sc  # a word the article repeats weighs more
+        except _budget.OverBudget:
+            budget.partial = True
         score[~post.live] = 0.0
         score[cols.cluster == cols.cluster[d]] = 0.0  # itself and its copies
         cand = np.flatnonzero(score)
@@ -886,7 +916,8 @@ class SearchEngine:
         k = min(len(cand), limit)
         top = cand[np.argpartition(-score[cand], k - 1)[:k]]
         top = top[np.argsort(-score[top], kind="stable")]
-        return [self._hit(s, int(x), float(score[x]), [], 0, True, budget) for x in top]
+        with budget.unguarded():
+            return [self._hit(s, int(x), float(score[x]), [], 0, True, budget) for x in top]
 
     # ------------------------------------------------------------ stats
 
