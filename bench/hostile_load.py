@@ -6,13 +6,15 @@ character article, id ``--long-id``) and runs ``--clients`` ordinary keep-alive 
 alone, then again with ``--attackers`` clients sending expensive requests in turn: a quoted
 run of 64 的, a pasted paragraph, 的 alone, an OR chain of single characters, and the long
 article's page with ``?q=的``. Reports the ordinary clients' p50/p95/max in both phases,
-every attacker answer's status and the slowest one, and 5xx / transport errors.
+every attacker answer's status and the slowest one, and 5xx / transport errors. A third
+phase (``--slow``, 200 by default) runs the ordinary clients beside connections that send
+one byte of a request line every 5 seconds.
 
     python bench/hostile_load.py --index /tmp/ix20k --long-id long-300k --seconds 60
 
 Exit status 0 only when: ordinary p95 with attackers <= 3x alone, slowest expensive answer
 <= ``--max-expensive`` seconds (4 by default: the 3 s budget plus slack), no 5xx at all
-and no transport error.
+and no transport error; and beside the slow connections every ordinary answer within 1 s.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -49,6 +52,59 @@ def attacks(long_id: str) -> list[str]:
         "/article/" + quote(long_id, safe="") + "?q=" + quote("的"),
         "/?q=" + quote("的 是 在"),
     ]
+
+
+class Slow:
+    """Connections that trickle one byte of a request line every ``every`` seconds, reopened when closed."""
+
+    def __init__(self, port: int, n: int, every: float = 5.0):
+        self.port, self.n, self.every = port, n, every
+        self.stop = threading.Event()
+        self.closed_by_server = 0
+        self.socks: list[socket.socket | None] = []
+
+    def _open(self) -> socket.socket | None:
+        try:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(b"GET /api/search?q=")
+            s.setblocking(False)
+            return s
+        except OSError:
+            return None
+
+    def _run(self) -> None:
+        self.socks = [self._open() for _ in range(self.n)]
+        while not self.stop.wait(self.every):
+            for i, s in enumerate(self.socks):
+                try:
+                    if s is None:
+                        raise OSError
+                    s.send(b"x")
+                    try:
+                        if s.recv(1024) == b"":
+                            raise OSError
+                    except BlockingIOError:
+                        pass
+                except OSError:
+                    if s is not None:
+                        self.closed_by_server += 1
+                        s.close()
+                    self.socks[i] = self._open()
+        for s in self.socks:
+            if s is not None:
+                s.close()
+
+    def start(self) -> "Slow":
+        """Open the connections and start trickling."""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def finish(self) -> dict:
+        """Close everything; return how many the server closed."""
+        self.stop.set()
+        self.thread.join(60)
+        return {"slow_connections": self.n, "closed_by_server": self.closed_by_server}
 
 
 class Load:
@@ -126,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--attackers", type=int, default=6)
     ap.add_argument("--threads", type=int, default=16)
     ap.add_argument("--max-expensive", type=float, default=4.0)
+    ap.add_argument("--slow", type=int, default=200, help="slow connections in the third phase (0: none)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     ordinary = ["/api/search?q=" + quote(q) for q in read_queries()]
@@ -144,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(args.seconds)
         attack_res = attack.finish()
         with_attack = base.finish()
+        slow_res = None
+        if args.slow:
+            slow = Slow(port, args.slow).start()
+            time.sleep(2)
+            under_slow = Load(port, ordinary, args.clients).start()
+            time.sleep(args.seconds)
+            slow_res = {"ordinary": under_slow.finish(), **slow.finish()}
         load_after = os.getloadavg()
     finally:
         stop_server(proc)
@@ -155,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         "index": str(args.index), "seconds": args.seconds, "clients": args.clients,
         "attackers": args.attackers, "threads": args.threads,
         "ordinary_alone": alone, "ordinary_with_attackers": with_attack, "attackers_result": attack_res,
+        "slow_phase": slow_res,
         "slowest_expensive_s": round(slowest, 2),
         "slowest_by_request": {p[:80]: round(v, 2) for p, v in attack.by_path.items()},
         "tracebacks_in_server_log": text.count("Traceback"),
@@ -166,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     five = alone["5xx"] + with_attack["5xx"] + attack_res["5xx"]
     transport = alone["transport_errors"] + with_attack["transport_errors"] + attack_res["transport_errors"]
     ok = ratio <= 3.0 and slowest <= args.max_expensive and five == 0 and transport == 0
+    if slow_res:
+        o = slow_res["ordinary"]
+        ok = ok and o["max_ms"] <= 1000 and o["5xx"] == 0 and o["transport_errors"] == 0
+        print(f"with {args.slow} slow connections: ordinary p95 {o['p95_ms']} ms, max {o['max_ms']} ms, "
+              f"{o['requests']} requests; the server closed {slow_res['closed_by_server']} slow connections")
     print(f"ordinary p95 alone {alone['p95_ms']} ms, with {args.attackers} attackers {with_attack['p95_ms']} ms "
           f"({ratio:.2f}x); slowest expensive answer {slowest:.2f} s; 5xx {five}; transport {transport}: "
           f"{'PASS' if ok else 'FAIL'}")

@@ -250,7 +250,7 @@ class _PinnedStorage(FileStorage):
                     size = os.fstat(fh.fileno()).st_size
                     self._maps[name] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         except BaseException:
-            self.close()
+            self.unmap()
             raise
 
     def open_file(self, name: str, **kwargs: Any) -> StructFile:
@@ -270,6 +270,10 @@ class _PinnedStorage(FileStorage):
         return len(buf) if buf is not None else super().file_length(name)
 
     def close(self) -> None:
+        """Do nothing: Whoosh closes a reader's storage with the reader, and these maps are
+        shared by every reader of the snapshot (the snapshot calls :meth:`unmap`)."""
+
+    def unmap(self) -> None:
         """Unmap every file (a map still viewed by a reader is dropped when that reader goes)."""
         for m in self._maps.values():
             if isinstance(m, mmap.mmap):
@@ -357,7 +361,7 @@ class _Snapshot:
             except Exception:  # a reader half-closed by Whoosh itself: nothing left to free
                 log.debug("closing a searcher of %s failed", self.key, exc_info=True)
         self._free = []
-        self.storage.close()
+        self.storage.unmap()
         log.debug("closed snapshot %s", self.key)
 
 

@@ -379,3 +379,20 @@ def test_server_through_small_incremental_runs_and_deletes(tmp_path, old_index):
     assert len(statuses) > 6 * runs
     text = log.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
+
+
+def test_a_discarded_searcher_leaves_its_snapshot_readable(old_index):
+    """A request that fails inside Whoosh's reading code has its searcher closed rather than
+    pooled (Whoosh closes a reader's storage with it): the other requests on the same
+    snapshot read on."""
+    engine = SearchEngine(old_index)
+    engine.search(SearchRequest(q=OLD))
+    with engine._view() as (snap, s1):
+        with pytest.raises(RuntimeError):
+            with engine._view() as (snap2, s2):
+                assert snap2 is snap and s2 is not s1
+                raise RuntimeError("stopped inside a read")
+        assert s2.reader().is_closed
+        assert s1.stored_fields(3)["id"]
+        assert engine.search(SearchRequest(q=f'"{OLD}"', collapse=False)).total == 15
+    assert not snap._closed  # still the served snapshot
