@@ -69,15 +69,16 @@ def find_spans(text: str, terms: Sequence[str], folded: Folded | None = None,
         return []
     if widen > 0 and any(e - s == 1 and s < widen and HAN_RE.match(f.text[s]) for s, e in raw):
         raw = _widen_to_words(f, raw, widen)
-    spans = sorted((f.to_display(s), f.to_display(e)) for s, e in raw)
+    # Merge in folded offsets first (the map to display offsets keeps order): a run of
+    # adjacent matches (的的的…) is mapped once, not once per character.
     merged: list[tuple[int, int]] = []
-    for s, e in spans:
+    for s, e in sorted(raw):
         if merged and s <= merged[-1][1]:
             if e > merged[-1][1]:
                 merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))
-    return merged
+    return [(f.to_display(s), f.to_display(e)) for s, e in merged]
 
 
 def _widen_to_words(f: Folded, raw: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
@@ -87,7 +88,10 @@ def _widen_to_words(f: Folded, raw: list[tuple[int, int]], limit: int) -> list[t
     words = sorted((t.start, t.end) for t in analyze_folded(Folded(head, len(head)), "default"))
     starts = [ws for ws, _ in words]
     out = []
-    for s, e in raw:
+    for k, (s, e) in enumerate(raw):  # raw is in text order
+        if s >= limit:
+            out.extend(raw[k:])
+            break
         if e - s == 1:
             # The last word starting at or before s holds it, if it reaches past s.
             i = bisect_right(starts, s) - 1
