@@ -32,7 +32,7 @@ __all__ = ["Budget", "Limiter", "OverBudget", "Overloaded", "BUDGET_SECONDS", "E
 log = logging.getLogger(__name__)
 
 BUDGET_SECONDS = 3.0
-EXPENSIVE_CPU = 0.15  # thread CPU seconds after which a request needs an expensive-work slot
+EXPENSIVE_CPU = 0.4  # thread CPU seconds after which a request needs an expensive-work slot
 HARD_SLACK = 0.5  # seconds past the deadline after which any read of the index refuses (see guard)
 RETRY_AFTER = 2  # seconds a refused client is told to wait
 
