@@ -1,11 +1,15 @@
 """The glue: ``SearchEngine(index_dir).search(SearchRequest) -> SearchPage``.
 
 One engine serves many threads. Per-process caches hang off a *snapshot* (one index
-generation at one commit): the facet/sort columns as plain lists and the lexicon map
-used to find longer words containing a query word. Each thread has its own Whoosh
-searcher (Whoosh searchers are not shared across threads). A new generation swapped in
-by ``xunwen reindex --rebuild``, or a commit of an incremental run, is picked up on the
-next search without a restart.
+generation at one commit, its files memory-mapped when it opens so that later merges,
+deletes and swaps cannot take them away): the facet/sort columns and the lexicon map used
+to find longer words containing a query word. Each request acquires a Whoosh searcher of
+the snapshot for itself (Whoosh searchers are not shared across threads) and releases it
+when done; a replaced snapshot closes when its last request is done. A new generation
+swapped in by ``xunwen reindex --rebuild``, or a commit of an incremental run, is opened
+and warmed in the background (reusing the work of unchanged segments) while the previous
+one serves, then installed: no restart, and no request waits for the caches. Every
+request runs under one time budget (``search.budget``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
