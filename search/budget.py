@@ -140,6 +140,14 @@ class Budget:
         """True when the request is HARD_SLACK past its deadline outside an unguarded block."""
         return not self._unguarded and time.monotonic() > self.deadline + HARD_SLACK
 
+    def expensive(self) -> None:
+        """Take an expensive-work slot now (a request known to be expensive before it starts);
+        raise OverBudget when none frees within the budget, Overloaded when the queue is full."""
+        if not self._slot:
+            if not self._limiter.acquire(self.remaining()):
+                raise OverBudget(f"the server is busy; the query did not start within {self.seconds:g} s")
+            self._slot = True
+
     def check(self, what: str = "the query") -> None:
         """Raise OverBudget when the budget is spent."""
         if self.expired():

@@ -43,7 +43,7 @@ from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
-from .query import Plan, compile_query, parse_query
+from .query import MAX_WORDS, Plan, compile_query, parse_query
 from .ranking import BIGRAM_FILE, Postings, bigram_likelihood, proximity_bonus, query_likelihood
 from .schema import TITLE_BOOST
 
@@ -65,6 +65,10 @@ QL_WEIGHT = 1.0
 # rescaled to 0..1 (ranking.bigram_likelihood).
 BIGRAM_WEIGHT = 1.0
 PAIR_TEXT_CHARS = 20_000  # characters of each candidate read by the character-pair rerank
+# A query whose words' postings add up to more than this many passes over the collection
+# is expensive before it starts (的 × 64, a pasted paragraph, an OR chain of characters): it
+# waits for an expensive-work slot at once instead of first taking CPU from everyone.
+EXPENSIVE_READS = 4
 _RECHECK_SECONDS = 0.5
 _RETRY_FAILED = 10.0  # seconds before a commit that failed to open is tried again
 
@@ -455,7 +459,7 @@ class SearchEngine:
         with self._snap_lock:
             old, self._snap = self._snap, snap
         keep = set(snap.segment_keys())
-        for k in [k for k in self._segcache if k not in keep]:
+        for k in [k for k in list(self._segcache) if k not in keep]:
             del self._segcache[k]
         log.info("serving index generation %s (toc %s)", snap.key[0], snap.key[1])
         if old is not None and old is not snap:
@@ -633,6 +637,8 @@ class SearchEngine:
             post.lengths("body", s.reader())
             lexicon = self._lexicon(snap, s) if parsed.groups or parsed.excluded else None
             pairs = self._pairs(snap, s)
+        if (parsed.groups or parsed.excluded) and self._postings_to_read(parsed, s.reader()) > EXPENSIVE_READS * post.n:
+            budget.expensive()  # queue before spending CPU, not after
         if parsed.groups or parsed.excluded:
             plan = compile_query(parsed, s, lexicon, post)
         else:
@@ -675,6 +681,22 @@ class SearchEngine:
             took_ms=(time.perf_counter() - t0) * 1000, sort=req.sort, collapsed=collapse, stories=stories,
             relaxed=relaxed, partial=budget.partial,
         )
+
+    @staticmethod
+    def _postings_to_read(parsed: Any, reader: Any) -> int:
+        """Postings a query reads at least: its words' document frequencies (from the term dictionary)."""
+        from .analysis import query_words
+
+        total, words = 0, 0
+        for part in [p for g in parsed.groups for p in g] + list(parsed.excluded):
+            if part.field in ("source", "region", "site"):
+                continue
+            for w in query_words(part.text):
+                if words >= MAX_WORDS:
+                    return total
+                words += 1
+                total += reader.doc_frequency("body", w) + reader.doc_frequency("title", w)
+        return total
 
     @staticmethod
     def _filter(mask: np.ndarray, req: SearchRequest, cols: _Columns, n: int) -> np.ndarray:

@@ -389,3 +389,23 @@ def test_slow_connections_do_not_stop_the_server(server) -> None:
             s.close()
     status, _ = raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status == 200
+
+
+def test_a_query_known_to_be_expensive_queues_before_it_starts(index_dir, monkeypatch) -> None:
+    """Words whose postings add up to many passes over the collection need the expensive
+    slot before matching starts; an ordinary query does not, even while the slot is taken."""
+    from search import budget
+    from web import create_app
+
+    limiter = budget.Limiter(slots=1, waiting=0)
+    monkeypatch.setattr(budget, "LIMITER", limiter)
+    c = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    heavy = " ".join(["监督", "检查"] * 10)  # every article holds both: 20 passes over the index
+    assert c.get("/api/search?q=" + quote(heavy)).status_code == 200
+    assert limiter.acquire(0)
+    try:
+        resp = c.get("/api/search?q=" + quote(heavy))
+        assert resp.status_code == 503 and resp.headers["Retry-After"].isdigit()
+        assert c.get("/api/search?q=" + quote("监督")).status_code == 200
+    finally:
+        limiter.release()

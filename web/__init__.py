@@ -83,11 +83,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         g.xunwen_budget = budget.scope(current_app.config["BUDGET_SECONDS"])
         g.xunwen_budget.__enter__()
 
-    @app.teardown_request
-    def _close_budget(_exc: BaseException | None) -> None:
+    def _close_budget(*_args: Any) -> None:
         cm = g.pop("xunwen_budget", None)
         if cm is not None:
             cm.__exit__(None, None, None)
+
+    @app.after_request
+    def _budget_done(response):  # type: ignore[no-untyped-def]
+        _close_budget()  # before a streamed body (the CSV export) runs: its batches get their own
+        return response
+
+    app.teardown_request(_close_budget)  # when no response was made
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]
