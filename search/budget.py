@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 BUDGET_SECONDS = 3.0
 EXPENSIVE_CPU = 0.4  # thread CPU seconds after which a request needs an expensive-work slot
 HARD_SLACK = 0.5  # seconds past the deadline after which any read of the index refuses (see guard)
+FINISH_RESERVE = 0.5  # seconds of the budget a request waiting for a slot keeps to finish partially
 RETRY_AFTER = 2  # seconds a refused client is told to wait
 
 
@@ -111,7 +112,9 @@ class Budget:
             return True
         if (not self._slot and threading.get_ident() == self._thread
                 and time.thread_time() - self._cpu0 > EXPENSIVE_CPU):
-            if not self._limiter.acquire(self.deadline - now):
+            # Wait no longer than leaves time to finish a partial answer within the budget.
+            if not self._limiter.acquire(self.deadline - now - FINISH_RESERVE):
+                self.deadline = min(self.deadline, time.monotonic())
                 return True
             self._slot = True
         return False
@@ -144,7 +147,7 @@ class Budget:
         """Take an expensive-work slot now (a request known to be expensive before it starts);
         raise OverBudget when none frees within the budget, Overloaded when the queue is full."""
         if not self._slot:
-            if not self._limiter.acquire(self.remaining()):
+            if not self._limiter.acquire(self.remaining() - FINISH_RESERVE):
                 raise OverBudget(f"the server is busy; the query did not start within {self.seconds:g} s")
             self._slot = True
 
