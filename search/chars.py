@@ -453,8 +453,9 @@ class CharIndex:
         self.n = n
 
     @classmethod
-    def of_reader(cls, reader: Any) -> CharIndex:
-        """Open the character index of every segment of a Whoosh reader."""
+    def of_reader(cls, reader: Any, folder: Path | None = None) -> CharIndex:
+        """Open the character index of every segment of a Whoosh reader (files in ``folder``,
+        by default the reader's storage folder)."""
         leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
         segs = []
         for r, offset in leaves:
@@ -467,8 +468,8 @@ class CharIndex:
                     f = r.stored_fields(d) or {}
                     yield fold_text(f.get("title") or ""), fold_text(f.get("body") or "")
 
-            folder = Path(r.storage().folder)
-            segs.append((open_segment(folder, seg.make_filename(""), texts), offset))
+            where = Path(r.storage().folder) if folder is None else folder
+            segs.append((open_segment(where, seg.make_filename(""), texts), offset))
         return cls(segs, reader.doc_count_all())
 
     def docs(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False,

@@ -217,7 +217,7 @@ def extract(paths: tuple[str, ...], as_json: bool) -> None:
 @index_option
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="XUNWEN_HOST")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, envvar="XUNWEN_PORT")
-@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 64), default=16, show_default=True)
 def serve(index_dir: str, host: str, port: int, threads: int) -> None:
     """Serve the search page and JSON API with waitress (builds the sample index if none exists)."""
     from web.serve import run  # the web layer is only needed here

@@ -1,22 +1,30 @@
 """The glue: ``SearchEngine(index_dir).search(SearchRequest) -> SearchPage``.
 
 One engine serves many threads. Per-process caches hang off a *snapshot* (one index
-generation at one commit): the facet/sort columns as plain lists and the lexicon map
-used to find longer words containing a query word. Each thread has its own Whoosh
-searcher (Whoosh searchers are not shared across threads). A new generation swapped in
-by ``xunwen reindex --rebuild``, or a commit of an incremental run, is picked up on the
-next search without a restart.
+generation at one commit, its files memory-mapped when it opens so that later merges,
+deletes and swaps cannot take them away): the facet/sort columns and the lexicon map used
+to find longer words containing a query word. Each request acquires a Whoosh searcher of
+the snapshot for itself (Whoosh searchers are not shared across threads) and releases it
+when done; a replaced snapshot closes when its last request is done. A new generation
+swapped in by ``xunwen reindex --rebuild``, or a commit of an incremental run, is opened
+and warmed in the background (reusing the work of unchanged segments) while the previous
+one serves, then installed: no restart, and no request waits for the caches. Every
+request runs under one time budget (``search.budget``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
 import logging
+import math
+import mmap
 import os
 import threading
 import time
 from collections import Counter
-import math
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,15 +33,18 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from whoosh.filedb.filestore import FileStorage
-from whoosh.index import TOC
+from whoosh.filedb.structfile import StructFile
+from whoosh.index import TOC, FileIndex
+from whoosh.searching import Searcher
 
+from . import budget as _budget
 from .chars import CharIndex
-from .errors import BadQuery, NotFound
+from .errors import BadQuery, IndexMissing, NotFound, XunwenError
 from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
-from .query import Plan, compile_query, parse_query
+from .query import MAX_WORDS, Plan, compile_query, parse_query
 from .ranking import BIGRAM_FILE, Postings, bigram_likelihood, proximity_bonus, query_likelihood
 from .region import facet_tree
 from .schema import TITLE_BOOST
@@ -55,13 +66,25 @@ QL_WEIGHT = 1.0
 # ...and the best RERANK also this share of the best score times the character-pair likelihood
 # rescaled to 0..1 (ranking.bigram_likelihood).
 BIGRAM_WEIGHT = 1.0
+PAIR_TEXT_CHARS = 20_000  # characters of each candidate read by the character-pair rerank
+# A query whose words' postings add up to more than this many passes over the collection
+# is expensive before it starts (的 × 64, a pasted paragraph, an OR chain of characters): it
+# waits for an expensive-work slot at once instead of first taking CPU from everyone.
+EXPENSIVE_READS = 4
 _RECHECK_SECONDS = 0.5
+_RETRY_FAILED = 10.0  # seconds before a commit that failed to open is tried again
+
+
+def _by_length(w: str) -> tuple[int, str]:
+    return len(w), w
 
 
 class Lexicon:
     """Indexed words by character, to find the longer words that contain a query word."""
 
-    def __init__(self, reader: Any):
+    @staticmethod
+    def words_of(reader: Any) -> dict[str, list[str]]:
+        """Return one reader's Han title and body words of two characters or more, by character."""
         by_char: dict[str, list[str]] = {}
         seen: set[str] = set()
         for fname in ("title", "body"):
@@ -73,8 +96,15 @@ class Lexicon:
                 for ch in set(w):
                     by_char.setdefault(ch, []).append(w)
         for lst in by_char.values():
-            lst.sort(key=lambda w: (len(w), w))
-        self._by_char = by_char
+            lst.sort(key=_by_length)
+        return by_char
+
+    def __init__(self, reader: Any, words: list[dict[str, list[str]]] | None = None):
+        # ``words``: words_of() of each segment, reused across commits for unchanged segments;
+        # the lists of one character are merged when a query first needs them, so a tiny
+        # commit costs the words of its new segment, not those of the whole index.
+        self._parts = [self.words_of(reader)] if words is None else words
+        self._by_char: dict[str, list[str]] = {}
         self._sites = sorted(b.decode("utf-8") for b in reader.lexicon("site"))
         labels = sorted(b.decode("utf-8") for b in reader.lexicon("source"))
         self._sources = [(x, fold_text(x)) for x in labels]
@@ -87,13 +117,24 @@ class Lexicon:
         got = self._cache.get((w, limit))
         if got is None:
             got = []
-            for x in self._by_char.get(w[0], ()):
+            for x in self._char(w[0]):
                 if x != w and w in x:
                     got.append(x)
                     if len(got) >= limit:
                         break
             if len(self._cache) < 50_000:
                 self._cache[(w, limit)] = got
+        return got
+
+    def _char(self, ch: str) -> list[str]:
+        got = self._by_char.get(ch)
+        if got is None:
+            lists = [p[ch] for p in self._parts if ch in p]
+            if len(lists) == 1:
+                got = lists[0]
+            else:  # shortest first, each word once
+                got = [w for w, _ in itertools.groupby(heapq.merge(*lists, key=_by_length))]
+            self._by_char[ch] = got
         return got
 
     def holding(self, w: str, limit: int = HOLDING_LIMIT) -> list[str] | None:
@@ -120,8 +161,9 @@ def _encode(values: list[Any]) -> tuple[np.ndarray, list[Any]]:
 class _Columns:
     """The facet and sort columns of one snapshot as numpy arrays of codes."""
 
-    def __init__(self, reader: Any):
-        raw = {name: list(reader.column_reader(name)) for name in COLUMNS}
+    def __init__(self, reader: Any, raw: dict[str, list[Any]] | None = None):
+        if raw is None:
+            raw = {name: list(reader.column_reader(name)) for name in COLUMNS}
         self.published = np.asarray(raw["published"], dtype=np.int64)
         self.month, self.months = _encode(raw["month"])
         self.source, self.sources = _encode(raw["source"])
@@ -159,17 +201,199 @@ class _Columns:
         return np.isin(codes, want)
 
 
-@dataclass
+class _MappedFile:
+    """A read-only file over a shared memory map, with its own position.
+
+    Each Whoosh reader gets its own object (so threads never share a position); the map
+    itself is shared and stays readable after a merge has unlinked the file."""
+
+    __slots__ = ("_buf", "_pos", "_len", "closed", "_reads")
+
+    def __init__(self, buf: Any):
+        self._buf, self._pos, self._len, self.closed, self._reads = buf, 0, len(buf), False, 0
+
+    def read(self, n: int | None = -1) -> bytes:
+        """Read up to ``n`` bytes (all that is left when ``n`` is negative)."""
+        self._reads += 1
+        if not self._reads & 127:  # a request long past its budget stops at its next reads
+            _budget.guard()
+        end = self._len if n is None or n < 0 else min(self._len, self._pos + n)
+        data = self._buf[self._pos:end] if end > self._pos else b""
+        self._pos = max(self._pos, end)
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        """Read up to and including the next newline (pickle needs it)."""
+        nl = self._buf.find(b"\n", self._pos)
+        end = self._len if nl < 0 else nl + 1
+        if limit is not None and limit >= 0:
+            end = min(end, self._pos + limit)
+        return self.read(end - self._pos)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move the position as ``io`` files do."""
+        base = (0, self._pos, self._len)[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        """Return the position."""
+        return self._pos
+
+    def close(self) -> None:
+        """Forget the map (the snapshot owns it)."""
+        self.closed = True
+
+
+class _PinnedStorage(FileStorage):
+    """The files of one commit, memory-mapped when the snapshot opens.
+
+    Whoosh opens some files lazily (columns, stored fields, vectors), and an incremental
+    run's merge deletes the files of the segments it merged; a reader opened on the path
+    then fails (ReaderClosed, None columns). Mapping every file of the commit's segments up
+    front keeps them readable for as long as the snapshot lives, whatever happens on disk."""
+
+    def __init__(self, folder: Path, names: list[str]):
+        super().__init__(str(folder), readonly=True)
+        self._maps: dict[str, Any] = {}
+        try:
+            for name in names:
+                with open(folder / name, "rb") as fh:
+                    size = os.fstat(fh.fileno()).st_size
+                    self._maps[name] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        except BaseException:
+            self.unmap()
+            raise
+
+    def open_file(self, name: str, **kwargs: Any) -> StructFile:
+        """Open a pinned file (a file outside the commit is read from disk)."""
+        buf = self._maps.get(name)
+        if buf is None:
+            return super().open_file(name, **kwargs)
+        return StructFile(_MappedFile(buf), name=name, **kwargs)
+
+    def file_exists(self, name: str) -> bool:
+        """True for a pinned file, else as on disk."""
+        return name in self._maps or super().file_exists(name)
+
+    def file_length(self, name: str) -> int:
+        """Length of a pinned file, else as on disk."""
+        buf = self._maps.get(name)
+        return len(buf) if buf is not None else super().file_length(name)
+
+    def close(self) -> None:
+        """Do nothing: Whoosh closes a reader's storage with the reader, and these maps are
+        shared by every reader of the snapshot (the snapshot calls :meth:`unmap`)."""
+
+    def unmap(self) -> None:
+        """Unmap every file (a map still viewed by a reader is dropped when that reader goes)."""
+        for m in self._maps.values():
+            if isinstance(m, mmap.mmap):
+                try:
+                    m.close()
+                except BufferError:
+                    pass
+        self._maps = {}
+
+
 class _Snapshot:
-    key: tuple[str, int]
-    ix: Any
-    gen: Path
-    columns: _Columns | None = None
-    postings: Postings | None = None
-    lexicon: Lexicon | None = None
-    pairs: tuple[np.ndarray | None, float] | None = None  # character-pair counts and their total
-    chars: CharIndex | None = None  # the character index of every segment
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    """One commit of one generation: its pinned files, pooled searchers and caches.
+
+    A request acquires a searcher (used by that request alone: Whoosh searchers are not
+    thread-safe) and releases it when done; a snapshot replaced by a newer one is retired
+    and closes its searchers and maps when its last user releases."""
+
+    def __init__(self, key: tuple[str, int], gen: Path, schema: Any, segments: list[Any],
+                 storage: _PinnedStorage):
+        self.key = key
+        self.gen = gen
+        self.schema = schema
+        self.segments = segments
+        self.storage = storage
+        self.columns: _Columns | None = None
+        self.postings: Postings | None = None
+        self.lexicon: Lexicon | None = None
+        self.pairs: tuple[np.ndarray | None, float] | None = None  # character-pair counts and their total
+        self.chars: CharIndex | None = None  # the character index of every segment (search.chars)
+        self.lock = threading.Lock()  # cache builds
+        self._pool_lock = threading.Lock()
+        self._free: list[Any] = []
+        self._users = 0
+        self._retired = False
+        self._closed = False
+
+    def segment_keys(self) -> list[tuple[str, str, int]]:
+        """One key per segment; a segment's files never change while its key holds."""
+        return [(self.gen.name, seg.segment_id(), seg.doc_count_all()) for seg in self.segments]
+
+    def _open(self) -> Any:
+        reader = FileIndex._reader(self.storage, self.schema, self.segments, self.key[1])
+        return Searcher(reader)
+
+    def acquire(self) -> Any | None:
+        """Return a searcher for this request alone; None when the snapshot has closed."""
+        with self._pool_lock:
+            if self._closed:
+                return None
+            self._users += 1
+            s = self._free.pop() if self._free else None
+        if s is None:
+            try:
+                s = self._open()
+            except BaseException:
+                self.release(None)
+                raise
+        return s
+
+    def release(self, s: Any | None) -> None:
+        """Give a searcher back; close everything if this was the last user of a retired snapshot."""
+        with self._pool_lock:
+            self._users -= 1
+            if s is not None:
+                self._free.append(s)
+            last = self._retired and self._users == 0 and not self._closed
+            if last:
+                self._closed = True
+        if last:
+            self._close()
+
+    def retire(self) -> None:
+        """Mark as replaced; close now if nobody uses it."""
+        with self._pool_lock:
+            self._retired = True
+            last = self._users == 0 and not self._closed
+            if last:
+                self._closed = True
+        if last:
+            self._close()
+
+    def _close(self) -> None:
+        for s in self._free:
+            try:
+                s.close()
+            except Exception:  # a reader half-closed by Whoosh itself: nothing left to free
+                log.debug("closing a searcher of %s failed", self.key, exc_info=True)
+        self._free = []
+        self.storage.unmap()
+        log.debug("closed snapshot %s", self.key)
+
+
+def _pin(index_dir: Path) -> _Snapshot:
+    """Open the served generation at its newest commit with every file of that commit pinned."""
+    last: Exception | None = None
+    for _ in range(10):
+        ix, gen = open_current(index_dir)
+        try:
+            toc = TOC.read(ix.storage, ix.indexname)
+            prefixes = tuple(seg.segment_id() + "." for seg in toc.segments)
+            names = [n for n in os.listdir(gen) if n.startswith(prefixes)] if prefixes else []
+            storage = _PinnedStorage(gen, names)
+        except (FileNotFoundError, OSError) as e:
+            # A commit replaced the TOC or merged segments away between listing and opening.
+            last = e
+            continue
+        return _Snapshot((gen.name, toc.generation), gen, toc.schema, list(toc.segments), storage)
+    raise IndexMissing(f"the index at {index_dir} kept changing while it was opened ({last})")
 
 
 def _day_bounds(value: str | None, name: str, end: bool) -> int | None:
@@ -193,18 +417,17 @@ def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, SHANGHAI).isoformat()
 
 
-class _Stale(Exception):
-    """A searcher opened on a newer commit than the snapshot."""
-
-
 class SearchEngine:
     """Search one index directory; safe to share between threads."""
 
     def __init__(self, index_dir: str | os.PathLike):
         self.index_dir = Path(index_dir)
         self._snap: _Snapshot | None = None
-        self._snap_lock = threading.Lock()
-        self._local = threading.local()
+        self._snap_lock = threading.Lock()  # installs
+        self._build_lock = threading.Lock()  # one snapshot built at a time
+        self._builder: threading.Thread | None = None
+        self._failed: tuple[tuple[str, int] | None, float] = (None, 0.0)
+        self._segcache: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._checked = 0.0
 
     # ------------------------------------------------------------ snapshots
@@ -217,6 +440,7 @@ class SearchEngine:
         return gen.name, TOC._latest_generation(FileStorage(str(gen)), "MAIN")
 
     def _snapshot(self) -> _Snapshot:
+        """Return the snapshot to serve; a newer commit is built in the background meanwhile."""
         now = time.monotonic()
         snap = self._snap
         if snap is not None and now - self._checked < _RECHECK_SECONDS:
@@ -225,42 +449,104 @@ class SearchEngine:
         self._checked = now
         if snap is not None and snap.key == key:
             return snap
+        if snap is None:
+            with self._build_lock:
+                if self._snap is None:
+                    self._install(_pin(self.index_dir))
+                return self._snap
+        # Keep serving the old commit (its files are pinned) until the new one is warm:
+        # a tiny incremental commit must not make every request rebuild the caches.
+        failed, when = self._failed
+        if failed != key or now - when > _RETRY_FAILED:
+            self._start_builder()
+        return snap
+
+    def _install(self, snap: _Snapshot) -> None:
         with self._snap_lock:
-            if self._snap is None or self._snap.key != key:
-                ix, gen = open_current(self.index_dir)
-                self._snap = _Snapshot(key=key, ix=ix, gen=gen)
-                log.info("opened index generation %s (toc %s)", key[0], key[1])
-            return self._snap
+            old, self._snap = self._snap, snap
+        keep = set(snap.segment_keys())
+        for k in [k for k in list(self._segcache) if k not in keep]:
+            del self._segcache[k]
+        log.info("serving index generation %s (toc %s)", snap.key[0], snap.key[1])
+        if old is not None and old is not snap:
+            old.retire()
 
-    def _searcher(self, snap: _Snapshot):
-        loc = self._local
-        s = getattr(loc, "searcher", None)
-        if s is None or getattr(loc, "key", None) != snap.key:
-            if s is not None:
-                s.close()
-            s = snap.ix.searcher()  # scoring is ours (ranking.Postings); Whoosh reads
-            if s.reader().generation() != snap.key[1]:
-                # ix.searcher() opens the newest commit, which may be newer than the snapshot:
-                # its document numbers would not match the snapshot's cached columns.
-                s.close()
-                raise _Stale
-            loc.searcher, loc.key = s, snap.key
-        return s
+    def _start_builder(self) -> None:
+        with self._snap_lock:
+            if self._builder is not None and self._builder.is_alive():
+                return
+            self._builder = threading.Thread(target=self._build_newest, name="xunwen-snapshot", daemon=True)
+            self._builder.start()
 
-    def _snap_searcher(self) -> tuple[_Snapshot, Any]:
-        """Return the current snapshot and this thread's searcher on exactly that commit."""
-        for _ in range(5):
+    def _build_newest(self) -> None:
+        try:
+            self.refresh()
+        except Exception as exc:  # e.g. an index of another version swapped in: keep the old one
+            self._failed = (self._peek_key(), time.monotonic())
+            log.warning("could not open the new index commit, still serving the old one: %s", exc)
+
+    def _peek_key(self) -> tuple[str, int] | None:
+        try:
+            return self._current_key()
+        except Exception:
+            return None
+
+    def refresh(self) -> bool:
+        """Open and warm the newest commit now if it is not served yet; True when one was installed."""
+        with self._build_lock:
+            key = self._current_key()
+            if self._snap is not None and self._snap.key == key:
+                return False
+            snap = _pin(self.index_dir)
+            self._warm(snap)
+            self._install(snap)
+            self._checked = time.monotonic()
+            return True
+
+    def _warm(self, snap: _Snapshot) -> None:
+        s = snap.acquire()
+        if s is None:
+            return
+        try:
+            self._columns(snap, s)
+            self._lexicon(snap, s)
+            self._chars(snap, s)
+            p = self._postings(snap, s)
+            p.lengths("title", s.reader())
+            p.lengths("body", s.reader())
+            self._pairs(snap, s)
+        finally:
+            snap.release(s)
+
+    @contextlib.contextmanager
+    def _view(self) -> Iterator[tuple[_Snapshot, Any]]:
+        """One consistent view for one request: a snapshot and a searcher on it, released after."""
+        for _ in range(50):
             snap = self._snapshot()
-            try:
-                return snap, self._searcher(snap)
-            except _Stale:
-                self._checked = 0.0  # re-read CURRENT and the TOC now
-        snap = self._snapshot()
-        return snap, self._searcher(snap)
+            s = snap.acquire()
+            if s is not None:
+                break
+            self._checked = 0.0  # it closed just now: a newer one is installed
+        else:
+            raise IndexMissing(f"the index at {self.index_dir} keeps changing; retry")
+        reusable = False
+        try:
+            yield snap, s
+            reusable = True
+        except Exception as exc:
+            # Our own refusals (not found, bad query) leave the searcher as it was; anything
+            # stopped inside Whoosh's reading code might not: nobody else gets that searcher.
+            reusable = isinstance(exc, XunwenError) and not isinstance(exc, _budget.OverBudget)
+            raise
+        finally:
+            if not reusable:
+                with contextlib.suppress(Exception):
+                    s.close()
+            snap.release(s if reusable else None)
 
     @staticmethod
     def _cached(snap: _Snapshot, name: str, build: Any, searcher: Any) -> Any:
-        """Build a per-snapshot cache once (columns, postings, lexicon) from this thread's reader."""
+        """Build a per-snapshot cache once (columns, postings, lexicon) from this request's reader."""
         got = getattr(snap, name)
         if got is None:
             with snap.lock:
@@ -272,17 +558,37 @@ class SearchEngine:
                     log.info("%s of %s built in %.2fs", name, snap.key[0], time.perf_counter() - t)
         return got
 
+    def _per_segment(self, snap: _Snapshot, reader: Any, name: str, build: Any) -> list[Any]:
+        """``build(leaf)`` for each segment, reused from earlier snapshots for unchanged segments."""
+        leaves = [leaf for leaf, _base in reader.leaf_readers()] if hasattr(reader, "leaf_readers") else [reader]
+        out = []
+        for key, leaf in zip(snap.segment_keys(), leaves):
+            entry = self._segcache.setdefault(key, {})
+            got = entry.get(name)
+            if got is None:
+                got = entry[name] = build(leaf)
+            out.append(got)
+        return out
+
     def _columns(self, snap: _Snapshot, searcher) -> _Columns:
-        return self._cached(snap, "columns", _Columns, searcher)
+        def build(reader: Any) -> _Columns:
+            parts = self._per_segment(snap, reader, "columns",
+                                      lambda leaf: {c: list(leaf.column_reader(c)) for c in COLUMNS})
+            return _Columns(None, {c: [v for p in parts for v in p[c]] for c in COLUMNS})
+
+        return self._cached(snap, "columns", build, searcher)
 
     def _postings(self, snap: _Snapshot, searcher) -> Postings:
         return self._cached(snap, "postings", Postings, searcher)
 
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
-        return self._cached(snap, "lexicon", Lexicon, searcher)
+        def build(reader: Any) -> Lexicon:
+            return Lexicon(reader, self._per_segment(snap, reader, "words", Lexicon.words_of))
+
+        return self._cached(snap, "lexicon", build, searcher)
 
     def _chars(self, snap: _Snapshot, searcher) -> CharIndex:
-        return self._cached(snap, "chars", CharIndex.of_reader, searcher)
+        return self._cached(snap, "chars", lambda r: CharIndex.of_reader(r, snap.gen), searcher)
 
     def _pairs(self, snap: _Snapshot, searcher) -> tuple[np.ndarray | None, float]:
         def load(_reader: Any) -> tuple[np.ndarray | None, float]:
@@ -299,14 +605,9 @@ class SearchEngine:
         from .analysis import ensure_dictionary
 
         ensure_dictionary()
-        snap, s = self._snap_searcher()
-        self._columns(snap, s)
-        self._lexicon(snap, s)
-        self._chars(snap, s)
-        p = self._postings(snap, s)
-        p.lengths("title", s.reader())
-        p.lengths("body", s.reader())
-        self._pairs(snap, s)
+        if not self.refresh():
+            with self._view() as (snap, _s):
+                self._warm(snap)
 
     # ------------------------------------------------------------ search
 
@@ -334,11 +635,23 @@ class SearchEngine:
         t0 = time.perf_counter()
         self.validate(req)
         parsed = parse_query(req.q)
-        snap, s = self._snap_searcher()
-        cols = self._columns(snap, s)
-        post = self._postings(snap, s)
+        with _budget.scope() as budget, self._view() as (snap, s):
+            return self._search(req, parsed, snap, s, budget, t0)
+
+    def _search(self, req: SearchRequest, parsed: Any, snap: _Snapshot, s: Any,
+                budget: _budget.Budget, t0: float) -> SearchPage:
+        with budget.paused():  # the first request on a commit may build its caches
+            cols = self._columns(snap, s)
+            post = self._postings(snap, s)
+            post.lengths("title", s.reader())
+            post.lengths("body", s.reader())
+            lexicon = self._lexicon(snap, s) if parsed.groups or parsed.excluded else None
+            chars = self._chars(snap, s) if parsed.groups or parsed.excluded else None
+            pairs = self._pairs(snap, s)
+        if (parsed.groups or parsed.excluded) and self._postings_to_read(parsed, s.reader()) > EXPENSIVE_READS * post.n:
+            budget.expensive()  # queue before spending CPU, not after
         if parsed.groups or parsed.excluded:
-            plan = compile_query(parsed, s, self._lexicon(snap, s), post, self._chars(snap, s))
+            plan = compile_query(parsed, s, lexicon, post, chars)
         else:
             plan = Plan(parsed)
         mask = post.live.copy() if plan.mask is None else plan.mask & post.live
@@ -363,23 +676,44 @@ class SearchEngine:
         ordered = []
         for m in (mask,) if extra is None else (mask, extra):
             if req.sort == "relevance" and plan.score is not None:
-                pairs = self._pairs(snap, s) if plan.ql_text else (None, 0.0)
-                ordered += self._rank(s, plan, m, want, cols, post, collapse, req.recency, pairs)
+                try:
+                    ordered += self._rank(s, plan, m, want, cols, post, collapse, req.recency,
+                                          pairs if plan.ql_text else (None, 0.0), budget)
+                except _budget.OverBudget:  # a rerank ran far past the budget: BM25F order, said to be partial
+                    budget.partial = True
+                    ordered += self._by_score(plan.score, m, want * (4 if collapse else 1) + 20)
             else:
                 ordered += self._by_date(m, cols, newest=req.sort != "oldest")
         if collapse:
             ordered = self._collapse(ordered, cols.cluster, want)
         window = ordered[(req.page - 1) * req.size: want]
-        hits = tuple(
-            self._hit(s, d, score, plan.highlight,
-                      int(per_cluster[cols.cluster[d]]) - 1 if collapse else 0, req.snippets)
-            for d, score in window
-        )
+        with budget.unguarded():  # a page of stored fields: the answer, however late
+            hits = tuple(
+                self._hit(s, d, score, plan.highlight,
+                          int(per_cluster[cols.cluster[d]]) - 1 if collapse else 0, req.snippets, budget)
+                for d, score in window
+            )
         return SearchPage(
             query=req.q, total=total, page=req.page, size=req.size, hits=hits, facets=facets,
             took_ms=(time.perf_counter() - t0) * 1000, sort=req.sort, collapsed=collapse, stories=stories,
-            relaxed=extra is not None, total_relaxed=total_relaxed,
+            relaxed=extra is not None, total_relaxed=total_relaxed, partial=budget.partial,
         )
+
+    @staticmethod
+    def _postings_to_read(parsed: Any, reader: Any) -> int:
+        """Postings a query reads at least: its words' document frequencies (from the term dictionary)."""
+        from .analysis import query_words
+
+        total, words = 0, 0
+        for part in [p for g in parsed.groups for p in g] + list(parsed.excluded):
+            if part.field in ("source", "region", "site"):
+                continue
+            for w in query_words(part.text):
+                if words >= MAX_WORDS:
+                    return total
+                words += 1
+                total += reader.doc_frequency("body", w) + reader.doc_frequency("title", w)
+        return total
 
     @staticmethod
     def _filter(mask: np.ndarray, req: SearchRequest, cols: _Columns, n: int) -> np.ndarray:
@@ -417,13 +751,15 @@ class SearchEngine:
 
     def _rank(self, s, plan: Plan, mask: np.ndarray, want: int, cols: _Columns, post: Postings,
               collapse: bool, recency: bool,
-              pairs: tuple[np.ndarray | None, float] = (None, 0.0)) -> list[tuple[int, float]]:
+              pairs: tuple[np.ndarray | None, float] = (None, 0.0),
+              budget: _budget.Budget | None = None) -> list[tuple[int, float]]:
+        budget = budget or _budget.Budget()
         cand = np.flatnonzero(mask)
         if not len(cand):
             return []
         pub = cols.published
         sc = plan.score[cand].astype(np.float64)
-        if plan.ql_words and QL_WEIGHT and len(cand) > 1:
+        if plan.ql_words and QL_WEIGHT and len(cand) > 1 and not budget.stop():
             ql = query_likelihood(post, s.reader(), plan.ql_words, cand, TITLE_BOOST)
             # Rescale over the pool both models would show (each one's best RERANK), as
             # score fusion does over retrieved lists; the rest of the candidates clip to 0.
@@ -449,36 +785,48 @@ class SearchEngine:
             order = np.lexsort((top, -pub[top], -np.round(tsc, 6)))  # score, newest, then docnum (pages agree)
             top, tsc = top[order], tsc[order]
             r = min(len(top), RERANK)
-            if plan.pairs and r:
+            if plan.pairs and r and not budget.stop():
                 # Proximity: the query's neighbouring words close together, for the best candidates.
                 tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r])
-            pair_scored = bool(plan.ql_text and BIGRAM_WEIGHT and r > 1) and self._pair_bonus(
-                s, plan, top[:r], tsc[:r], *pairs)
+            pair_scored = bool(plan.ql_text and BIGRAM_WEIGHT and r > 1) and not budget.stop() and \
+                self._pair_bonus(s, plan, top[:r], tsc[:r], *pairs, budget=budget)
             if (plan.pairs or pair_scored) and r:
                 head = np.lexsort((top[:r], -pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
                 top[:r], tsc[:r] = top[:r][head], tsc[:r][head]
             ranked = list(zip(top.tolist(), tsc.tolist()))
-            if (not collapse or limit >= len(cand)
+            if (not collapse or limit >= len(cand) or budget.stop()
                     or len(set(cols.cluster[top].tolist())) >= want):
                 return ranked
             limit = min(len(cand), limit * 4)
 
     @staticmethod
     def _pair_bonus(s: Any, plan: Plan, docs: np.ndarray, tsc: np.ndarray,
-                    table: np.ndarray | None, total: float) -> bool:
+                    table: np.ndarray | None, total: float, budget: _budget.Budget | None = None) -> bool:
         """Add the character-pair likelihood bonus to ``tsc`` in place; False when unavailable."""
         if table is None:
             return False
         texts = []
         for d in docs.tolist():
+            if budget is not None and budget.stop():
+                return False  # an unfinished rerank would favour the candidates read first
             f = s.stored_fields(d)
-            texts.append(fold_text((f.get("title") or "") + "\n" + (f.get("body") or "")))
+            # The opening of a long article stands for it: folding 10 MB per candidate would not fit any budget.
+            texts.append(fold_text(((f.get("title") or "") + "\n" + (f.get("body") or ""))[:PAIR_TEXT_CHARS]))
         lik = bigram_likelihood(texts, fold_text(plan.ql_text), table, total)
         span = float(lik.max() - lik.min())
         if span <= 0:
             return False
         tsc += BIGRAM_WEIGHT * float(tsc.max()) * (lik - lik.min()) / span
         return True
+
+    @staticmethod
+    def _by_score(score: np.ndarray, mask: np.ndarray, k: int) -> list[tuple[int, float]]:
+        cand = np.flatnonzero(mask)
+        sc = score[cand]
+        k = min(len(cand), k)
+        idx = np.argpartition(-sc, k - 1)[:k] if 0 < k < len(cand) else np.arange(len(cand))
+        idx = idx[np.argsort(-sc[idx], kind="stable")]
+        return [(int(cand[i]), float(sc[i])) for i in idx]
 
     @staticmethod
     def _by_date(mask: np.ndarray, cols: _Columns, newest: bool) -> list[tuple[int, float]]:
@@ -504,8 +852,11 @@ class SearchEngine:
                 break
         return out
 
-    def _hit(self, s, docnum: int, score: float, terms: list[str], similar: int, snippets: bool) -> Hit:
+    def _hit(self, s, docnum: int, score: float, terms: list[str], similar: int, snippets: bool,
+             budget: _budget.Budget | None = None) -> Hit:
         f = s.stored_fields(docnum)
+        if terms and budget is not None and budget.stop():
+            terms = []  # out of time: the title and the opening of the text, unmarked
         title = f.get("title", "")
         body = f.get("body", "")
         region = tuple(x for x in (f.get("region") or "").split(",") if x)
@@ -536,8 +887,8 @@ class SearchEngine:
 
     def get_article(self, article_id: str) -> Article:
         """Return the stored article with this id; raise NotFound."""
-        snap, s = self._snap_searcher()
-        f = s.stored_fields(self._docnum(s, article_id))
+        with self._view() as (_snap, s), _budget.scope() as budget, budget.unguarded():
+            f = s.stored_fields(self._docnum(s, article_id))
         pub = f.get("published")
         return Article(
             id=f["id"], title=f.get("title", ""), body=f.get("body", ""), url=f.get("url") or None,
@@ -560,11 +911,16 @@ class SearchEngine:
             for p in g:
                 if p.field in (None, "title"):
                     terms.extend(query_words(p.text))
-        return highlight_html(text, terms)
+        with _budget.scope() as budget:
+            return highlight_html(text, terms, budget=budget)
 
     def more_like_this(self, article_id: str, limit: int = 5) -> list[Hit]:
         """Return articles similar to this one by key terms (other stories first)."""
-        snap, s = self._snap_searcher()
+        with _budget.scope() as budget, self._view() as (snap, s):
+            return self._more_like_this(snap, s, article_id, limit, budget)
+
+    def _more_like_this(self, snap: _Snapshot, s: Any, article_id: str, limit: int,
+                        budget: _budget.Budget) -> list[Hit]:
         d = self._docnum(s, article_id)
         f = s.stored_fields(d)
         from .analysis import analyze
@@ -576,8 +932,9 @@ class SearchEngine:
         tf.update(title_words)
         if not tf:
             return []
-        post = self._postings(snap, s)
-        cols = self._columns(snap, s)
+        with budget.paused():
+            post = self._postings(snap, s)
+            cols = self._columns(snap, s)
         reader = s.reader()
         n = max(1, reader.doc_count_all())
 
@@ -595,10 +952,15 @@ class SearchEngine:
         # Key terms: frequent here, rare in the collection; their (short) postings are cached.
         keys = [w for w in sorted(tf, key=weight, reverse=True)[:12] if weight(w) > 0]
         score = np.zeros(post.n, dtype=np.float64)
-        for w in keys:
-            for fname in ("title", "body"):
-                ids, sc = post.bm25(fname, w, reader, cache=False)
-                score[ids] += tf[w] * sc  # a word the article repeats weighs more
+        try:
+            for w in keys:
+                if budget.stop():
+                    break  # neighbours by the best keys read so far
+                for fname in ("title", "body"):
+                    ids, sc = post.bm25(fname, w, reader, cache=False)
+                    score[ids] += tf[w] * sc  # a word the article repeats weighs more
+        except _budget.OverBudget:
+            budget.partial = True
         score[~post.live] = 0.0
         score[cols.cluster == cols.cluster[d]] = 0.0  # itself and its copies
         cand = np.flatnonzero(score)
@@ -607,20 +969,24 @@ class SearchEngine:
         k = min(len(cand), limit)
         top = cand[np.argpartition(-score[cand], k - 1)[:k]]
         top = top[np.argsort(-score[top], kind="stable")]
-        return [self._hit(s, int(x), float(score[x]), [], 0, True) for x in top]
+        with budget.unguarded():
+            return [self._hit(s, int(x), float(score[x]), [], 0, True, budget) for x in top]
 
     # ------------------------------------------------------------ stats
 
     def article_count(self) -> int:
         """Return the number of articles in the served index."""
-        _, s = self._snap_searcher()
-        return s.doc_count()
+        with self._view() as (_snap, s):
+            return s.doc_count()
 
     def stats(self) -> dict[str, Any]:
         """Return articles, sources, date range, size on disk and schema version."""
+        with self._view() as (snap, s):
+            return self._stats(snap, s)
+
+    def _stats(self, snap: _Snapshot, s: Any) -> dict[str, Any]:
         from .schema import SCHEMA_VERSION
 
-        snap, s = self._snap_searcher()
         cols = self._columns(snap, s)
         live = list(s.reader().all_doc_ids())
         pubs = [int(cols.published[d]) for d in live if cols.published[d]]
@@ -640,9 +1006,9 @@ class SearchEngine:
         }
 
     def close(self) -> None:
-        """Close this thread's searcher."""
-        s = getattr(self._local, "searcher", None)
-        if s is not None:
-            s.close()
-            self._local.searcher = None
+        """Stop serving: the current snapshot closes once its last request is done."""
+        with self._snap_lock:
+            snap, self._snap = self._snap, None
+        if snap is not None:
+            snap.retire()
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import budget as _budget
 from .analysis import query_words, sub_words
 from .chars import CharIndex
 from .errors import BadQuery
@@ -38,7 +38,7 @@ __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_Q
 
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 64  # words used over all parts; the rest of a pasted paragraph is ignored
-BUDGET_SECONDS = 3.0
+BUDGET_SECONDS = _budget.BUDGET_SECONDS
 # A long part (more than 3 content words: a pasted headline or summary) matches an article
 # holding at least this share of the part's information, its content words' summed IDF, and
 # at least one word: one rare word (黄太吉) qualifies an article, common words (成为, 真正)
@@ -202,7 +202,8 @@ class Plan:
 
 class _Compiler:
     def __init__(self, searcher: Any, lexicon: Any, postings: Postings, chars: CharIndex):
-        self.deadline = time.perf_counter() + BUDGET_SECONDS
+        # The request's budget (engine.search opens one); a compile outside a request gets its own.
+        self.budget = _budget.current() or _budget.Budget()
         self.s = searcher
         self.lex = lexicon
         self.p = postings
@@ -217,10 +218,7 @@ class _Compiler:
 
     def check_budget(self) -> None:
         """Refuse a query whose matching has already taken longer than the budget."""
-        if time.perf_counter() > self.deadline:
-            raise BadQuery(
-                f"the query is too expensive (over {BUDGET_SECONDS:.0f} s to match); use fewer or rarer words"
-            )
+        self.budget.check("the query")
 
     def term_mask(self, field_: str, text: str) -> np.ndarray:
         """Documents holding one term."""

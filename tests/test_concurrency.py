@@ -23,8 +23,10 @@ import pytest
 
 from search import SearchEngine, SearchRequest
 from search.errors import NotFound
-from search.indexer import index_articles, reindex
+from search.indexer import delete_articles, index_articles, reindex
 from search.models import Article
+
+from webutil import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 8
@@ -217,3 +219,180 @@ def test_two_reindex_runs_at_once(tmp_path, old_index):
     assert engine.article_count() == 3000 + 30
     assert total(engine, f"{OLD}小") == 3
     assert total(engine, OLD) == 3  # only the small batch's copies of the old marker remain
+
+
+# --------------------------------------------------------------------------- many small commits
+
+
+def tiny(k: int) -> list[Article]:
+    """Two new small articles for incremental run ``k``."""
+    return [Article(id=f"tiny-{k}-{j}", title=f"小批量第{k}批{j}号监督通报",
+                    body=f"第{k}批第{j}篇：当地开展监督检查和巡察整改，编号{k * 7919 + j}。") for j in range(2)]
+
+
+def test_a_request_keeps_its_snapshot_through_merges_and_deletes(old_index):
+    """A request holding a snapshot reads every stored field of it after later commits merged
+    (and so deleted the files of) its segments and a newer snapshot is served; the old one
+    closes when that request ends."""
+    engine = SearchEngine(old_index)
+    engine.search(SearchRequest(q=OLD))
+    with engine._view() as (snap, s):
+        n = s.doc_count_all()
+        files = {p.name for p in snap.gen.iterdir()}
+        for k in range(8):  # Whoosh merges the small segments of earlier commits into new ones
+            index_articles(tiny(k), old_index, procs=1)
+            if k % 3 == 2:
+                delete_articles([f"tiny-{k - 1}-0"], old_index)
+        assert files - {p.name for p in snap.gen.iterdir()}, "no segment file was merged away"
+        assert engine.refresh()  # a newer commit is served from now on ...
+        ids = [s.stored_fields(d)["id"] for d in range(n)]  # ... while this request reads on
+        assert len(set(ids)) == n == 150
+        assert s.document_number(id="旧-00007") is not None
+        page = engine.search(SearchRequest(q="小批量", collapse=False, size=100))
+        assert page.total == 16 - 2
+        assert not snap._closed
+    assert snap._closed  # the last user is gone: its maps and searchers are closed
+    assert engine.article_count() == 150 + 16 - 2
+
+
+def test_threads_through_many_small_commits_and_deletes(old_index):
+    """THREADS threads search, fetch articles and ask for similar ones while 30 tiny
+    commits (each merging segments) and 10 deletes land: no request fails."""
+    engine = SearchEngine(old_index)
+    stop = threading.Event()
+    errors: list[str] = []
+    done = [0]
+
+    def reader(i: int) -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                page = engine.search(SearchRequest(q=QUERIES[(i + n) % len(QUERIES)], size=5, page=1 + n % 2))
+                for h in page.hits[:2]:
+                    try:
+                        engine.get_article(h.id)
+                        engine.more_like_this(h.id, limit=3)
+                    except NotFound:
+                        pass  # deleted meanwhile: a 404, right for the new data
+                engine.search(SearchRequest(q="小批量", sort="newest", size=10))
+            except Exception:  # noqa: BLE001 - every failure is the finding
+                errors.append(traceback.format_exc())
+            n += 1
+        done[0] += n
+
+    threads = [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    try:
+        for k in range(30):
+            index_articles(tiny(k), old_index, procs=1)
+            if k % 3 == 2:
+                delete_articles([f"tiny-{k}-1"], old_index)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert errors == [], f"{len(errors)} failed requests, first: {errors[0]}"
+    assert done[0] > THREADS
+    deadline = time.monotonic() + DEADLINE
+    while engine.article_count() != 150 + 60 - 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert engine.article_count() == 150 + 60 - 10
+
+
+def test_server_through_small_incremental_runs_and_deletes(tmp_path, old_index):
+    """A real server, six keep-alive HTTP clients, and a loop of real `xunwen reindex --wait`
+    runs of two articles each with a `xunwen delete` every third run: no 5xx, no transport
+    error, and the new articles are served (the deleted ones are 404) without a restart."""
+    import http.client
+    from urllib.parse import quote
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    proc = start_server(old_index, port, log)
+    stop = threading.Event()
+    statuses: list[str] = []
+    paths = ["/api/search?q=" + quote(q) for q in QUERIES] + [
+        "/?q=" + quote("小批量 监督"), "/api/search?q=" + quote('"小批量"') + "&sort=newest",
+        "/article/" + quote("旧-00010") + "?q=" + quote(OLD), "/api/articles/" + quote("旧-00020")]
+
+    def client(i: int) -> None:
+        conn = None
+        n = i
+        while not stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("GET", paths[n % len(paths)])
+                resp = conn.getresponse()
+                resp.read()
+                statuses.append(str(resp.status))
+            except (OSError, http.client.HTTPException) as exc:
+                statuses.append(f"transport {type(exc).__name__}: {exc}")
+                conn = None
+            n += 1
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(6)]
+    try:
+        for t in threads:
+            t.start()
+        started = time.monotonic()
+        runs = 0
+        while runs < 6 or time.monotonic() - started < 20:
+            batch = tmp_path / f"tiny{runs}.jsonl"
+            write_jsonl(batch, [{"id": a.id, "title": a.title, "body": a.body} for a in tiny(runs)])
+            r = subprocess.run([sys.executable, "-m", "search.cli", "reindex", str(batch), "--index",
+                                str(old_index), "--wait", "--no-progress"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=DEADLINE)
+            assert r.returncode == 0, r.stderr
+            if runs % 3 == 2:
+                d = subprocess.run([sys.executable, "-m", "search.cli", "delete", f"tiny-{runs}-1", "--index",
+                                    str(old_index)], cwd=ROOT, capture_output=True, text=True, timeout=DEADLINE)
+                assert d.returncode == 0, d.stderr
+            runs += 1
+            if runs >= 30:
+                break
+        # The last run and delete become visible without a restart.
+        last = f"tiny-{runs - 1}-0"
+        deadline = time.monotonic() + DEADLINE
+        code = None
+        while time.monotonic() < deadline:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request("GET", "/api/articles/" + quote(last))
+            code = c.getresponse().status
+            c.close()
+            if code == 200:
+                break
+            time.sleep(0.2)
+        assert code == 200
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        c.request("GET", "/api/articles/" + quote("tiny-2-1"))
+        assert c.getresponse().status == 404
+        c.close()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+        stop_server(proc)
+    bad = [x for x in statuses if x.startswith("5") or x.startswith("transport")]
+    assert not bad, f"{len(bad)} of {len(statuses)} requests failed, e.g. {bad[:3]}"
+    assert len(statuses) > 6 * runs
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+
+
+def test_a_discarded_searcher_leaves_its_snapshot_readable(old_index):
+    """A request that fails inside Whoosh's reading code has its searcher closed rather than
+    pooled (Whoosh closes a reader's storage with it): the other requests on the same
+    snapshot read on."""
+    engine = SearchEngine(old_index)
+    engine.search(SearchRequest(q=OLD))
+    with engine._view() as (snap, s1):
+        with pytest.raises(RuntimeError):
+            with engine._view() as (snap2, s2):
+                assert snap2 is snap and s2 is not s1
+                raise RuntimeError("stopped inside a read")
+        assert s2.reader().is_closed
+        assert s1.stored_fields(3)["id"]
+        assert engine.search(SearchRequest(q=f'"{OLD}"', collapse=False)).total == 15
+    assert not snap._closed  # still the served snapshot

@@ -224,3 +224,188 @@ def test_server_refuses_big_bodies_and_headers(server) -> None:
     assert 400 <= status < 500, status
     status, _ = raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert status == 200  # still serving
+
+
+# ------------------------------------------------------------------ one budget per request
+
+
+@pytest.fixture()
+def spent_client(index_dir):
+    """An app whose requests get a zero-second budget: spent before any stage starts."""
+    from web import create_app
+
+    return create_app({"INDEX_DIR": str(index_dir), "TESTING": True, "BUDGET_SECONDS": 0.0}).test_client()
+
+
+def test_a_query_that_cannot_match_in_its_budget_is_a_400(spent_client) -> None:
+    message = err(spent_client.get("/api/search?q=" + quote("监督 检查")))
+    assert "too expensive" in message
+    resp = spent_client.get("/?q=" + quote("监督"))
+    assert resp.status_code == 400 and "too expensive" in resp.get_data(as_text=True)
+    # Nothing to match (filters and dates only): answered as usual.
+    ok = spent_client.get("/api/search?sort=newest&source=" + quote("测试源"))
+    assert ok.status_code == 200 and ok.get_json()["total"] == 60
+
+
+def test_the_article_page_past_its_budget_is_served_unmarked(client, spent_client) -> None:
+    marked = client.get("/article/lim-001?q=" + quote("监督")).get_data(as_text=True)
+    assert "<mark>监督</mark>" in marked
+    resp = spent_client.get("/article/lim-001?q=" + quote("监督"))
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert "<mark>" not in page and "监督检查" in page  # the text as written, all of it
+
+
+def test_stages_past_the_budget_stop_and_mark_the_result_partial() -> None:
+    from search.budget import Budget
+    from search.highlight import highlight_html, snippet_html
+
+    b = Budget(0.0)
+    assert highlight_html("四川监督", ["监督"], budget=b) == "四川监督"
+    assert b.partial
+    b = Budget(60.0)
+    assert highlight_html("四川监督", ["监督"], budget=b) == "四川<mark>监督</mark>" and not b.partial
+    text = "监督" + "的" * 5000 + "检查"
+    assert "<mark>" in snippet_html(text, ["监督", "检查"], budget=b) and not b.partial
+
+
+def test_expensive_work_beyond_the_slots_and_queue_is_a_503_with_retry_after(index_dir, monkeypatch) -> None:
+    from search import budget
+    from web import create_app
+
+    limiter = budget.Limiter(slots=1, waiting=0)
+    monkeypatch.setattr(budget, "LIMITER", limiter)
+    monkeypatch.setattr(budget, "EXPENSIVE_CPU", -1.0)  # every request counts as expensive here
+    c = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    assert limiter.acquire(0)  # someone else is doing expensive work
+    try:
+        resp = c.get("/api/search?q=" + quote("监督"))
+        assert resp.status_code == 503
+        assert resp.headers["Retry-After"].isdigit()
+        assert resp.get_json() == {"ok": False, "error": resp.get_json()["error"], "status": 503}
+        assert c.get("/?q=" + quote("监督")).status_code == 503
+    finally:
+        limiter.release()
+    # The slot is free again: the same request is answered, and gives its slot back.
+    assert c.get("/api/search?q=" + quote("监督")).status_code == 200
+    assert c.get("/api/search?q=" + quote("检查")).status_code == 200
+
+
+def test_the_limiter_queues_within_the_budget_then_refuses() -> None:
+    import threading
+
+    from search.budget import Limiter, Overloaded
+
+    lim = Limiter(slots=1, waiting=1)
+    assert lim.acquire(0)
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(lim.acquire(30)))
+    waiter.start()
+    while lim._waiters == 0:  # the waiter is queued
+        waiter.join(0.01)
+    with pytest.raises(Overloaded):
+        lim.acquire(30)  # the queue is full: refused at once
+    lim.release()
+    waiter.join(30)
+    assert got == [True]
+    assert not lim.acquire(0)  # the waiter holds the slot now
+    lim.release()
+
+
+# ------------------------------------------------------------------ linear highlighting
+
+
+def test_highlighting_a_million_single_character_matches() -> None:
+    from search.highlight import MAX_SCAN_CHARS, highlight_html, snippet_html
+
+    text = "的" * 1_000_000
+    html = highlight_html(text, ["的"])
+    assert html.startswith("<mark>") and html.count("<mark>") >= 1
+    assert html.endswith("的" * (1_000_000 - MAX_SCAN_CHARS))  # past the scan: as written
+    snip = snippet_html(text, ["的"])
+    assert "<mark>" in snip and len(snip) < 1000
+    mixed = "".join("的一" for _ in range(100_000))
+    assert highlight_html(mixed, ["的", "一"]).count("<mark>") >= 1
+
+
+def test_the_article_page_of_a_long_article(tmp_path) -> None:
+    from web import create_app
+
+    body = ("的" * 50 + "。今天召开监督会议。\n") * 6000
+    ix = tmp_path / "index"
+    reindex([write_jsonl(tmp_path / "long.jsonl", [{"id": "long-1", "title": "长文", "body": body}])],
+            ix, rebuild=True, procs=1)
+    c = create_app({"INDEX_DIR": str(ix), "TESTING": True}).test_client()
+    resp = c.get("/article/long-1?q=" + quote("的"))
+    assert resp.status_code == 200 and "<mark>" in resp.get_data(as_text=True)
+    resp = c.get("/api/search?q=" + quote("的 监督"))
+    assert resp.status_code == 200 and resp.get_json()["total"] == 1
+
+
+# ------------------------------------------------------------------ slow connections
+
+
+def test_slow_connections_do_not_stop_the_server(server) -> None:
+    """200 connections that trickle a request's first bytes (what exhausted waitress's
+    connection limit before): ordinary requests are still answered, and the server closes
+    the slow ones once their headers are overdue (web.serve.HEADER_TIMEOUT)."""
+    import time
+
+    from web.serve import HEADER_TIMEOUT
+
+    port, _ = server
+    slow = []
+    try:
+        for _ in range(200):
+            s = socket.create_connection(("127.0.0.1", port), timeout=30)
+            s.sendall(b"GET /api/search?q=")
+            slow.append(s)
+        for _ in range(3):
+            for s in slow:
+                try:
+                    s.sendall(b"x")
+                except OSError:
+                    pass
+            status, _ = raw(port, b"GET /api/search?q=%E7%9B%91%E7%9D%A3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert status == 200
+            time.sleep(1)
+        # The slow ones are closed by the server (liveness bound, not a timing claim).
+        deadline = time.monotonic() + HEADER_TIMEOUT + 60
+        closed = 0
+        for s in slow:
+            try:
+                while True:  # whatever the server says first, it must end the connection
+                    s.settimeout(max(0.1, deadline - time.monotonic()))
+                    if s.recv(1024) == b"":
+                        closed += 1
+                        break
+            except ConnectionResetError:
+                closed += 1
+            except TimeoutError:
+                pass
+        assert closed == 200
+    finally:
+        for s in slow:
+            s.close()
+    status, _ = raw(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status == 200
+
+
+def test_a_query_known_to_be_expensive_queues_before_it_starts(index_dir, monkeypatch) -> None:
+    """Words whose postings add up to many passes over the collection need the expensive
+    slot before matching starts; an ordinary query does not, even while the slot is taken."""
+    from search import budget
+    from web import create_app
+
+    limiter = budget.Limiter(slots=1, waiting=0)
+    monkeypatch.setattr(budget, "LIMITER", limiter)
+    c = create_app({"INDEX_DIR": str(index_dir), "TESTING": True}).test_client()
+    heavy = " ".join(["监督", "检查"] * 10)  # every article holds both: 20 passes over the index
+    assert c.get("/api/search?q=" + quote(heavy)).status_code == 200
+    assert limiter.acquire(0)
+    try:
+        resp = c.get("/api/search?q=" + quote(heavy))
+        assert resp.status_code == 503 and resp.headers["Retry-After"].isdigit()
+        assert c.get("/api/search?q=" + quote("监督")).status_code == 200
+    finally:
+        limiter.release()

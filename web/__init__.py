@@ -11,10 +11,11 @@ import logging
 import os
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from search import SearchEngine
+from search import budget
 from search.errors import BadQuery, IndexIncompatible, IndexMissing, NotFound
 
 from .params import BadParameter, safe_url, search_url
@@ -34,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,  # nothing here takes a body; refuse big ones early
     "JSON_AS_ASCII": False,
     "SITE_NAME": "寻闻",
+    "BUDGET_SECONDS": 3.0,  # one time budget per request (search.budget)
 }
 
 # No inline script anywhere (there is no script at all); styles only from our own files.
@@ -73,6 +75,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     _register_error_handlers(app)
+
+    @app.before_request
+    def _open_budget() -> None:
+        # One time budget for everything this request asks of the engine (the article page
+        # makes several calls); a streamed export's later batches get their own.
+        g.xunwen_budget = budget.scope(current_app.config["BUDGET_SECONDS"])
+        g.xunwen_budget.__enter__()
+
+    def _close_budget(*_args: Any) -> None:
+        cm = g.pop("xunwen_budget", None)
+        if cm is not None:
+            cm.__exit__(None, None, None)
+
+    @app.after_request
+    def _budget_done(response):  # type: ignore[no-untyped-def]
+        _close_budget()  # before a streamed body (the CSV export) runs: its batches get their own
+        return response
+
+    app.teardown_request(_close_budget)  # when no response was made
 
     @app.after_request
     def _security_headers(response):  # type: ignore[no-untyped-def]
@@ -138,6 +159,14 @@ def _register_error_handlers(app: Flask) -> None:
             503,
             "检索索引由另一个版本建立，无法读取：请管理员运行 xunwen reindex --rebuild。",
         )
+
+    @app.errorhandler(budget.Overloaded)
+    def _overloaded(exc: budget.Overloaded):  # type: ignore[no-untyped-def]
+        resp = make_response(error_response(
+            "The server is busy with expensive queries; retry in a few seconds.", 503,
+            "服务器正忙于处理复杂的查询：请稍后再试。"))
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]

@@ -1,4 +1,18 @@
-"""Serve the app with waitress (a production WSGI server; never Flask's debug server)."""
+"""Serve the app with waitress (a production WSGI server; never Flask's debug server).
+
+Fair service on a small machine:
+
+* expensive work is bounded: a request that has used more than ``budget.EXPENSIVE_CPU`` of
+  CPU needs one of ``expensive_slots`` slots to go on; at most half of the threads may wait
+  for one (inside their own time budget), beyond that the answer is a 503 with
+  ``Retry-After`` — so ordinary requests always find free threads and a free core;
+* slow or idle connections are closed long before they exhaust the connection limit: an
+  idle keep-alive connection after ``CHANNEL_TIMEOUT`` seconds, a request whose headers
+  are not complete ``HEADER_TIMEOUT`` seconds after its first byte (one byte every few
+  seconds resets waitress's own inactivity timer, not this one), checked every second;
+  and the connection limit is far above the thread count, so a few hundred such
+  connections never stop the server from accepting.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +20,20 @@ import argparse
 import logging
 import os
 import threading
+import time
+import types
 from pathlib import Path
+from typing import Any
 
 import waitress
+from waitress.channel import HTTPChannel
 
-from search import SearchEngine
+from search import SearchEngine, budget
 from search.errors import IndexMissing, XunwenError
 
 from . import create_app
 
-__all__ = ["run", "ensure_index", "main"]
+__all__ = ["run", "ensure_index", "main", "make_server", "HEADER_TIMEOUT", "CHANNEL_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +75,65 @@ def _keep_warm(engine: SearchEngine) -> threading.Thread:
     return t
 
 
+HEADER_TIMEOUT = 10.0  # seconds from a request's first byte to its complete headers and body
+CHANNEL_TIMEOUT = 20  # seconds an idle keep-alive connection is kept
+CONNECTION_LIMIT = 2000  # far above any thread count: slow clients must not stop accepting
+
+
+class _Channel(HTTPChannel):
+    """A waitress channel that remembers when its unfinished request started arriving."""
+
+    request_started: float | None = None
+
+    def received(self, data: bytes) -> bool:
+        """Receive bytes, noting the first byte of each request."""
+        if self.request is None and data and self.request_started is None:
+            self.request_started = time.monotonic()
+        got = super().received(data)
+        if self.request is None:  # complete (queued for a thread) or nothing pending
+            self.request_started = None
+        return got
+
+
+def _maintenance(server: Any, now: float) -> None:
+    """Close idle channels (waitress's rule) and channels whose request is too slow to arrive."""
+    type(server).maintenance(server, now)
+    cutoff = time.monotonic() - HEADER_TIMEOUT
+    for channel in list(server.active_channels.values()):
+        started = getattr(channel, "request_started", None)
+        if started is not None and started < cutoff and not channel.requests:
+            channel.will_close = True
+
+
+def make_server(app: Any, host: str, port: int, threads: int, **kw: Any) -> Any:
+    """Create the waitress server with xunwen's timeouts and limits (``.run()`` serves)."""
+    server = waitress.create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="xunwen",
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=CHANNEL_TIMEOUT,
+        cleanup_interval=1,
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+        max_request_header_size=256 * 1024,  # room for a 10,000-character query in the URL
+        clear_untrusted_proxy_headers=True,
+        **kw,
+    )
+    server.channel_class = _Channel
+    server.maintenance = types.MethodType(_maintenance, server)
+    return server
+
+
 def run(
     host: str = "127.0.0.1",
     port: int = 8000,
     index_dir: str | os.PathLike[str] = "index",
-    threads: int = 8,
+    threads: int = 16,
     *,
     progress: bool = True,
+    expensive_slots: int = 1,
 ) -> None:
     """Serve xunwen on ``host:port`` over ``index_dir`` until interrupted."""
     index_dir = Path(index_dir).resolve()
@@ -71,21 +141,13 @@ def run(
     engine = SearchEngine(str(index_dir))
     engine.warm_up()  # load columns and lexicon now, not during the first visitor's search
     _keep_warm(engine)
+    # Python runs one thread at a time: each request running expensive work takes CPU from
+    # every ordinary one, so few run at once; half of the threads may wait for a slot.
+    budget.LIMITER = budget.Limiter(slots=expensive_slots, waiting=max(1, threads // 2))
     app = create_app({"INDEX_DIR": str(index_dir), "ENGINE": engine})
     app.debug = False  # whatever the environment says
     log.warning("serving %d articles from %s on http://%s:%d/", count, index_dir, host, port)
-    waitress.serve(
-        app,
-        host=host,
-        port=port,
-        threads=threads,
-        ident="xunwen",
-        connection_limit=max(100, threads * 16),
-        channel_timeout=30,
-        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
-        max_request_header_size=256 * 1024,  # room for a 10,000-character query in the URL
-        clear_untrusted_proxy_headers=True,
-    )
+    make_server(app, host, port, threads).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -94,11 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--index", default=os.environ.get("XUNWEN_INDEX_DIR", "index"))
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--expensive-slots", type=int, default=1,
+                        help="requests doing expensive work at once (default 1)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        run(args.host, args.port, args.index, args.threads)
+        run(args.host, args.port, args.index, args.threads, expensive_slots=args.expensive_slots)
     except XunwenError as exc:  # e.g. an index from another version: say what to run
         parser.exit(1, f"error: {exc}\n")
 
