@@ -260,6 +260,16 @@ class CharPool:
 # ---------------------------------------------------------------- reading
 
 
+def _find(arr: np.ndarray, values: Any, side: str = "left") -> np.ndarray:
+    """``np.searchsorted`` with the values in the array's own dtype: numpy would otherwise cast
+    (copy) the whole memory-mapped array to the values' dtype on every call."""
+    v = np.asarray(values)
+    if v.dtype != arr.dtype:
+        info = np.iinfo(arr.dtype)
+        v = np.clip(v, info.min, info.max).astype(arr.dtype)
+    return np.searchsorted(arr, v, side=side)
+
+
 def _isin_sorted(x: np.ndarray, sorted_arr: np.ndarray) -> np.ndarray:
     """Boolean mask of the values of ``x`` present in the sorted array."""
     if not len(sorted_arr):
@@ -329,7 +339,7 @@ class SegmentChars:
         """Decode the sorted positions of the key at index ``i``."""
         s, e = int(self.offs[i]), int(self.offs[i + 1])
         d = self.lo[s:e].astype(np.int64)
-        a, b = np.searchsorted(self.exc_idx, [s, e])
+        a, b = _find(self.exc_idx, [s, e])
         if b > a:
             d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
         return np.cumsum(d, out=d)
@@ -338,7 +348,7 @@ class SegmentChars:
         """Decode the keys at indexes ``i..j-1`` at once: (per-posting key index - i, positions)."""
         s, e = int(self.offs[i]), int(self.offs[j])
         d = self.lo[s:e].astype(np.int64)
-        a, b = np.searchsorted(self.exc_idx, [s, e])
+        a, b = _find(self.exc_idx, [s, e])
         if b > a:
             d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
         offs = np.asarray(self.offs[i:j + 1]).astype(np.int64)
@@ -356,7 +366,7 @@ class SegmentChars:
         i = 0
         while i < k:
             s = int(self.offs[i])
-            j = int(np.searchsorted(self.offs, s + size, side="right")) - 1
+            j = int(_find(self.offs, s + size, side="right")) - 1
             j = min(max(j, i + 1), k)
             which, pos = self._decode_range(i, j)
             yield np.asarray(self.keys[i:j])[which], pos
@@ -370,7 +380,7 @@ class SegmentChars:
         out = []
         i = a
         while i < b:  # a common character: a few million postings at a time, checking the clock
-            j = min(b, max(i + 1, int(np.searchsorted(self.offs, int(self.offs[i]) + CHUNK, side="right")) - 1))
+            j = min(b, max(i + 1, int(_find(self.offs, int(self.offs[i]) + CHUNK, side="right")) - 1))
             out.append(self._decode_range(i, j)[1])
             check()
             i = j
