@@ -73,7 +73,8 @@ def run(
     _keep_warm(engine)
     app = create_app({"INDEX_DIR": str(index_dir), "ENGINE": engine})
     app.debug = False  # whatever the environment says
-    log.warning("serving %d articles from %s on http://%s:%d/", count, index_dir, host, port)
+    log.warning("serving %s from %s on http://%s:%d/", f"{count:,} article{'' if count == 1 else 's'}",
+                index_dir, host, port)
     waitress.serve(
         app,
         host=host,
