@@ -292,17 +292,14 @@ def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: s
         with reading_index(index_dir):
             engine = SearchEngine(index_dir)
             res = engine.search(req)
-            expansions = engine.expansions(req.q) if req.q else []
-            dym = engine.did_you_mean(req.q) if req.q and res.total < 3 and page == 1 else []
+            expansions = engine.expansions(req.q) if req.q and not as_json else []
+            dym = engine.did_you_mean(req.q) if req.q and res.total < 3 and page == 1 and not as_json else []
     except BadQuery as e:
         raise click.UsageError(str(e)) from e
     except XunwenError as e:
         raise _fail(e) from e
-    if as_json:
-        out = res.to_dict()
-        out["expansions"] = [x.to_dict() for x in expansions]
-        out["did_you_mean"] = dym
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    if as_json:  # exactly SearchPage.to_dict(), as the API serves it
+        click.echo(json.dumps(res.to_dict(), ensure_ascii=False, indent=2))
         return
     tty = sys.stdout.isatty()
 

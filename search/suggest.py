@@ -57,6 +57,7 @@ def expand_query(parsed: Any, lexicon: Callable[[], Any], reader: Any) -> tuple[
     if not parsed.groups:
         return parsed, []
     df = _df(reader)
+    parsed = _join_pinyin_runs(parsed, df)
 
     def by_pinyin(text: str) -> list[str]:
         if text.isascii() and not any(c.isalpha() for c in text):
@@ -66,6 +67,42 @@ def expand_query(parsed: Any, lexicon: Callable[[], Any], reader: Any) -> tuple[
         return _pinyin_words(text, lexicon(), df)
 
     return expand_parsed(parsed, by_pinyin)
+
+
+def _latin(p: Any) -> bool:
+    return p.field is None and not p.phrase and p.text.isascii() and p.text.isalpha()
+
+
+def _join_pinyin_runs(parsed: Any, df: Callable[[str], int]) -> Any:
+    """Read ``gong xian`` (syllables typed apart, found in no article) as one pinyin part.
+
+    The joined part keeps its words (``gong xian`` as one part still needs both), so
+    what it matched before it still matches; the pinyin reading is added to it later.
+    """
+    from dataclasses import replace
+
+    from . import pinyin
+
+    groups = list(parsed.groups)
+    out: list[tuple[Any, ...]] = []
+    i = 0
+    changed = False
+    while i < len(groups):
+        j = i
+        while j < len(groups) and len(groups[j]) == 1 and _latin(groups[j][0]) \
+                and df(groups[j][0].text.lower()) <= PINYIN_MAX_DF:
+            j += 1
+        if j - i >= 2:
+            text = " ".join(g[0].text for g in groups[i:j])
+            if pinyin.looks_like_pinyin(text):
+                out.append((replace(groups[i][0], text=text),))
+                i, changed = j, True
+                continue
+        out.append(groups[i])
+        i += 1
+    if not changed:
+        return parsed
+    return type(parsed)(parsed.raw, tuple(out), parsed.excluded)
 
 
 def complete(prefix: str, lexicon: Any, reader: Any, titles: Callable[[str, int], list[str]] | None = None,

@@ -31,8 +31,8 @@ def search():  # type: ignore[no-untyped-def]
     return jsonify({"ok": True, **page.to_dict()})
 
 
-@bp.get("/api/search.csv")
 @bp.get("/api/export")
+@bp.get("/api/search.csv")  # registered first: url_for() builds this one
 def search_csv():  # type: ignore[no-untyped-def]
     """Stream every match (up to EXPORT_MAX_ROWS) as CSV (BOM, formula-safe) or JSON lines.
 

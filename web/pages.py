@@ -227,7 +227,7 @@ def _render_search(
         ctx["feed_url"] = url_for("pages.feed") + _query_suffix(req)
         ctx["csv_url"] = url_for("api.search_csv") + _query_suffix(req)
         suffix = _query_suffix(req)
-        ctx["jsonl_url"] = url_for("api.search_csv") + (suffix + "&" if suffix else "?") + "format=jsonl"
+        ctx["jsonl_url"] = "/api/export" + (suffix + "&" if suffix else "?") + "format=jsonl"
         ctx["api_url"] = search_url(req, "/api/search", default_size=size, page=req.page)
         if not page.hits:
             ctx["suggestions"] = _suggestions(req, url)
