@@ -78,8 +78,15 @@ class _Progress:
         if tty:
             from tqdm import tqdm
 
+            # A terminal that reports no size (a bare pty, some CI runners) gets 80 × 24: tqdm
+            # would otherwise hide the bar (it takes 0 rows as "no room").
+            try:
+                size = os.get_terminal_size(sys.stderr.fileno())
+                cols, rows = size.columns or 80, size.lines or 24
+            except (OSError, ValueError):
+                cols, rows = 80, 24
             self.bar = tqdm(total=self.total, unit=" articles", desc="indexing", mininterval=0.5,
-                            dynamic_ncols=True)
+                            ncols=min(cols, 120), nrows=rows)
 
     def __call__(self, n: int = 1) -> None:
         self.done += n
