@@ -51,6 +51,9 @@ def test_pinyin_finds_the_han_words_it_spells(web_client, q: str) -> None:
     ids = {h["id"] for h in body["hits"]}
     assert {h["id"] for h in _api(web_client, q="珙县")["hits"]} <= ids
     # the page says what the pinyin was read as, with a link to the Han word
+    assert body["expansions"] == [{"text": q, "alternatives": body["expansions"][0]["alternatives"],
+                                   "kind": "pinyin", "field": None}]
+    assert "珙县" in body["expansions"][0]["alternatives"]
     doc = _doc(web_client, "/?q=" + q)
     note = doc.get_element_by_id("expansion")
     assert "拼音" in note.text_content() and "珙县" in note.text_content()
@@ -79,7 +82,8 @@ def test_a_word_that_is_not_pinyin_is_left_alone(web_client) -> None:
 
 
 def test_did_you_mean_offers_the_homophone(web_client) -> None:
-    assert _api(web_client, q="监肚")["total"] == 0
+    body = _api(web_client, q="监肚")
+    assert body["total"] == 0 and body["did_you_mean"][0] == "监督"  # the API offers the same
     doc = _doc(web_client, "/?q=监肚")
     box = doc.get_element_by_id("didyoumean")
     offered = [parse_qs(urlsplit(a.get("href")).query)["q"][0] for a in css(box, "a")]

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from search.engine import MAX_SIZE, MAX_WINDOW
 from search.errors import BadQuery
+from search.suggest import FEW_RESULTS
 
 from . import get_engine
 from .export import Cut, iter_csv, iter_hits, iter_jsonl, listed
@@ -27,8 +28,14 @@ bp = Blueprint("api", __name__)
 def search():  # type: ignore[no-untyped-def]
     """Answer a search as JSON: the SearchPage shape with ``"ok": true``."""
     req = parse_search_args(request.args, default_size=current_app.config["API_PAGE_SIZE"])
-    page = get_engine().search(req)
-    return jsonify({"ok": True, **page.to_dict()})
+    engine = get_engine()
+    page = engine.search(req)
+    body = {"ok": True, **page.to_dict()}
+    # the same query help as the page and the CLI (search/suggest.py)
+    body["expansions"] = [x.to_dict() for x in engine.expansions(req.q)] if req.q else []
+    few = req.q and listed(page) < FEW_RESULTS and req.page == 1
+    body["did_you_mean"] = engine.did_you_mean(req.q) if few else []
+    return jsonify(body)
 
 
 @bp.get("/api/export")

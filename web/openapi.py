@@ -104,6 +104,26 @@ SCHEMAS: dict[str, Any] = {
                                "results hold most of them instead (a share, as for long queries).",
             },
             "took_ms": {"type": "number", "minimum": 0},
+            "expansions": {
+                "type": "array",
+                "description": "What abbreviations/aliases and pinyin added to query parts (as OR "
+                               "alternatives): 发改委 → 发展和改革委员会, jiandu → 监督.",
+                "items": {
+                    "type": "object",
+                    "required": ["text", "alternatives", "kind", "field"],
+                    "properties": {
+                        "text": {"type": "string"},
+                        "alternatives": _STR_LIST,
+                        "kind": {"enum": ["alias", "pinyin"]},
+                        "field": _STR_OR_NULL,
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "did_you_mean": {
+                "description": "Other queries offered when there are fewer than 3 results (page 1).",
+                **_STR_LIST,
+            },
             "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
             "facets": {
                 "type": "object",

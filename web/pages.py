@@ -15,6 +15,7 @@ from markupsafe import Markup, escape
 
 from search import SearchPage, SearchRequest
 from search.errors import BadQuery
+from search.suggest import FEW_RESULTS  # fewer results than this: offer "did you mean"
 
 from . import get_engine
 from .export import listed
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("pages", __name__)
 
 RESULT_WINDOW = 1000  # the engine refuses page × size beyond this
-FEW_RESULTS = 3  # fewer results than this: offer "did you mean"
 # Examples on the landing page: each is checked against the bundled sample by a test
 # (tests/test_web_pages.py::test_landing_examples_find_the_sample), so none leads to nothing.
 EXAMPLES = (
