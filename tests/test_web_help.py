@@ -308,3 +308,14 @@ def test_alias_table_format() -> None:
                         ("市场监管局", "市场监督管理局")]:
         assert full in shipped.alternatives(short), short
     assert shipped.alternatives("發改委") == shipped.alternatives("发改委")  # keys are folded
+
+
+@pytest.mark.parametrize("q", ["\x00", "-", '"', "a" * 100, "监" * 100, "OR", "title:", "%ff", "jian" * 30,
+                               "zhuang" * 20, "ǎ1", "'''", "gong3xian4 jiāndū ü"])
+def test_query_help_takes_any_input(web_client, q: str) -> None:
+    resp = web_client.get("/suggest", query_string={"q": q})
+    assert resp.status_code == 200
+    prefix, words, _, _ = json.loads(resp.get_data(as_text=True))
+    assert isinstance(words, list) and all(isinstance(w, str) for w in words)
+    for url in ("/", "/api/search"):
+        assert web_client.get(url, query_string={"q": q}).status_code == 200
