@@ -147,7 +147,9 @@ def expand_parsed(parsed, pinyin_alternatives=None):  # type: ignore[no-untyped-
             alts = tab.alternatives(p.text)
             kind = "alias"
             if not alts and pinyin_alternatives is not None and p.field is None and not p.phrase:
-                alts = tuple(pinyin_alternatives(p.text))
+                spelt = tuple(pinyin_alternatives(p.text))
+                # what the pinyin spells has its own aliases: fgw → 发改委 → 发展和改革委员会
+                alts = tuple(dict.fromkeys(spelt + tuple(a for w in spelt for a in tab.alternatives(w))))
                 kind = "pinyin"
             added = []
             for a in alts:
@@ -156,7 +158,7 @@ def expand_parsed(parsed, pinyin_alternatives=None):  # type: ignore[no-untyped-
                 seen.add((p.field, fold_text(a)))
                 # An alias of several words is one phrase, so that 国家发展和改革委员会 is not
                 # read as five separate words anywhere in an article.
-                phrase = kind == "alias" and " " not in a and len(query_words(a)) > 1
+                phrase = " " not in a and len(query_words(a)) > 1
                 out.append(replace(p, text=a, phrase=phrase))
                 added.append(a)
             if added:

@@ -319,3 +319,13 @@ def test_query_help_takes_any_input(web_client, q: str) -> None:
     assert isinstance(words, list) and all(isinstance(w, str) for w in words)
     for url in ("/", "/api/search"):
         assert web_client.get(url, query_string={"q": q}).status_code == 200
+
+
+def test_initials_where_unambiguous(alias_index: Path) -> None:
+    from web import create_app
+
+    client = create_app({"INDEX_DIR": str(alias_index), "TESTING": True}).test_client()
+    body = _api(client, q="fgw")
+    assert body["expansions"][0]["alternatives"][0] == "发改委"
+    assert {h["id"] for h in body["hits"]} == {"ndrc-full", "ndrc-short"}  # and its aliases
+    assert _api(client, q="bbq")["expansions"] == []
