@@ -126,11 +126,13 @@ def table() -> AliasTable:
         return _table
 
 
-def expand_parsed(parsed, pinyin_alternatives=None):  # type: ignore[no-untyped-def]
+def expand_parsed(parsed, pinyin_alternatives=None, indexed=None):  # type: ignore[no-untyped-def]
     """Return ``(parsed query, expansions)`` with each part's aliases (and pinyin) as OR alternatives.
 
     ``pinyin_alternatives(text)`` (optional) returns Han words a Latin part spells; it is only
-    asked about parts with no alias.
+    asked about parts with no alias. ``indexed(text)`` (optional) says whether an alternative
+    can match at all (every word of it is in the index): one that cannot is not added, so it
+    costs no phrase check and is not shown as searched.
     """
     from .query import Part, ParsedQuery
 
@@ -154,6 +156,8 @@ def expand_parsed(parsed, pinyin_alternatives=None):  # type: ignore[no-untyped-
             added = []
             for a in alts:
                 if (p.field, fold_text(a)) in seen:
+                    continue
+                if indexed is not None and p.field != "source" and not indexed(a):
                     continue
                 seen.add((p.field, fold_text(a)))
                 # An alias of several words is one phrase, so that 国家发展和改革委员会 is not

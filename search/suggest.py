@@ -66,7 +66,10 @@ def expand_query(parsed: Any, lexicon: Callable[[], Any], reader: Any) -> tuple[
             return []
         return _pinyin_words(text, lexicon(), df)
 
-    return expand_parsed(parsed, by_pinyin)
+    def indexed(text: str) -> bool:
+        return all(df(w) > 0 for w in query_words(text))
+
+    return expand_parsed(parsed, by_pinyin, indexed)
 
 
 def _latin(p: Any) -> bool:
