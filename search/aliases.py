@@ -14,13 +14,15 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from .analysis import query_words
 from .normalize import fold_text
 
-__all__ = ["AliasTable", "Expansion", "table", "set_user_file", "expand_parsed", "parse_table", "ENV_VAR"]
+__all__ = ["AliasTable", "Expansion", "table", "set_user_file", "expand_parsed", "parse_table", "ENV_VAR",
+           "region_label"]
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +174,28 @@ def expand_parsed(parsed, pinyin_alternatives=None, indexed=None):  # type: igno
     if not changed:
         return parsed, []
     return ParsedQuery(parsed.raw, tuple(groups), parsed.excluded), expansions
+
+
+@lru_cache(maxsize=1)
+def _region_names() -> tuple[frozenset[str], dict[str, str]]:
+    """Return (the labels regions are stored by, other name → label of the highest unit so named)."""
+    from .region import units
+
+    us = units()
+    labels = frozenset(u.label for u in us.values())
+    other: dict[str, tuple[int, str]] = {}
+    for u in us.values():
+        for name in (u.name, u.short, *u.aliases):
+            if name not in labels and (name not in other or u.level < other[name][0]):
+                other[name] = (u.level, u.label)
+    return labels, {k: v for k, (_, v) in other.items()}
+
+
+def region_label(value: str) -> str:
+    """Return the index's label for a region filter value: 四川省 → 四川, 宜宾市 → 宜宾.
+
+    Region tags are stored by label (short above county level); a full name, or another name
+    a unit is known by, is turned into that label. Unknown values are kept as given.
+    """
+    labels, other = _region_names()
+    return value if value in labels else other.get(value, value)

@@ -292,6 +292,9 @@ def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: s
 
     from .engine import SearchEngine
 
+    from .aliases import region_label
+
+    region = tuple(dict.fromkeys(region_label(r) for r in region))  # 四川省 → 四川, as the page does
     req = SearchRequest(q=" ".join(query), page=page, size=size, sort=sort, date_from=date_from,
                         date_to=date_to, source=source, region=region, category=category,
                         collapse=not all_copies)

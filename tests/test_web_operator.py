@@ -126,3 +126,12 @@ def test_one_article_is_singular(tmp_path: Path) -> None:
     r = _xunwen("search", "监督", "--index", str(tmp_path / "ix"))
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("1 article (1 story, "), r.stdout[:80]
+
+
+def test_cli_region_filter_takes_full_names(tmp_path_factory: pytest.TempPathFactory) -> None:
+    index_dir = build_index(tmp_path_factory.getbasetemp() / "web-corpus")
+    short = _xunwen("search", "监督", "--region", "宜宾", "--index", str(index_dir))
+    full = _xunwen("search", "监督", "--region", "宜宾市", "--index", str(index_dir))
+    assert short.returncode == full.returncode == 0
+    first = short.stdout.splitlines()[0].split(" (")[0]
+    assert first == full.stdout.splitlines()[0].split(" (")[0] and not first.startswith("0 ")

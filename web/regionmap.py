@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from search.aliases import region_label as canonical_region
 from search.region import units
 
 __all__ = ["Tile", "RegionMap", "TreeNode", "build_region_map", "region_tree", "canonical_region", "GRID"]
@@ -168,23 +169,3 @@ def region_tree(values: Iterable[object]) -> list[TreeNode]:
 
     return order(roots)
 
-
-@lru_cache(maxsize=1)
-def _labels() -> frozenset[str]:
-    return frozenset(u.label for u in units().values())
-
-
-def canonical_region(value: str) -> str:
-    """Return the index's label for a region filter value: 四川省 → 四川, 宜宾市 → 宜宾.
-
-    Region tags are stored by label (short above county level); a full name, or another
-    form a unit is known by, is turned into that label. Unknown values are kept as given.
-    """
-    if value in _labels():
-        return value
-    cands = _by_label().get(value)
-    if not cands:
-        return value
-    us = units()
-    code = min(cands, key=lambda c: c[1])[0]  # the highest level: 吉林 the province, not the city
-    return us[code].label
