@@ -22,7 +22,7 @@ from .analysis import query_words
 from .normalize import fold_text
 
 __all__ = ["AliasTable", "Expansion", "table", "set_user_file", "expand_parsed", "parse_table", "ENV_VAR",
-           "region_label"]
+           "region_label", "is_place_name"]
 
 log = logging.getLogger(__name__)
 
@@ -199,3 +199,9 @@ def region_label(value: str) -> str:
     """
     labels, other = _region_names()
     return value if value in labels else other.get(value, value)
+
+
+def is_place_name(word: str) -> bool:
+    """Return True when ``word`` names an administrative unit (珙县, 宜宾, 四川省)."""
+    labels, other = _region_names()
+    return word in labels or word in other

@@ -20,7 +20,7 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
-__all__ = ["syllables", "splits", "looks_like_pinyin", "han_words", "reading_of", "initials_words"]
+__all__ = ["syllables", "splits", "looks_like_pinyin", "han_words", "reading_of", "initials_words", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,14 @@ def _load() -> tuple[dict[str, dict[str, set[int]]], dict[str, set[str]]]:
                             by_syl.setdefault(syl, set()).add(ch)
                 _tables = (by_char, by_syl)
     return _tables
+
+
+def warm_up() -> None:
+    """Load the reading table and pypinyin's phrase readings now (a server does it in the background)."""
+    from pypinyin import lazy_pinyin
+
+    _load()
+    lazy_pinyin("监督")
 
 
 def syllables() -> frozenset[str]:

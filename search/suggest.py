@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from .aliases import Expansion, expand_parsed, table
+from .aliases import Expansion, expand_parsed, is_place_name, table
 from .analysis import query_words
 from .normalize import HAN_RE, fold_text
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 FEW_RESULTS = 3  # a search with fewer results than this gets "did you mean"
 PINYIN_MAX_DF = 3  # a Latin part found in more articles than this is a word, not pinyin
 PINYIN_ALTERNATIVES = 3
+PLACE_EXTRA = 2  # place names a pinyin part may add beyond the most common words it spells
 NEAR_CANDIDATES = 2000
 
 
@@ -48,7 +49,10 @@ def _pinyin_words(text: str, lexicon: Any, df: Callable[[str], int], limit: int 
         return []
     if df(folded.replace(" ", "")) > PINYIN_MAX_DF:
         return []
-    words = pinyin.han_words(folded, lexicon.containing, df, limit=limit)
+    # Place names are what people most often type in pinyin and are rarer than the common
+    # words that sound the same (珙县 beside 贡献, 共线, 攻陷): they are kept whatever their rank.
+    spelt = pinyin.han_words(folded, lexicon.containing, df, limit=limit + PLACE_EXTRA + 8)
+    words = spelt[:limit] + [w for w in spelt[limit:] if is_place_name(w)][:PLACE_EXTRA]
     return words or pinyin.initials_words(folded, lexicon.containing, df)
 
 
