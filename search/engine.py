@@ -329,11 +329,19 @@ class SearchEngine:
         self.validate(req, window, max_size)
         parsed = parse_query(req.q)
         snap, s = self._snap_searcher()
-        parsed = expand_query(parsed, lambda: self._lexicon(snap, s), s.reader())[0]  # aliases, pinyin
+        plain, parsed = parsed, expand_query(parsed, lambda: self._lexicon(snap, s), s.reader())[0]  # aliases, pinyin
         cols = self._columns(snap, s)
         post = self._postings(snap, s)
         if parsed.groups or parsed.excluded:
-            plan = compile_query(parsed, s, self._lexicon(snap, s), post)
+            try:
+                plan = compile_query(parsed, s, self._lexicon(snap, s), post)
+            except BadQuery:
+                if parsed is plain:
+                    raise
+                # the alternatives (phrases to check) took it over the budget: answer without them
+                log.warning("query %r over the budget with its aliases/pinyin: searched without them", req.q[:80])
+                parsed = plain
+                plan = compile_query(parsed, s, self._lexicon(snap, s), post)
         else:
             plan = Plan(parsed)
         mask = post.live.copy() if plan.mask is None else plan.mask & post.live
