@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import socket
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,6 +35,136 @@ def _fail(e: XunwenError) -> click.ClickException:
     return click.ClickException(str(e))
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """Return ``"1 article"`` / ``"2 articles"`` (thousands separated)."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+@contextlib.contextmanager
+def reading_index(index_dir: str) -> Iterator[None]:
+    """Turn an index that exists but cannot be read (a missing or damaged file, no permission)
+    into one line and exit status 1 instead of a traceback."""
+    try:
+        yield
+    except (XunwenError, click.ClickException, KeyboardInterrupt):
+        raise
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
+        raise click.ClickException(_unreadable(index_dir, e)) from e
+    except Exception as e:  # whoosh's own errors (FileFormatError, ...) have no common base
+        if type(e).__module__.startswith("whoosh"):
+            raise click.ClickException(_unreadable(index_dir, e)) from e
+        raise
+
+
+def _unreadable(index_dir: str, e: BaseException) -> str:
+    what = f"{type(e).__name__}: {e}"
+    if len(what) > 200:
+        what = what[:200] + "…"
+    return (f"cannot read the index at {index_dir} ({what}); check its permissions, "
+            f"or rebuild it with `xunwen reindex --rebuild --index {index_dir}`")
+
+
+class _Progress:
+    """Reindex progress: a bar with total, rate and ETA on a terminal, else a log line every
+    ``every`` seconds (for cron and CI logs)."""
+
+    def __init__(self, total: int | None, tty: bool, every: float = 10.0):
+        self.total = total or None
+        self.done = 0
+        self.start = time.monotonic()
+        self.every = every
+        self.last = self.start
+        self.bar = None
+        if tty:
+            from tqdm import tqdm
+
+            # A terminal that reports no size (a bare pty, some CI runners) gets 80 × 24: tqdm
+            # would otherwise hide the bar (it takes 0 rows as "no room").
+            try:
+                size = os.get_terminal_size(sys.stderr.fileno())
+                cols, rows = size.columns or 80, size.lines or 24
+            except (OSError, ValueError):
+                cols, rows = 80, 24
+            self.bar = tqdm(total=self.total, unit=" articles", desc="indexing", mininterval=0.5,
+                            ncols=min(cols, 120), nrows=rows)
+
+    def __call__(self, n: int = 1) -> None:
+        self.done += n
+        if self.bar is not None:
+            if self.total and self.done > self.total:  # the estimate was low: grow it
+                self.bar.total = self.total = self.done
+            self.bar.update(n)
+            return
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            click.echo(self.line(now), err=True)
+
+    def line(self, now: float | None = None) -> str:
+        """Return one progress line: done of total (share), rate, ETA."""
+        now = time.monotonic() if now is None else now
+        secs = max(now - self.start, 1e-6)
+        rate = self.done / secs
+        out = f"indexing: {self.done:,}"
+        if self.total:
+            share = min(100.0, 100.0 * self.done / self.total)
+            out += f" of ~{self.total:,} articles ({share:.0f} %)"
+        else:
+            out += " articles"
+        out += f", {rate:,.0f} articles/s, {_duration(secs)} elapsed"
+        if self.total and rate > 0 and self.done < self.total:
+            out += f", ETA {_duration((self.total - self.done) / rate)}"
+        return out
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _duration(secs: float) -> str:
+    secs = int(round(secs))
+    if secs < 60:
+        return f"{secs} s"
+    if secs < 3600:
+        return f"{secs // 60} min {secs % 60:02d} s"
+    return f"{secs // 3600} h {secs % 3600 // 60:02d} min"
+
+
+_ARTICLE_FILES = (".html", ".htm", ".shtml", ".txt")
+
+
+def estimate_articles(paths: list[str]) -> int | None:
+    """Return about how many articles ``paths`` hold (lines of JSON lines, one per page file);
+    None when a WARC (or an unreadable file) makes it unknowable cheaply."""
+    import gzip
+
+    total = 0
+    stack = [Path(p) for p in paths]
+    seen = 0
+    while stack:
+        p = stack.pop()
+        seen += 1
+        if seen > 1_000_000:
+            return None
+        try:
+            if p.is_dir():
+                stack.extend(sorted(p.iterdir()))
+                continue
+            name = p.name.lower()
+            base = name[:-3] if name.endswith(".gz") else name
+            if base.endswith(".jsonl"):
+                opener = gzip.open if name.endswith(".gz") else open
+                with opener(p, "rb") as f:
+                    total += sum(1 for line in f if line.strip())
+            elif base.endswith(".warc"):
+                return None
+            elif base.endswith(_ARTICLE_FILES):
+                total += 1
+        except (OSError, EOFError):
+            return None
+    return total
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="xunwen")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -46,7 +181,9 @@ def main(verbose: int) -> None:
 @click.option("--procs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: up to 2).")
 @click.option("--wait", is_flag=True, help="Wait for another running reindex instead of refusing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress: a bar with total, rate and ETA on a terminal, else a line every "
+                   "XUNWEN_PROGRESS_EVERY seconds (default 10). On by default.")
 def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int | None, wait: bool,
             as_json: bool, progress: bool | None) -> None:
     """Add or replace articles from SOURCES (files or directories; default: the bundled sample).
@@ -54,20 +191,31 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
     Inputs: .html/.htm/.shtml (gzipped too), .txt page dumps, .jsonl/.jsonl.gz, .warc/.warc.gz.
     Broken inputs are reported and skipped; the exit status is 1 when nothing could be indexed.
     """
-    from .indexer import reindex as run
+    from .indexer import default_sources, reindex as run
 
+    tty = sys.stderr.isatty()
     if progress is None:
-        progress = sys.stderr.isatty()
+        progress = True  # a bar on a terminal, a periodic line otherwise
+    ticker = None
+    if progress:
+        every = float(os.environ.get("XUNWEN_PROGRESS_EVERY", "10") or 10)
+        ticker = _Progress(estimate_articles(list(sources) or [str(p) for p in default_sources()]), tty, every)
 
     def report(p: Any) -> None:
         where = f"{p.path}:{p.line}" if p.line else p.path
         click.echo(f"{'cut' if getattr(p, 'kept', False) else 'skipped'} {where}: {p.reason}", err=True)
 
     try:
-        s = run(list(sources), index_dir, rebuild=rebuild, procs=procs, progress=progress,
-                on_problem=report, wait=wait)
+        with reading_index(index_dir):
+            s = run(list(sources), index_dir, rebuild=rebuild, procs=procs, progress=ticker or False,
+                    on_problem=report, wait=wait)
     except (IndexBusy, IndexIncompatible, IndexMissing, IndexWriteFailed) as e:
         raise _fail(e) from e
+    finally:
+        if ticker is not None:
+            ticker.close()
+    if ticker is not None and not tty:
+        click.echo(ticker.line(), err=True)
     if as_json:
         click.echo(json.dumps(s.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -107,7 +255,8 @@ def stats(index_dir: str, as_json: bool) -> None:
     from .engine import SearchEngine
 
     try:
-        st = SearchEngine(index_dir).stats()
+        with reading_index(index_dir):
+            st = SearchEngine(index_dir).stats()
     except XunwenError as e:
         raise _fail(e) from e
     if as_json:
@@ -137,21 +286,31 @@ def stats(index_dir: str, as_json: bool) -> None:
 def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: str, date_from: str | None,
            date_to: str | None, source: tuple[str, ...], region: tuple[str, ...], category: tuple[str, ...],
            all_copies: bool, as_json: bool) -> None:
-    """Search the index: words are ANDed; "exact phrase", -exclude, A OR B, title:/source:/region:/site:."""
+    """Search the index: words are ANDed; "exact phrase", -exclude, A OR B, title:/source:/region:/site:.
+
+    Pinyin (jiandu) and abbreviations (发改委, see XUNWEN_ALIASES_FILE) also find what they stand for.
+    """
     import re
 
     from .engine import SearchEngine
 
+    from .aliases import region_label
+
+    region = tuple(dict.fromkeys(region_label(r) for r in region))  # 四川省 → 四川, as the page does
     req = SearchRequest(q=" ".join(query), page=page, size=size, sort=sort, date_from=date_from,
                         date_to=date_to, source=source, region=region, category=category,
                         collapse=not all_copies)
     try:
-        res = SearchEngine(index_dir).search(req)
+        with reading_index(index_dir):
+            engine = SearchEngine(index_dir)
+            res = engine.search(req)
+            expansions = engine.expansions(req.q) if req.q and not as_json else []
+            dym = engine.did_you_mean(req.q) if req.q and res.total < 3 and page == 1 and not as_json else []
     except BadQuery as e:
         raise click.UsageError(str(e)) from e
     except XunwenError as e:
         raise _fail(e) from e
-    if as_json:
+    if as_json:  # exactly SearchPage.to_dict(), as the API serves it
         click.echo(json.dumps(res.to_dict(), ensure_ascii=False, indent=2))
         return
     tty = sys.stdout.isatty()
@@ -162,8 +321,13 @@ def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: s
         on, off = ("\x1b[1;31m", "\x1b[0m") if tty else ("[", "]")
         return h.unescape(re.sub(r"</?mark>", lambda m: off if m.group(0)[1] == "/" else on, html))
 
-    shown = f"{res.stories} stories, " if res.collapsed else ""
-    click.echo(f"{res.total} articles ({shown}{res.took_ms:.0f} ms)")
+    shown = plural(res.stories, "story", "stories") + ", " if res.collapsed else ""
+    click.echo(f"{plural(res.total, 'article')} ({shown}{res.took_ms:.0f} ms)")
+    for x in expansions:
+        how = "pinyin" if x.kind == "pinyin" else "also"
+        click.echo(f"{x.text} -> {how}: {', '.join(x.alternatives)}")
+    if dym:
+        click.echo("did you mean: " + " | ".join(dym))
     if res.relaxed:
         click.echo(f"{res.total} hold every word; {res.total_relaxed} more hold most of them (listed after)")
     for i, hit in enumerate(res.hits, start=(page - 1) * size + 1):
@@ -222,10 +386,51 @@ def serve(index_dir: str, host: str, port: int, threads: int) -> None:
     """Serve the search page and JSON API with waitress (builds the sample index if none exists)."""
     from web.serve import run  # the web layer is only needed here
 
+    check_port(host, port)  # before building or opening anything: one clear line, exit 1
     try:
-        run(host=host, port=port, index_dir=index_dir, threads=threads)
+        with reading_index(index_dir):
+            run(host=host, port=port, index_dir=index_dir, threads=threads)
     except XunwenError as e:
         raise _fail(e) from e
+    except OSError as e:  # the port was taken between the check and waitress's bind
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
+def check_port(host: str, port: int) -> None:
+    """Exit with one line when ``host:port`` cannot be listened on (busy, or no such address)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        # as waitress binds: SO_REUSEADDR, so a port in TIME_WAIT is not called busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as e:
+            if e.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+                raise click.ClickException(
+                    f"port {port} on {host} is already in use (another xunwen serve?); "
+                    f"stop it or choose another with --port") from e
+            raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
+@main.command()
+@click.argument("prefix", nargs=-1, required=True)
+@index_option
+@click.option("--limit", type=click.IntRange(1, 50), default=8, show_default=True)
+def suggest(prefix: tuple[str, ...], index_dir: str, limit: int) -> None:
+    """Print completions of PREFIX (indexed words, aliases, pinyin, titles), one per line."""
+    from .engine import SearchEngine
+
+    try:
+        with reading_index(index_dir):
+            words = SearchEngine(index_dir).suggest(" ".join(prefix), limit)
+    except XunwenError as e:
+        raise _fail(e) from e
+    for w in words:
+        click.echo(w)
 
 
 if __name__ == "__main__":  # pragma: no cover

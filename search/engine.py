@@ -48,6 +48,7 @@ from .query import MAX_WORDS, Plan, compile_query, parse_query
 from .ranking import BIGRAM_FILE, Postings, bigram_likelihood, proximity_bonus, query_likelihood
 from .region import facet_tree
 from .schema import TITLE_BOOST
+from .suggest import complete, did_you_mean, expand_query
 
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
 
@@ -612,17 +613,20 @@ class SearchEngine:
     # ------------------------------------------------------------ search
 
     @staticmethod
-    def validate(req: SearchRequest) -> None:
-        """Raise BadQuery for a request that cannot be answered as given."""
+    def validate(req: SearchRequest, window: int = MAX_WINDOW, max_size: int = MAX_SIZE) -> None:
+        """Raise BadQuery for a request that cannot be answered as given.
+
+        ``window``/``max_size`` are raised only by exports (web/export.py), which walk every match.
+        """
         if req.sort not in SORTS:
             raise BadQuery(f"sort must be one of {', '.join(SORTS)}, not {str(req.sort)[:40]!r}")
-        if not 1 <= req.size <= MAX_SIZE:
-            raise BadQuery(f"size must be between 1 and {MAX_SIZE}")
+        if not 1 <= req.size <= max_size:
+            raise BadQuery(f"size must be between 1 and {max_size}")
         if req.page < 1:
             raise BadQuery("page must be 1 or more")
-        if req.page * req.size > MAX_WINDOW:
+        if req.page * req.size > window:
             raise BadQuery(
-                f"results beyond the first {MAX_WINDOW} are not served (page {req.page} × size {req.size}); "
+                f"results beyond the first {window} are not served (page {req.page} × size {req.size}); "
                 "narrow the search with filters or a date range"
             )
         lo = _day_bounds(req.date_from, "from", False)
@@ -630,10 +634,10 @@ class SearchEngine:
         if lo is not None and hi is not None and lo > hi:
             raise BadQuery(f"from ({req.date_from}) is after to ({req.date_to})")
 
-    def search(self, req: SearchRequest) -> SearchPage:
+    def search(self, req: SearchRequest, *, window: int = MAX_WINDOW, max_size: int = MAX_SIZE) -> SearchPage:
         """Run one search: match, filter, facet, collapse, rank, page, highlight."""
         t0 = time.perf_counter()
-        self.validate(req)
+        self.validate(req, window, max_size)
         parsed = parse_query(req.q)
         with _budget.scope() as budget, self._view() as (snap, s):
             return self._search(req, parsed, snap, s, budget, t0)
@@ -648,10 +652,21 @@ class SearchEngine:
             lexicon = self._lexicon(snap, s) if parsed.groups or parsed.excluded else None
             chars = self._chars(snap, s) if parsed.groups or parsed.excluded else None
             pairs = self._pairs(snap, s)
+        plain, parsed = parsed, expand_query(parsed, lambda: self._lexicon(snap, s), s.reader())[0]  # aliases, pinyin
         if (parsed.groups or parsed.excluded) and self._postings_to_read(parsed, s.reader()) > EXPENSIVE_READS * post.n:
             budget.expensive()  # queue before spending CPU, not after
         if parsed.groups or parsed.excluded:
-            plan = compile_query(parsed, s, lexicon, post, chars)
+            if lexicon is None:  # the expansion gave words to a query that had none
+                lexicon, chars = self._lexicon(snap, s), self._chars(snap, s)
+            try:
+                plan = compile_query(parsed, s, lexicon, post, chars)
+            except BadQuery:
+                if parsed is plain:
+                    raise
+                # the alternatives took it over the budget: answer without them
+                log.warning("query %r over the budget with its aliases/pinyin: searched without them", req.q[:80])
+                parsed = plain
+                plan = compile_query(parsed, s, lexicon, post, chars)
         else:
             plan = Plan(parsed)
         mask = post.live.copy() if plan.mask is None else plan.mask & post.live
@@ -874,6 +889,27 @@ class SearchEngine:
             cluster=f.get("cluster") or None,
             category=f.get("category") or None,
         )
+
+    # ------------------------------------------------------------ query help (search/suggest.py)
+
+    def expansions(self, q: str) -> list[Any]:
+        """Return what aliases and pinyin add to the parts of ``q`` (search.aliases.Expansion)."""
+        with self._view() as (snap, s):
+            return expand_query(parse_query(q), lambda: self._lexicon(snap, s), s.reader())[1]
+
+    def suggest(self, prefix: str, limit: int = 8) -> list[str]:
+        """Return completions of ``prefix`` from indexed words, aliases, pinyin and titles."""
+        def titles(p: str, n: int) -> list[str]:
+            req = SearchRequest(q=p, size=n, snippets=False, facets=False)
+            return [h.title for h in self.search(req).hits]
+
+        with self._view() as (snap, s):
+            return complete(prefix, self._lexicon(snap, s), s.reader(), titles, limit)
+
+    def did_you_mean(self, q: str, limit: int = 3) -> list[str]:
+        """Return other queries likely meant by ``q`` (pinyin, near words in the lexicon)."""
+        with self._view() as (snap, s):
+            return did_you_mean(q, self._lexicon(snap, s), s.reader(), limit)
 
     # ------------------------------------------------------------ articles
 

@@ -71,7 +71,7 @@ def check_api(resp) -> dict:
     assert resp.mimetype == "application/json"
     body = resp.get_json()
     if resp.status_code == 400:
-        assert set(body) == {"ok", "error", "status"}, body
+        assert set(body) == {"ok", "error", "code", "status"}, body
         assert body["ok"] is False and body["status"] == 400
         assert isinstance(body["error"], str) and body["error"].strip()
         assert "Traceback" not in body["error"]

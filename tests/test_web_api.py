@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 
 import pytest
 from webutil import (  # noqa: F401 - fixtures are used by name
@@ -118,27 +120,38 @@ def test_collapse_and_cluster(web_client) -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "code"),
     [
-        {"q": "监督", "page": "abc"},
-        {"q": "监督", "page": "-1"},
-        {"q": "监督", "page": "0"},
-        {"q": "监督", "size": "1.5"},
-        {"q": "监督", "size": "0"},
-        {"q": "监督", "size": "101"},
-        {"q": "监督", "size": "100", "page": "11"},
-        {"q": "监督", "page": "99999999999999999999"},
-        {"q": "监督", "sort": "random"},
-        {"q": "监督", "from": "2024-13-45"},
-        {"q": "监督", "to": "yesterday"},
-        {"q": "监督", "from": "2024-05-01", "to": "2024-04-01"},
-        {"q": "监督", "collapse": "maybe"},
-        {"q": "监督", "source": [f"s{i}" for i in range(25)]},
+        ({"q": "监督", "page": "abc"}, "bad_page"),
+        ({"q": "监督", "page": "-1"}, "bad_page"),
+        ({"q": "监督", "page": "0"}, "bad_page"),
+        ({"q": "监督", "size": "1.5"}, "bad_size"),
+        ({"q": "监督", "size": "0"}, "bad_size"),
+        ({"q": "监督", "size": "101"}, "bad_size"),
+        ({"q": "监督", "size": "100", "page": "11"}, "window"),
+        ({"q": "监督", "page": "99999999999999999999"}, "bad_page"),
+        ({"q": "监督", "sort": "random"}, "bad_sort"),
+        ({"q": "监督", "from": "2024-13-45"}, "bad_date"),
+        ({"q": "监督", "to": "yesterday"}, "bad_date"),
+        ({"q": "监督", "from": "2024-05-01", "to": "2024-04-01"}, "bad_date_range"),
+        ({"q": "监督", "collapse": "maybe"}, "bad_boolean"),
+        ({"q": "监督", "source": [f"s{i}" for i in range(25)]}, "too_many_filters"),
+        ({"q": "监" * 1001}, "query_too_long"),
     ],
 )
-def test_bad_parameters_are_400_with_a_message(web_client, params) -> None:
+def test_bad_parameters_are_400_with_a_message_and_a_code(web_client, params, code) -> None:
     body = assert_error_shape(web_client.get("/api/search", query_string=params), 400)
     assert "Traceback" not in body["error"]
+    assert body["code"] == code, body
+    # the page says the same in Chinese, with no English sentence left in it
+    resp = web_client.get("/", query_string=params)
+    assert resp.status_code == 400
+    import lxml.html
+
+    text = lxml.html.document_fromstring(resp.get_data(as_text=True)).xpath(
+        'string(//*[contains(@class, "notice")][contains(@class, "error")]//p[1])')
+    assert re.search(r"[\u4e00-\u9fff]{4}", text), text
+    assert not re.search(r"[A-Za-z]{3,} [A-Za-z]{3,} [A-Za-z]{3,}", text), text
 
 
 @pytest.mark.parametrize(
@@ -243,10 +256,39 @@ def test_csv_export_has_bom_header_and_all_matches(web_client) -> None:
 
 
 def test_csv_walks_past_one_batch(web_app) -> None:
-    app = create_app({**web_app.config, "CSV_BATCH": 7})
+    app = create_app({**web_app.config, "EXPORT_BATCH": 7})
     rows = _csv_rows(app.test_client().get("/api/search.csv?q=监督&limit=20"))
-    ids = [r[0] for r in rows[1:]]
+    assert rows[-1][0] == "#truncated"  # 20 of more: the file says it was cut
+    ids = [r[0] for r in rows[1:-1]]
     assert len(ids) == 20 == len(set(ids))
+
+
+def test_export_cap_is_documented_and_a_cut_file_says_so(web_app, web_client) -> None:
+    assert web_app.config["EXPORT_MAX_ROWS"] >= 100_000
+    total = _search(web_client, q="监督")["stories"]
+    app = create_app({**web_app.config, "EXPORT_MAX_ROWS": 9, "EXPORT_BATCH": 4})
+    client = app.test_client()
+    rows = _csv_rows(client.get("/api/search.csv?q=监督"))
+    assert len(rows) == 1 + 9 + 1
+    assert rows[-1][0] == "#truncated" and f"9 of {total}" in rows[-1][1] and "截断" in rows[-1][1]
+    lines = client.get("/api/export?q=监督&format=jsonl").get_data(as_text=True).splitlines()
+    records = [json.loads(x) for x in lines]
+    assert len(records) == 10 and all("id" in r for r in records[:9])
+    assert records[-1]["truncated"] is True and records[-1]["rows"] == 9 and records[-1]["total"] == total
+    # an export that holds every match has no such line
+    whole = _csv_rows(web_client.get("/api/search.csv?q=监督"))
+    assert len(whole) - 1 == total and whole[-1][0] != "#truncated"
+
+
+def test_jsonl_export_has_every_match(web_client) -> None:
+    resp = web_client.get("/api/export?q=监督&format=jsonl&collapse=false")
+    assert resp.status_code == 200 and resp.is_streamed
+    assert resp.headers["Content-Type"] == "application/x-ndjson; charset=utf-8"
+    records = [json.loads(x) for x in resp.get_data(as_text=True).splitlines()]
+    api = _search(web_client, q="监督", collapse="false", size=100)
+    assert [r["id"] for r in records] == [h["id"] for h in api["hits"]] and len(records) == api["total"]
+    assert all(isinstance(r["region"], list) and "<mark>" not in r["snippet"] for r in records)
+    assert_error_shape(web_client.get("/api/export?q=监督&format=xlsx"), 400)
 
 
 def test_csv_cells_are_formula_safe(web_client) -> None:
@@ -263,7 +305,7 @@ def test_csv_cells_are_formula_safe(web_client) -> None:
 
 def test_csv_limit_and_errors(web_client) -> None:
     rows = _csv_rows(web_client.get("/api/search.csv?q=监督&limit=5"))
-    assert len(rows) == 6
+    assert len(rows) == 7 and rows[-1][0] == "#truncated"
     assert_error_shape(web_client.get("/api/search.csv?q=监督&limit=abc"), 400)
-    assert_error_shape(web_client.get("/api/search.csv?q=监督&limit=5000"), 400)
+    assert assert_error_shape(web_client.get("/api/search.csv?q=监督&limit=500000"), 400)["code"] == "bad_limit"
     assert_error_shape(web_client.get("/api/search.csv?q=监督&from=2024-02-30x"), 400)

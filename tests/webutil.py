@@ -27,6 +27,7 @@ __all__ = [
     "assert_error_shape",
     "css",
     "active_content",
+    "OWN_SCRIPT",
     "SOURCES",
     "HOSTILE",
     "HOSTILE_ID",
@@ -251,10 +252,20 @@ def assert_error_shape(resp: Any, status: int) -> dict[str, Any]:
     assert resp.status_code == status, (resp.status_code, resp.get_data(as_text=True)[:300])
     assert resp.mimetype == "application/json"
     body = resp.get_json()
-    assert set(body) == {"ok", "error", "status"}, body
+    assert set(body) == {"ok", "error", "code", "status"}, body
     assert body["ok"] is False and body["status"] == status
     assert isinstance(body["error"], str) and len(body["error"]) > 5, body
+    assert isinstance(body["code"], str) and re.fullmatch(r"[a-z_]{3,40}", body["code"]), body
     return body
+
+
+OWN_SCRIPT = '<script src="/static/xunwen.js" defer></script>'
+
+
+def is_own_script(el: Any) -> bool:
+    """Return True for the one script tag the pages carry: our static file, deferred, no inline code."""
+    return (el.get("src") == "/static/xunwen.js" and el.get("defer") is not None
+            and not (el.text or "").strip() and set(el.attrib) == {"src", "defer"})
 
 
 def active_content(html_text: str) -> list[str]:
@@ -267,6 +278,8 @@ def active_content(html_text: str) -> list[str]:
         if not isinstance(el.tag, str):
             continue
         tag = el.tag.rsplit("}", 1)[-1].lower()
+        if tag == "script" and is_own_script(el):
+            continue
         if tag in ("script", "iframe", "object", "embed", "base"):
             found.append(f"<{tag}>")
         for name, value in el.attrib.items():

@@ -2,7 +2,8 @@
 
 Both blueprints call the same :class:`search.SearchEngine`; domain errors raised by the core
 are translated here, at the edge, into one JSON error shape for the API
-(``{"ok": false, "error": "...", "status": 400}``) and a friendly page for people.
+(``{"ok": false, "error": "...", "code": "bad_page", "status": 400}``), an Atom-namespaced XML
+error for feed readers, and a Chinese page for people.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from search import SearchEngine
 from search import budget
 from search.errors import BadQuery, IndexIncompatible, IndexMissing, NotFound
 
+from .compress import gzip_response
+from .messages import HTTP_MESSAGES, explain
 from .params import BadParameter, safe_url, search_url
 
 __all__ = ["create_app", "get_engine", "DEFAULTS", "SECURITY_HEADERS"]
@@ -29,18 +32,24 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 10,  # results per page on the HTML page
     "API_PAGE_SIZE": 10,
     "FEED_SIZE": 20,
-    "CSV_MAX_ROWS": 1000,  # the engine's result window
-    "CSV_BATCH": 100,
+    "EXPORT_MAX_ROWS": 100_000,  # rows of a CSV/JSON-lines export; the file says when it was cut
+    "EXPORT_BATCH": 500,
+    "GZIP_MIN_BYTES": 500,  # smaller bodies are not worth compressing
+    "ALIASES_FILE": None,  # a user table of abbreviations/aliases (see search/aliases.py)
+    "SITE_DESCRIPTION": "寻闻：地方新闻全文检索，支持简繁体、拼音、简称，按来源、地区、日期筛选。",
     "MORE_LIKE_THIS": 5,
     "MAX_CONTENT_LENGTH": 64 * 1024,  # nothing here takes a body; refuse big ones early
     "JSON_AS_ASCII": False,
     "SITE_NAME": "寻闻",
     "BUDGET_SECONDS": 3.0,  # one time budget per request (search.budget)
+    "SUGGESTIONS": 8,  # completions per /suggest answer
 }
 
-# No inline script anywhere (there is no script at all); styles only from our own files.
+# No inline script anywhere: one optional script file of our own (suggestions), styles only
+# from our own files, fetches only back to us.
 CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS: dict[str, str] = {
@@ -63,6 +72,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["INDEX_DIR"] = os.fspath(app.config["INDEX_DIR"])
+    if app.config.get("ALIASES_FILE"):
+        from search.aliases import set_user_file
+
+        set_user_file(app.config["ALIASES_FILE"])
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     # Trailing newlines and indentation from block tags would leak into XML text nodes.
     app.jinja_env.trim_blocks = True
@@ -99,7 +112,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def _security_headers(response):  # type: ignore[no-untyped-def]
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        return response
+        return gzip_response(response, request.headers.get("Accept-Encoding", ""),
+                             app.config["GZIP_MIN_BYTES"])
 
     return app
 
@@ -117,15 +131,30 @@ def get_engine() -> SearchEngine:
 def wants_json() -> bool:
     """Return True when the request is for a machine-readable resource."""
     path = request.path
-    return path.startswith("/api/") or path == "/healthz"
+    return path.startswith("/api/") or path in ("/healthz", "/suggest")
 
 
-def error_response(message: str, status: int, page_message: str | None = None):  # type: ignore[no-untyped-def]
-    """Return the one API error shape, or the HTML error page (``page_message`` if given)."""
+def wants_xml() -> bool:
+    """Return True when the request is for a feed (its errors must be XML, not a page)."""
+    return request.path == "/feed.xml"
+
+
+def error_response(message: str, status: int, page_message: str | None = None,  # type: ignore[no-untyped-def]
+                   code: str = "error"):
+    """Return the one API error shape, a feed's XML error, or the HTML error page.
+
+    ``message`` is English (for programs and logs), ``page_message`` Chinese (for people),
+    ``code`` a stable machine-readable name of the error.
+    """
     if wants_json():
-        resp = jsonify({"ok": False, "error": message, "status": status})
+        resp = jsonify({"ok": False, "error": message, "code": code, "status": status})
         resp.status_code = status
         return resp
+    if wants_xml():
+        body = render_template("feed_error.xml", message=message, page_message=page_message or message,
+                               code=code, status=status)
+        return current_app.response_class(body, status=status,
+                                          content_type="application/xml; charset=utf-8")
     return render_template("error.html", message=page_message or message, status=status), status
 
 
@@ -134,12 +163,14 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(BadQuery)
     def _bad_query(exc: BadQuery):  # type: ignore[no-untyped-def]
-        return error_response(str(exc) or "bad request", 400)
+        code, zh = explain(str(exc))
+        return error_response(str(exc) or "bad request", 400, zh, code)
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound):  # type: ignore[no-untyped-def]
         return error_response(
-            str(exc) or "not found", 404, "找不到这篇报道：它可能已从索引中删除，或者链接有误。"
+            str(exc) or "not found", 404, "找不到这篇报道：它可能已从索引中删除，或者链接有误。",
+            "no_article",
         )
 
     @app.errorhandler(IndexMissing)
@@ -149,6 +180,7 @@ def _register_error_handlers(app: Flask) -> None:
             "The search index does not exist yet: run `xunwen reindex` and retry.",
             503,
             "检索索引还没有建立：请管理员运行 xunwen reindex 后再试。",
+            "index_missing",
         )
 
     @app.errorhandler(IndexIncompatible)
@@ -158,6 +190,7 @@ def _register_error_handlers(app: Flask) -> None:
             "The search index was written by another version: run `xunwen reindex --rebuild`.",
             503,
             "检索索引由另一个版本建立，无法读取：请管理员运行 xunwen reindex --rebuild。",
+            "index_incompatible",
         )
 
     @app.errorhandler(budget.Overloaded)
@@ -170,14 +203,14 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
-        messages = {
-            404: ("No such page or resource.", "没有这个页面，链接可能有误。"),
-            405: ("This method is not allowed here; use GET.", "这里只接受 GET 请求。"),
-            413: ("The request is too large.", "请求太大了。"),
-        }
         status = exc.code or 500
-        api, page = messages.get(status, (exc.description or exc.name, None))
-        return error_response(api, status, page)
+        code, api, page = HTTP_MESSAGES.get(status, ("http_error", exc.description or exc.name, None))
+        resp = error_response(api, status, page, code)
+        allowed = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed:
+            resp = current_app.make_response(resp)
+            resp.headers["Allow"] = ", ".join(sorted(allowed))
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
@@ -186,6 +219,7 @@ def _register_error_handlers(app: Flask) -> None:
             "Internal error; it has been logged. Please retry later.",
             500,
             "服务器内部出错，已记录下来；请稍后再试。",
+            "internal",
         )
 
     # BadParameter subclasses BadQuery: listed for readers, handled by _bad_query.

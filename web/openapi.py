@@ -11,13 +11,28 @@ __all__ = ["openapi_document", "SCHEMAS"]
 _STR_OR_NULL = {"type": ["string", "null"]}
 _STR_LIST = {"type": "array", "items": {"type": "string"}}
 
+EXPORT_MAX_ROWS = 100_000  # web.DEFAULTS["EXPORT_MAX_ROWS"]
+_EXPORT_DOC = (
+    "Every match, walked from the first in batches past the page window and streamed: "
+    f"up to `limit` rows (at most {EXPORT_MAX_ROWS:,} by default, the EXPORT_MAX_ROWS setting); "
+    "`page` and `size` are ignored. CSV is UTF-8 with a BOM; cells that a spreadsheet would run "
+    "as a formula start with an apostrophe. An export cut before the last match ends with a "
+    "line saying so: in CSV a row whose first cell is `#truncated`, in JSON lines an object "
+    "`{\"truncated\": true, \"rows\": …, \"total\": …}`. `X-Total-Count` gives the matches."
+)
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
-        "required": ["ok", "error", "status"],
+        "required": ["ok", "error", "code", "status"],
         "properties": {
             "ok": {"const": False},
             "error": {"type": "string", "description": "What went wrong and what to do."},
+            "code": {"type": "string", "pattern": "^[a-z_]+$",
+                     "description": "A stable machine-readable name of the error: bad_page, bad_size, "
+                     "bad_sort, bad_date, bad_date_range, bad_boolean, bad_limit, bad_format, "
+                     "too_many_filters, window, query_too_long, query_too_expensive, bad_query, "
+                     "no_article, not_found, method_not_allowed, too_large, index_missing, "
+                     "index_incompatible, internal."},
             "status": {"type": "integer", "description": "The HTTP status, repeated."},
         },
         "additionalProperties": False,
@@ -94,6 +109,26 @@ SCHEMAS: dict[str, Any] = {
                                "results hold most of them instead (a share, as for long queries).",
             },
             "took_ms": {"type": "number", "minimum": 0},
+            "expansions": {
+                "type": "array",
+                "description": "What abbreviations/aliases and pinyin added to query parts (as OR "
+                               "alternatives): 发改委 → 发展和改革委员会, jiandu → 监督.",
+                "items": {
+                    "type": "object",
+                    "required": ["text", "alternatives", "kind", "field"],
+                    "properties": {
+                        "text": {"type": "string"},
+                        "alternatives": _STR_LIST,
+                        "kind": {"enum": ["alias", "pinyin"]},
+                        "field": _STR_OR_NULL,
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "did_you_mean": {
+                "description": "Other queries offered when there are fewer than 3 results (page 1).",
+                **_STR_LIST,
+            },
             "hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
             "facets": {
                 "type": "object",
@@ -183,6 +218,21 @@ _ERRORS = {
     "400": _json("Error", "A parameter that cannot be used; `error` says which and why."),
     "503": _json("Error", "The index is missing or from another version (run xunwen reindex)."),
 }
+_EXPORT_PARAMS = [
+    *_FILTER_PARAMS,
+    _param("format", {"type": "string", "enum": ["csv", "jsonl"], "default": "csv"},
+           "CSV, or JSON lines (one object per line, application/x-ndjson)."),
+    _param("limit", {"type": "integer", "minimum": 1, "maximum": EXPORT_MAX_ROWS},
+           f"Most rows to export (default {EXPORT_MAX_ROWS:,})."),
+]
+_EXPORT_RESPONSES = {
+    "200": {
+        "description": "CSV with a header row, or JSON lines; a cut file says so in its last line.",
+        "content": {"text/csv": {"schema": {"type": "string"}},
+                    "application/x-ndjson": {"schema": {"type": "string"}}},
+    },
+    **_ERRORS,
+}
 
 
 @lru_cache(maxsize=8)
@@ -209,21 +259,35 @@ def _document(server: str) -> dict[str, Any]:
             "/api/search.csv": {
                 "get": {
                     "operationId": "searchCsv",
-                    "summary": "Export all matches as CSV",
-                    "description": "UTF-8 with BOM; cells that a spreadsheet would run as a "
-                    "formula start with an apostrophe. Walks the results from the first, "
-                    "up to `limit` rows (at most 1000); `page` and `size` are ignored.",
-                    "parameters": [
-                        *_FILTER_PARAMS,
-                        _param("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
-                               "Most rows to export (default 1000)."),
-                    ],
+                    "summary": "Export every match as CSV (or JSON lines)",
+                    "description": _EXPORT_DOC,
+                    "parameters": _EXPORT_PARAMS,
+                    "responses": _EXPORT_RESPONSES,
+                }
+            },
+            "/api/export": {
+                "get": {
+                    "operationId": "export",
+                    "summary": "Export every match as CSV or JSON lines",
+                    "description": _EXPORT_DOC,
+                    "parameters": _EXPORT_PARAMS,
+                    "responses": _EXPORT_RESPONSES,
+                }
+            },
+            "/suggest": {
+                "get": {
+                    "operationId": "suggest",
+                    "summary": "OpenSearch suggestions for a prefix",
+                    "description": "Completions from indexed words, abbreviations, pinyin and titles, "
+                    "as `[prefix, [completions], [descriptions], [urls]]`.",
+                    "parameters": [_param("q", {"type": "string", "maxLength": 100}, "What was typed so far.")],
                     "responses": {
                         "200": {
-                            "description": "CSV with a header row.",
-                            "content": {"text/csv": {"schema": {"type": "string"}}},
-                        },
-                        **_ERRORS,
+                            "description": "OpenSearch suggestions.",
+                            "content": {"application/x-suggestions+json": {"schema": {
+                                "type": "array", "minItems": 4, "maxItems": 4,
+                                "prefixItems": [{"type": "string"}, _STR_LIST, _STR_LIST, _STR_LIST]}}},
+                        }
                     },
                 }
             },

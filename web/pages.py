@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import replace
@@ -16,10 +17,13 @@ from werkzeug.routing import BaseConverter
 
 from search import SearchPage, SearchRequest
 from search.errors import BadQuery
+from search.suggest import FEW_RESULTS  # fewer results than this: offer "did you mean"
 
 from . import get_engine
 from .export import listed
+from .messages import explain
 from .params import MULTI_KEYS, parse_search_args, request_to_params, search_url
+from .regionmap import build_region_map, region_tree
 from .timeline import build_timeline
 
 __all__ = ["bp", "RESULT_WINDOW", "ArticleIdConverter", "public_base"]
@@ -72,6 +76,15 @@ def public_base() -> str:
     return ""
 
 RESULT_WINDOW = 1000  # the engine refuses page × size beyond this
+# Examples on the landing page: each is checked against the bundled sample by a test
+# (tests/test_web_pages.py::test_landing_examples_find_the_sample), so none leads to nothing.
+EXAMPLES = (
+    ("监督", "简体、繁体都能搜到：{a} 也会找到「監督」。"),
+    ('"乡村振兴"', "用引号搜完整短语：{a}。"),
+    ("jiandu", "用拼音搜：{a} 会找到「监督」。"),
+    ("发改委", "简称也行：{a} 也会找到「发展和改革委员会」。"),
+    ("title:冬奥会", "只搜标题：{a}；来源 source:、地区 region: 同理。"),
+)
 FILTER_LABELS = {"source": "来源", "region": "地区", "category": "栏目"}
 SORT_LABELS = (("relevance", "相关度"), ("newest", "最新"), ("oldest", "最早"))
 
@@ -83,15 +96,39 @@ def index():  # type: ignore[no-untyped-def]
     try:
         req = parse_search_args(request.args, default_size=size)
     except BadQuery as exc:
-        fallback = SearchRequest(q=(request.args.get("q") or "").strip(), size=size)
-        return _render_search(fallback, None, error=str(exc)), 400
+        fallback = SearchRequest(q=(request.args.get("q") or "")[:1000].strip(), size=size)
+        return _render_search(fallback, None, error=explain(str(exc))[1]), 400
     if not _asked(req):
         return _render_search(req, None, landing=True)
     try:
         page = get_engine().search(req)
     except BadQuery as exc:
-        return _render_search(req, None, error=str(exc)), 400
+        return _render_search(req, None, error=explain(str(exc))[1]), 400
     return _render_search(req, page)
+
+
+@bp.get("/suggest")
+def suggest():  # type: ignore[no-untyped-def]
+    """Answer OpenSearch suggestions: ``[prefix, [completions], [descriptions], [urls]]``."""
+    prefix = (request.args.get("q") or "")[:100]
+    words = get_engine().suggest(prefix, limit=current_app.config["SUGGESTIONS"]) if prefix.strip() else []
+    base = request.host_url.rstrip("/")
+    body = json.dumps([prefix, words, ["" for _ in words],
+                       [base + url_for("pages.index", q=w) for w in words]], ensure_ascii=False)
+    resp = make_response(body)
+    resp.headers["Content-Type"] = "application/x-suggestions+json; charset=utf-8"
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@bp.get("/robots.txt")
+def robots():  # type: ignore[no-untyped-def]
+    """Tell crawlers to index the pages and articles, not the API, exports and suggestions."""
+    lines = ["User-agent: *", "Disallow: /api/", "Disallow: /suggest", "Disallow: /feed.xml",
+             "Allow: /", ""]
+    resp = make_response("\n".join(lines))
+    resp.headers["Content-Type"] = "text/plain; charset=utf-8"
+    return resp
 
 
 @bp.get("/article/<aid:article_id>", merge_slashes=False)
@@ -217,7 +254,15 @@ def _render_search(
             ctx["articles"] = get_engine().article_count()
         except BadQuery:
             pass
+        ctx["examples"] = landing_examples()
     if page is not None:
+        engine = get_engine()
+        ctx["expansions"] = engine.expansions(req.q) if req.q else []
+        if req.q and listed(page) < FEW_RESULTS and page.page == 1:
+            ctx["did_you_mean"] = [{"q": q, "href": url(q=q)} for q in engine.did_you_mean(req.q)]
+        regions = page.facets.get("region", ())
+        ctx["region_map"] = build_region_map(regions, lambda name: url(add={"region": name}), req.region)
+        ctx["region_tree"] = region_tree(regions)
         ctx["timeline"] = build_timeline(
             page.facets.get("month", ()),
             lambda d_from, d_to: url(date_from=d_from, date_to=d_to),
@@ -226,10 +271,21 @@ def _render_search(
         ctx["pages"] = _page_numbers(page.page, last)
         ctx["feed_url"] = url_for("pages.feed") + _query_suffix(req)
         ctx["csv_url"] = url_for("api.search_csv") + _query_suffix(req)
+        suffix = _query_suffix(req)
+        ctx["jsonl_url"] = "/api/export" + (suffix + "&" if suffix else "?") + "format=jsonl"
         ctx["api_url"] = search_url(req, "/api/search", default_size=size, page=req.page)
         if not page.hits:
             ctx["suggestions"] = _suggestions(req, url)
     return render_template("search.html", **ctx)
+
+
+def landing_examples() -> list[dict[str, Any]]:
+    """Return the landing page's example queries, each with its link and sentence."""
+    out = []
+    for q, sentence in EXAMPLES:
+        before, _, after = sentence.partition("{a}")
+        out.append({"q": q, "href": url_for("pages.index", q=q), "before": before, "after": after})
+    return out
 
 
 def _last_page(page: SearchPage) -> int:

@@ -18,6 +18,8 @@ from werkzeug.datastructures import MultiDict
 from search import SearchRequest
 from search.errors import BadQuery
 
+from .regionmap import canonical_region
+
 __all__ = [
     "BadParameter",
     "parse_search_args",
@@ -91,7 +93,7 @@ def parse_search_args(
         date_from=_opt_str(args, "from"),
         date_to=_opt_str(args, "to"),
         source=_multi_param(args, "source"),
-        region=_multi_param(args, "region"),
+        region=tuple(dict.fromkeys(canonical_region(r) for r in _multi_param(args, "region"))),
         category=_multi_param(args, "category"),
         cluster=_opt_str(args, "cluster"),
         collapse=_bool_param(args, "collapse", True),

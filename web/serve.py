@@ -141,12 +141,18 @@ def run(
     engine = SearchEngine(str(index_dir))
     engine.warm_up()  # load columns and lexicon now, not during the first visitor's search
     _keep_warm(engine)
+    # pinyin readings (about a second): in the background, so that startup does not wait for
+    # them and the first Latin query does not either
+    from search.pinyin import warm_up as warm_pinyin
+
+    threading.Thread(target=warm_pinyin, name="xunwen-pinyin", daemon=True).start()
     # Python runs one thread at a time: each request running expensive work takes CPU from
     # every ordinary one, so few run at once; half of the threads may wait for a slot.
     budget.LIMITER = budget.Limiter(slots=expensive_slots, waiting=max(1, threads // 2))
     app = create_app({"INDEX_DIR": str(index_dir), "ENGINE": engine})
     app.debug = False  # whatever the environment says
-    log.warning("serving %d articles from %s on http://%s:%d/", count, index_dir, host, port)
+    log.warning("serving %s from %s on http://%s:%d/", f"{count:,} article{'' if count == 1 else 's'}",
+                index_dir, host, port)
     make_server(app, host, port, threads).run()
 
 

@@ -44,6 +44,9 @@ class Timeline:
     first: str
     last: str
     peak: int
+    # Axis labels under the bars: (year, how many bars it spans), in order. By month a year
+    # spans its months in the chart; by year each bar is its own year.
+    years: tuple[tuple[str, int], ...] = ()
 
 
 def _months(facet: Iterable[object]) -> dict[tuple[int, int], int]:
@@ -111,7 +114,15 @@ def build_timeline(
                 date_to=d_to,
             )
         )
+    years: list[tuple[str, int]] = []
+    for label, *_ in periods:
+        y = label[:4]
+        if years and years[-1][0] == y:
+            years[-1] = (y, years[-1][1] + 1)
+        else:
+            years.append((y, 1))
     return Timeline(
+        years=tuple(years),
         bars=tuple(bars),
         width=width,
         height=height,
