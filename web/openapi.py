@@ -105,8 +105,13 @@ SCHEMAS: dict[str, Any] = {
             },
             "relaxed": {
                 "type": "boolean",
-                "description": "True when no article held every word of a query part, so the "
-                               "results hold most of them instead (a share, as for long queries).",
+                "description": "True when fewer than a page of articles hold every word, so looser "
+                               "matches (most of the words; a share of a long part's information) "
+                               "follow them in the hits.",
+            },
+            "total_relaxed": {
+                "type": "integer", "minimum": 0,
+                "description": "The looser matches listed after the `total` strict ones (0 unless relaxed).",
             },
             "took_ms": {"type": "number", "minimum": 0},
             "expansions": {
