@@ -576,7 +576,65 @@ def _is_widget(text: str) -> bool:
     return len(text) <= 60 and bool(_WIDGET_LINE_RE.match(text) or _WIDGET_PREFIX_RE.match(text))
 
 
+# Boilerplate line rules for the common Chinese CMS templates (trafilatura-style: a line is
+# judged by its shape, whatever element holds it).
+_META_KEYS = (
+    r"(?:本文|信息|稿件|文章|新闻)?(?:来源|來源|稿源|出处|出處|来自|來自)|(?:更新|发布|發佈|發布|发表|發表|录入|錄入|上传|上傳|创建)(?:时间|時間|日期)|"
+    r"时间|時間|日期|(?:责任|責任|值班|网络|網絡|本文|原文)?(?:编辑|編輯)|责编|責編|主编|主編|审核|審核|审校|審校|校对|校對|终审|終審|"
+    r"监制|監製|制作|製作|作者|(?:本[报報]|特约|特約|实习|實習|见习|見習)?(?:记者|記者)|通讯员|通訊員|摄影|攝影|摄像|攝像|图片|圖片|"
+    r"配图|配圖|文字|撰文|撰稿|供图|供圖|浏览(?:次数|量)?|瀏覽(?:次數|量)?|点击(?:数|量|次数)?|點擊(?:數|量)?|阅读(?:数|量)?|"
+    r"閱讀(?:數|量)?|访问量|字号|字號|关键词|關鍵詞|关键字|標簽|标签|分类|分類|栏目|欄目|文/图|文|图|圖"
+)
+_META_KEY_RE = re.compile(rf"(?:{_META_KEYS})\s*(?:[:：︰︱|]|\s)")
+_META_OPEN_RE = re.compile(r"^[\[【（(]?\s*")
+_META_VALUE_BAD_RE = re.compile(r"[。！？!?]")
+_LABEL_RE = re.compile(
+    r"^[\[【]?\s*(?:视频简介|視頻簡介|内容简介|內容簡介|简介|簡介|主要内容|主要內容|正文|全文|摘要|导读|導讀|"
+    r"相关(?:新闻|阅读|文章|链接|报道|推荐|专题|视频)|相關(?:新聞|閱讀|文章|鏈接|報道)|推荐阅读|延伸阅读|热点推荐|热门推荐|"
+    r"猜你喜欢|精彩推荐|更多精彩|为你推荐|网友评论|我要评论|发表评论|查看评论|全部评论|分享到|分享至|打印本页|关闭窗口)"
+    r"\s*[】\]]?\s*[:：]?\s*$"
+)
+_LEGAL_TERMS_RE = re.compile(
+    r"著作权|著作權|版权|版權|转载|轉載|稿酬|授权|授權|侵权|侵權|法律责任|法律責任|免责|免責|声明|聲明|"
+    r"Copyright|All rights reserved|ICP备|ICP證|ICP证|许可证|許可證|违法和不良|違法和不良",
+    re.I,
+)
+_LEGAL_START_RE = re.compile(r"^\s*(?:版[权權]所有|Copyright|©|\(c\)|（c）|免[责責][声聲]明|版[权權][声聲]明)", re.I)
+
+
+def _is_meta_only(text: str) -> bool:
+    """A line made only of "key：value" pairs (来源：央视网 更新时间：…, 编辑：… 责任编辑：…)."""
+    pos = _META_OPEN_RE.match(text).end()
+    m = _META_KEY_RE.match(text, pos)
+    if not m:
+        return False
+    while m:
+        nxt = _META_KEY_RE.search(text, m.end())
+        # a clock ("19:08") is not a key separator; keys must not sit inside a value's words
+        while nxt and text[nxt.start() - 1 : nxt.start()] not in " \t\u3000|｜/】]）)" and nxt.start() > m.end():
+            nxt = _META_KEY_RE.search(text, nxt.start() + 1)
+        value = text[m.end() : nxt.start() if nxt else len(text)]
+        if len(value.strip()) > 40 or _META_VALUE_BAD_RE.search(value):
+            return False
+        m = nxt
+    return True
+
+
+def _is_boiler_line(text: str) -> bool:
+    """A line that is page furniture by its shape: a label, a metadata line, a legal notice."""
+    n = len(text)
+    if n <= 30 and _LABEL_RE.match(text):
+        return True
+    if n <= 100 and _is_meta_only(text):
+        return True
+    if _LEGAL_START_RE.match(text):
+        return True
+    return len({m.group(0).lower() for m in _LEGAL_TERMS_RE.finditer(text)}) >= 3
+
+
 _LIST_PAGE_MIN_LINKS = 25
+_MIN_ARTICLE = 60  # content characters an article needs ...
+_MIN_BRIEF = 20  # ... unless it sits right under its headline (a one-sentence video brief)
 
 
 @dataclass
@@ -639,7 +697,7 @@ def _lines_of(root: Any) -> list[_Line]:
             ln.good = nonlink * 0.5  # unpunctuated prose (blogs separate clauses with spaces)
         else:
             ln.bad = 0.3 * nonlink + ln.link
-        if _is_widget(text):
+        if _is_widget(text) or _is_boiler_line(text):
             ln.good, ln.bad = 0.0, ln.n
         out.append(ln)
     return out
@@ -658,8 +716,16 @@ def _text_len(el: Any) -> int:
     return sum(len("".join(t.split())) for t in el.itertext())
 
 
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def _is_hidden(el: Any) -> bool:
+    # Hidden copies (pop-up briefs, mobile duplicates) are not what a reader sees.
+    return el.get("hidden") is not None or bool(_HIDDEN_STYLE_RE.search(el.get("style") or ""))
+
+
 def _drop_furniture(root: Any) -> None:
-    """Drop furniture elements (by tag or class/id) that are not the page's main wrapper."""
+    """Drop furniture and hidden elements (by tag, class/id or style) that are not the page's main wrapper."""
     total = _text_len(root) or 1
     stack = [root]
     while stack:
@@ -667,7 +733,8 @@ def _drop_furniture(root: Any) -> None:
         for child in list(el):
             if not isinstance(child.tag, str):
                 continue
-            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child)) and _text_len(child) < _WRAPPER_SHARE * total:
+            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child)) \
+                    and _text_len(child) < _WRAPPER_SHARE * total:
                 child.drop_tree()
             else:
                 stack.append(child)
@@ -895,15 +962,15 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     lines = _lines_of(root)
     node, good, bad = _best_node(lines)
     link_lines = sum(1 for ln in lines if ln.link > 0.5 * ln.n and ln.n >= 4)
-    if node is None or good < 60:
+    idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)] if node is not None else []
+    first, last = (idx[0], idx[-1]) if idx else (0, 0)
+    # An index page has many link lines outside the chosen block and little text inside it.
+    # A short brief sits right under its headline; an index page's best block does not.
+    near_headline = bool(idx) and any(title and title in lines[i].text for i in range(max(first - 15, 0), first + 1))
+    if node is None or good < (_MIN_BRIEF if near_headline else _MIN_ARTICLE):
         if link_lines >= _LIST_PAGE_MIN_LINKS:
             raise ExtractError(f"list page: {link_lines} link lines and no article text")
         raise ExtractError("no article text found")
-    idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)]
-    first, last = idx[0], idx[-1]
-    # An index page has many link lines outside the chosen block and little text inside it.
-    # A short brief sits right under its headline; an index page's best block does not.
-    near_headline = any(title and title in lines[i].text for i in range(max(first - 15, 0), first + 1))
     if good < 300 and link_lines >= _LIST_PAGE_MIN_LINKS and link_lines * 12 > good and not near_headline:
         raise ExtractError(f"list page: {link_lines} link lines, only {int(good)} chars of article text")
     body_lines: list[str] = []
@@ -921,6 +988,8 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
             continue
         if not body_lines and _is_meta_line(ln.text):
             continue  # "来源：… 2023-12-04 19:21" above the first paragraph is metadata
+        if _is_boiler_line(ln.text):
+            continue  # labels, "编辑：… 责任编辑：…", legal notices: furniture wherever they sit
         body_lines.append(ln.text)
     body = "\n".join(body_lines)
     if not body:
