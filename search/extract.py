@@ -602,6 +602,12 @@ _LEGAL_TERMS_RE = re.compile(
 _LEGAL_START_RE = re.compile(r"^\s*(?:版[权權]所有|Copyright|©|\(c\)|（c）|免[责責][声聲]明|版[权權][声聲]明)", re.I)
 
 
+_PROMO_RE = re.compile(
+    r"(?:下载|安装|打开).{0,12}(?:客户端|APP|App|app)|(?:客户端|APP|App).{0,8}(?:下载|安装)|【下载地址】|"
+    r"扫码|扫一扫|扫描(?:下方)?二维码|长按(?:识别)?二维码|(?:关注|订阅).{0,10}(?:公众号|微信号|官方微博)"
+)
+
+
 def _is_meta_only(text: str) -> bool:
     """A line made only of "key：value" pairs (来源：央视网 更新时间：…, 编辑：… 责任编辑：…)."""
     pos = _META_OPEN_RE.match(text).end()
@@ -629,11 +635,14 @@ def _is_boiler_line(text: str) -> bool:
         return True
     if _LEGAL_START_RE.match(text):
         return True
+    if n <= 60 and _PROMO_RE.search(text):
+        return True
     return len({m.group(0).lower() for m in _LEGAL_TERMS_RE.finditer(text)}) >= 3
 
 
 _LIST_PAGE_MIN_LINKS = 25
 _MIN_ARTICLE = 60  # content characters an article needs ...
+_SEPARATOR_WEIGHT = 20
 _MIN_BRIEF = 20  # ... unless it sits right under its headline (a one-sentence video brief)
 
 
@@ -698,7 +707,8 @@ def _lines_of(root: Any) -> list[_Line]:
         else:
             ln.bad = 0.3 * nonlink + ln.link
         if _is_widget(text) or _is_boiler_line(text):
-            ln.good, ln.bad = 0.0, ln.n
+            # a label or metadata line opens another block: it weighs as a separator, not by length
+            ln.good, ln.bad = 0.0, max(ln.n, _SEPARATOR_WEIGHT)
         out.append(ln)
     return out
 
@@ -724,7 +734,39 @@ def _is_hidden(el: Any) -> bool:
     return el.get("hidden") is not None or bool(_HIDDEN_STYLE_RE.search(el.get("style") or ""))
 
 
-def _drop_furniture(root: Any) -> None:
+def _headline_element(root: Any, title: str) -> Any:
+    """Return the element showing the headline (h1–h3 or a title-class block), or None."""
+    if not title:
+        return None
+    key = _squeeze(title)
+    for el in root.iter("h1", "h2", "h3"):
+        if _squeeze(_strip_title_labels(_clean_line(el.text_content()))) == key:
+            return el
+    for el in root.xpath(".//*[contains(@class,'title') or contains(@id,'title')]"):
+        if _squeeze(_strip_title_labels(_clean_line(el.text_content()))) == key:
+            return el
+    return None
+
+
+def _heading_above(lines: list[_Line], first: int) -> Any:
+    """Return the nearest h1–h3 element among the few lines above the article, or None."""
+    for ln in reversed(lines[max(first - 8, 0) : first + 1]):
+        el = ln.owner
+        if el.tag in ("h1", "h2", "h3") and 4 <= ln.n <= 120:
+            return el
+    return None
+
+
+def _is_wrapper(el: Any, total: int, headline: Any) -> bool:
+    # A furniture-looking element that holds much of the page is its wrapper (ASP.NET <form>,
+    # a "nav" class on the outermost div) -- unless the headline is elsewhere: then it is a
+    # comment thread or a link farm that merely outgrew the article.
+    if _text_len(el) < _WRAPPER_SHARE * total:
+        return False
+    return headline is None or _descends(headline, el)
+
+
+def _drop_furniture(root: Any, headline: Any = None) -> None:
     """Drop furniture and hidden elements (by tag, class/id or style) that are not the page's main wrapper."""
     total = _text_len(root) or 1
     stack = [root]
@@ -734,7 +776,7 @@ def _drop_furniture(root: Any) -> None:
             if not isinstance(child.tag, str):
                 continue
             if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child)) \
-                    and _text_len(child) < _WRAPPER_SHARE * total:
+                    and not _is_wrapper(child, total, headline):
                 child.drop_tree()
             else:
                 stack.append(child)
@@ -861,6 +903,35 @@ def _best_node(lines: list[_Line]) -> tuple[Any, float, float]:
     return best, good[best], bad[best]
 
 
+# A run of lines must beat the best element's score by this much to replace it: the element
+# is the safer unit (it keeps an article whole across an inline box), the run rescues pages
+# whose article shares its table cell with link farms.
+_RUN_FACTOR = 1.5
+
+
+def _best_span(lines: list[_Line]) -> tuple[Any, float, float, int, int]:
+    """Return (owner, good, bad, first, last): the best element's lines, or a far better run of lines."""
+    node, good, bad = _best_node(lines)
+    if node is None:
+        return None, 0.0, 0.0, 0, 0
+    idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)]
+    first, last = idx[0], idx[-1]
+    # maximum-sum run of content minus boilerplate over the lines in page order (Kadane)
+    best, cur, start, run_first, run_last = float("-inf"), 0.0, 0, 0, 0
+    for i, ln in enumerate(lines):
+        v = ln.good - ln.bad
+        if cur <= 0:
+            cur, start = v, i
+        else:
+            cur += v
+        if cur > best:
+            best, run_first, run_last = cur, start, i
+    if best > _RUN_FACTOR * (good - bad):
+        run = lines[run_first : run_last + 1]
+        return lines[run_first].owner, sum(ln.good for ln in run), sum(ln.bad for ln in run), run_first, run_last
+    return node, good, bad, first, last
+
+
 def _descends(el: Any, anc: Any) -> bool:
     while el is not None:
         if el is anc:
@@ -958,12 +1029,20 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     body_el = doc.find("body")
     root = body_el if body_el is not None else doc
     dated = _date_elements(root)
-    _drop_furniture(root)
+    _drop_furniture(root, _headline_element(root, title))
     lines = _lines_of(root)
-    node, good, bad = _best_node(lines)
+    node, good, bad, first, last = _best_span(lines)
+    if not title and node is not None:
+        # No <title> or og:title: the headline is the heading right above the article. With it
+        # known, furniture that outgrew the article (a long comment thread) is no wrapper.
+        heading = _heading_above(lines, first)
+        if heading is not None:
+            title = _strip_title_labels(_clean_line(heading.text_content()))
+            _drop_furniture(root, heading)
+            lines = _lines_of(root)
+            node, good, bad, first, last = _best_span(lines)
     link_lines = sum(1 for ln in lines if ln.link > 0.5 * ln.n and ln.n >= 4)
-    idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)] if node is not None else []
-    first, last = (idx[0], idx[-1]) if idx else (0, 0)
+    idx = list(range(first, last + 1)) if node is not None else []
     # An index page has many link lines outside the chosen block and little text inside it.
     # A short brief sits right under its headline; an index page's best block does not.
     near_headline = bool(idx) and any(title and title in lines[i].text for i in range(max(first - 15, 0), first + 1))
@@ -974,6 +1053,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     if good < 300 and link_lines >= _LIST_PAGE_MIN_LINKS and link_lines * 12 > good and not near_headline:
         raise ExtractError(f"list page: {link_lines} link lines, only {int(good)} chars of article text")
     body_lines: list[str] = []
+    body_keys: list[str] = []
     seen: set[str] = set()
     title_key = _squeeze(title)
     for i in idx:
@@ -981,9 +1061,10 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         if ln.link > 0.5 * ln.n or _is_widget(ln.text):
             continue
         key = _squeeze(ln.text)
-        if key in seen and ln.n >= 4:
-            continue  # captions and summaries shown twice
+        if ln.n >= 4 and (key in body_keys[-3:] or (ln.n >= 40 and key in seen)):
+            continue  # a caption repeated under its picture, a summary shown twice (not a recurring question)
         seen.add(key)
+        body_keys.append(key)
         if title_key and _squeeze(_strip_title_labels(ln.text)).rstrip("。.") == title_key:
             continue
         if not body_lines and _is_meta_line(ln.text):
