@@ -51,6 +51,7 @@ __all__ = [
     "parse_datetime",
     "detect_lang",
     "find_dateline",
+    "parse_byline",
     "SHANGHAI",
 ]
 
@@ -359,31 +360,138 @@ _BYLINE_RE = re.compile(
     rf"{_NAME}(?:\s*(?:[、,，\s]|(?:实习|實習|特约|特約)?(?:记者|記者|通讯员|通訊員))\s*{_NAME})*)\s*[)）]"
 )
 _ROLE_RE = re.compile(r"(?:实习|實習|见习|見習|特约|特約|总台|總台|本[报報])?(?:记者|記者|通讯员|通訊員|作者|撰稿|摄影|攝影)")
-_EDITOR_RE = re.compile(
-    r"(?:责任编辑|責任編輯|责编|責編|编辑|編輯|主编|主編)\s*[:：]\s*"
-    r"([\u4e00-\u9fffA-Za-z·]{2,12}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4})*)"
-)
-# a role word at the start of a line or after a bracket/space, names ending at a non-Han boundary
-_AUTHOR_RE = re.compile(
-    r"(?:^|(?<=[\s（(【\[|｜:：]))(?:作者|撰文|文/|文／|(?:本[报報]|实习|實習|特约|特約)?(?:记者|記者))\s*[:：/]?\s*"
-    r"([\u4e00-\u9fff·]{2,4}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4}){0,4})(?![\u4e00-\u9fff])",
-    re.M,
-)
 _NOT_PERSON_RE = re.compile(r"[网網报報社台站]|集团|集團|新闻|新聞|扫|日报|日報|中心|部门|部門|政府")
-_SOURCE_RE = re.compile(
-    r"(?:来源|來源|稿源|出处|出處|信息来源|信息來源)\s*[:：]\s*([^\s|｜:：]{2,30}?)"
-    r"(?=\s|$|[|｜]|作者|编辑|編輯|责任编辑|責任編輯|时间|時間|发布|發佈|浏览|瀏覽|点击|點擊|字号|字號)"
+
+# ---- bylines: role keys, the values after them, and what a name may look like
+_AUTHOR_KEYS = (
+    r"(?:(?:本[报報刊台网網站]|总台|總台|特约|特約|实习|實習|见习|見習|驻[\u4e00-\u9fff]{1,4})?(?:记者|記者)|"
+    r"(?:本[报報])?通讯员|(?:本[报報])?通訊員|实习生|實習生|作者|撰文|撰稿|文字|摄影|攝影|摄像|攝像|图片|圖片|配图|配圖|供图|供圖)"
 )
-_NAME_STOP = {"本报", "本報", "记者", "記者", "编辑", "編輯", "通讯员", "通訊員", "来源", "來源", "发布", "時間", "时间"}
+_EDITOR_KEYS = (
+    r"(?:责任编辑|責任編輯|值班编辑|值班編輯|网络编辑|網絡編輯|责编|責編|编辑|編輯|主编|主編|审核|審核|审校|審校|校对|校對|终审|終審)"
+)
+_SOURCE_KEYS = r"(?:本文来源|文章来源|文章來源|信息来源|信息來源|稿件来源|新闻来源|来源|來源|稿源|出处|出處|出自)"
+_OTHER_KEYS = (
+    r"(?:发布时间|發佈時間|发布日期|更新时间|更新時間|发表时间|发表于|發表於|时间|時間|日期|浏览|瀏覽|点击|點擊|阅读|閱讀|"
+    r"字号|字號|关键词|關鍵詞|关键字|标签|標簽|分享到?|评论|評論|打印|关闭|關閉|责任|編號|编号)"
+)
+_KEY_RE = re.compile(
+    rf"(?P<author>{_AUTHOR_KEYS})|(?P<editor>{_EDITOR_KEYS})|(?P<source>{_SOURCE_KEYS})|(?P<other>{_OTHER_KEYS})"
+)
+_KEY_SEP_RE = re.compile(r"\s*(?:[:：︰︱|｜/／]\s*)?")
+_HAN = "\u4e00-\u9fff\u3400-\u4dbf"
+_HAN_NAME_RE = re.compile(rf"[{_HAN}]{{2,4}}|[{_HAN}]{{1,6}}(?:[·•][{_HAN}]{{1,8}})+")
+_LATIN_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.&\-]{1,24}")
+_CODE_RE = re.compile(r"\d{3,}|^[A-Z]{1,4}\d+$|^\d+$")  # CMS user codes (NF055, L_104485), not names
+_EDITOR_CODE_RE = re.compile(r"_[A-Za-z]{1,4}\d{2,}$")  # 杨倩_NF4425: the CMS user code of an editor
+# values that are page furniture or placeholders, never a person or a publisher
+_FURNITURE_NAMES = frozenset(
+    "本报 本報 本刊 本台 本网 本網 本站 记者 記者 编辑 編輯 责任编辑 責任編輯 责编 通讯员 通訊員 作者 来源 來源 出自 出处 "
+    "已推荐 推荐 推薦 简介 簡介 声明 聲明 分享 转载 轉載 原创 原創 未知 佚名 匿名 网友 網友 综合 綜合 网络 網絡 互联网 "
+    "最新动态 最新文章 聚焦 关键字 关键词 相关链接 相关新闻 访问统计 返回首页 返回 专题 專題 更多 打开 首页 首頁 正文 全文 "
+    "搜索 登录 注册 评论 評論 阅读 閱讀 点击 發表 发表 发布 發佈 时间 時間 日期 浏览 字号 打印 关闭 收藏 举报 纠错 "
+    "图片 圖片 视频 視頻 摄影 攝影 文字 报道 報道 讯 消息 实习生 特约 整理 编译 編譯 供图 配图 报讯 電 电".split()
+)
+_PLACEHOLDERS = frozenset("name author editor admin administrator user unknown null none anonymous guest www http https".split())
+_MARKUP_RE = re.compile(r"[<>=\"{}@]|&[a-z]+;|^(?:size|color|style|class|href|font|width|height)$", re.I)
+_DOMAIN_RE = re.compile(r"\.(?:com|cn|net|org|gov|edu|cc|tv|hk|tw)\b", re.I)
+
+
+def _valid_name(name: str, *, latin: bool = False) -> str | None:
+    """Return the cleaned person name, or None when the value is furniture, markup or an organisation."""
+    name = _EDITOR_CODE_RE.sub("", name.strip(" ·•[]【】()（）:：,，、"))
+    if not name or name in _FURNITURE_NAMES or _MARKUP_RE.search(name) or _DOMAIN_RE.search(name):
+        return None
+    if _HAN_NAME_RE.fullmatch(name):
+        if _NOT_PERSON_RE.search(name) or _KEY_RE.search(name):
+            return None
+        return name
+    if latin and _LATIN_NAME_RE.fullmatch(name) and name.lower() not in _PLACEHOLDERS and not _CODE_RE.search(name):
+        return name
+    return None
+
+
+def _valid_source(value: str) -> str | None:
+    """Return a publisher name, or None for furniture, markup, dates and counters."""
+    value = value.strip(" []【】:：,，|｜")
+    for o, c in ("()", "（）"):
+        if value.count(o) != value.count(c):
+            value = value.strip(o + c)
+    if not 2 <= len(value) <= 40 or value in _FURNITURE_NAMES or _MARKUP_RE.search(value):
+        return None
+    if value.lower() in _PLACEHOLDERS or parse_datetime(value) is not None:
+        return None
+    if sum(c.isalpha() for c in value) * 2 < len(value):
+        return None
+    return value
+
+
+_NAME_SPLIT_RE = re.compile(r"[、,，;；/／\s]+")
+# a name ends at a space, a slash, a bracket, the end of the line, or a role suffix (摄, 报道, 文)
+_NAME_END = r"(?=$|[\s/／|｜)）\]】]|摄|攝|报道|報道|文(?![\u4e00-\u9fff]))"
+_SUFFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))([{_HAN}·]{{2,8}})\s*[/／]\s*(?:文|图|圖|摄|攝)(?![{_HAN}])|"
+                             rf"(?:^|(?<=[\s(（\[【]))([{_HAN}]{{2,4}})\s+(?:摄|攝)(?![{_HAN}])")
+_PREFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))(?:文|图|圖)\s*[/／︱|｜]\s*([{_HAN}·]{{2,8}}|[A-Za-z][\w.\-]{{1,24}})")
+_TRAILING_PAREN_RE = re.compile(
+    rf"[（(]\s*(?:(?:{_AUTHOR_KEYS})\s*)?([{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*(?:(?:{_AUTHOR_KEYS})\s*)?[{_HAN}·]{{2,8}}){{0,5}})\s*[)）]\s*$"
+)
+_POSTED_BY_RE = re.compile(
+    rf"^(?:本[贴帖]由|由)\s*([{_HAN}A-Za-z0-9_&\-]{{2,20}}?)\s*于\s*(?:19|20)\d{{2}}|"
+    rf"^([{_HAN}A-Za-z0-9_&\-]{{2,20}})\s*(?:发表于|發表於)\s*(?:19|20)\d{{2}}|\d\s+by\s+([A-Za-z][\w.\-]{{1,24}})\b"
+)
+
+
+def _names_in(value: str, *, latin: bool) -> list[str]:
+    out = []
+    for part in _NAME_SPLIT_RE.split(_ROLE_RE.sub(" ", value)):
+        name = _valid_name(part, latin=latin)
+        if name:
+            out.append(name)
+        elif part and not _valid_name(part, latin=True) and out:
+            break  # names stop at the first word that is not one ("记者 王五 山东冠县报道")
+    return out
+
+
+def parse_byline(lines: Iterable[str]) -> tuple[list[str], str | None]:
+    """Parse byline lines (记者/通讯员/编辑/责任编辑/来源/文/图 …) into (person names, source)."""
+    names: list[str] = []
+    source: str | None = None
+    for line in lines:
+        line = line.strip()
+        if not line or len(line) > 120:
+            continue
+        keys = list(_KEY_RE.finditer(line))
+        for k, m in enumerate(keys):
+            stop = keys[k + 1].start() if k + 1 < len(keys) else len(line)
+            sep = _KEY_SEP_RE.match(line, m.end())
+            value = line[sep.end() : stop]
+            has_sep = sep.end() > m.end()
+            if m.lastgroup == "source":
+                if has_sep and source is None:
+                    first = re.split(r"[\s|｜【\[]", value.strip(), maxsplit=1)[0]
+                    source = _valid_source(first)
+            elif m.lastgroup in ("author", "editor"):
+                # 记者了解到… is prose: without a separator the name must end at a boundary
+                if not has_sep and not re.match(rf"[{_HAN}·]{{2,4}}{_NAME_END}", value):
+                    continue
+                names += _names_in(value, latin=has_sep)
+        for m in _SUFFIX_ROLE_RE.finditer(line):
+            names += _names_in(m.group(1) or m.group(2), latin=False)
+        for m in _PREFIX_ROLE_RE.finditer(line):
+            names += _names_in(m.group(1), latin=True)
+        m = _POSTED_BY_RE.search(line)
+        if m:
+            names += _names_in(next(g for g in m.groups() if g), latin=True)
+    return names, source
 
 
 def _split_names(s: str) -> list[str]:
-    s = _ROLE_RE.sub(" ", s)
+    """Split an author field ("张三、李四", "记者 王五", "Hans Publishers") into valid names."""
     out = []
-    for name in re.split(r"[、,，\s]+", s):
-        name = name.strip("·")
-        if 2 <= len(name) <= 12 and name not in _NAME_STOP and not _NOT_PERSON_RE.search(name):
-            out.append(name)
+    for part in re.split(r"[、,，;；/／|｜]+", s):
+        # a Latin field with spaces is one phrase (a publisher, a template placeholder), not names
+        if re.search(rf"[{_HAN}]", part) or " " not in part.strip():
+            out += _names_in(part, latin=True)
     return out
 
 
@@ -458,19 +566,10 @@ def extract_text_dump(text: str, *, origin: str | None = None) -> Article:
     if not title or not body:
         raise ExtractError("no headline or body in text dump")
     published = parse_datetime(meta_line) if meta_line else None
-    source = None
-    m = _SOURCE_RE.search(meta_line + " ")
+    authors, source = parse_byline([meta_line])
+    m = _BYLINE_RE.search(body[:300])
     if m:
-        source = m.group(1)
-    authors: list[str] = []
-    head = body[:300]
-    m = _BYLINE_RE.search(head)
-    if m:
-        authors += _split_names(m.group(1))
-    for m in _AUTHOR_RE.finditer(meta_line):
-        authors += _split_names(m.group(1))
-    for m in _EDITOR_RE.finditer(meta_line):
-        authors += _split_names(m.group(1))
+        authors += _names_in(m.group(1), latin=False)
     title = _clean_line(title)
     return Article(
         id=_hash_id("txt", title, body),
@@ -757,13 +856,19 @@ def _heading_above(lines: list[_Line], first: int) -> Any:
     return None
 
 
+_COMMENT_TOKENS = re.compile(r"(?:^|[\s_-])(?:comment|comments|cmt|reply|replies|feedback)(?:$|[\s_-]|\d)", re.I)
+
+
 def _is_wrapper(el: Any, total: int, headline: Any) -> bool:
     # A furniture-looking element that holds much of the page is its wrapper (ASP.NET <form>,
-    # a "nav" class on the outermost div) -- unless the headline is elsewhere: then it is a
-    # comment thread or a link farm that merely outgrew the article.
+    # a "nav" class on the outermost div, a "share_area" around the article) -- but a comment
+    # thread away from the headline is a thread that merely outgrew the article.
     if _text_len(el) < _WRAPPER_SHARE * total:
         return False
-    return headline is None or _descends(headline, el)
+    if headline is None or _descends(headline, el):
+        return True
+    attrs = " ".join(v for v in (el.get("class"), el.get("id")) if v)
+    return not _COMMENT_TOKENS.search(attrs)
 
 
 def _drop_furniture(root: Any, headline: Any = None) -> None:
@@ -984,9 +1089,48 @@ def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: s
     return _date_from_url(url) or (cands[0][1] if cands else None)
 
 
-def _header_text(lines: list[_Line], first: int, title: str) -> str:
+def _header_lines(lines: list[_Line], first: int, title: str) -> list[str]:
+    """Return the lines from the headline down to the article's first lines (where bylines sit)."""
     title_idx = next((i for i, ln in enumerate(lines[: first + 1]) if title and title in ln.text), max(first - 8, 0))
-    return "\n".join(ln.text for ln in lines[title_idx : first + 3] if ln.n < 200)
+    return [ln.text for ln in lines[title_idx : first + 3] if ln.n < 200]
+
+
+_NAMES_ONLY_RE = re.compile(rf"[{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*[{_HAN}·]{{2,8}}){{0,3}}")
+
+
+def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_lines: list[str],
+                 title: str) -> tuple[list[str], str | None]:
+    """Return (names, source) from meta tags, the byline above the article and the lines after it."""
+    names: list[str] = []
+    if meta.get("author") and len(meta["author"]) <= 60:
+        names += _split_names(meta["author"])
+    head_names, source = parse_byline(header)
+    tail_names, tail_source = parse_byline(tail)
+    names += head_names + tail_names
+    m = _BYLINE_RE.search("\n".join(body_lines)[:300])
+    if m:
+        names += _names_in(m.group(1), latin=False)
+    for line in body_lines[-2:]:
+        m = _TRAILING_PAREN_RE.search(line)  # "……佳节。（常书香 马丹阳）" closes many regional stories
+        if m:
+            names += _names_in(m.group(1), latin=False)
+    # an essay or a column: the author's name alone on the line under the headline
+    key = _squeeze(title) if title else ""
+    for i, line in enumerate(header[:-1]):
+        if key and _squeeze(_strip_title_labels(line)) == key:
+            if _NAMES_ONLY_RE.fullmatch(header[i + 1]):
+                names += _names_in(header[i + 1], latin=False)
+            break
+    if source is None:
+        source = tail_source
+    if source is None:
+        for k in ("source", "og:site_name"):
+            if meta.get(k):
+                src = _valid_source(re.sub(rf"^\s*{_SOURCE_KEYS}\s*[:：]?", "", meta[k]))
+                if src:
+                    source = src
+                    break
+    return names, source
 
 
 def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
@@ -1075,25 +1219,10 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     body = "\n".join(body_lines)
     if not body:
         raise ExtractError("no article text found")
-    header = _header_text(lines, first, title)
-    tail = "\n".join(lines[i].text for i in range(max(last - 4, first), min(last + 3, len(lines))))
+    header = _header_lines(lines, first, title)
+    tail = [lines[i].text for i in range(max(last - 4, first), min(last + 8, len(lines))) if lines[i].n < 200]
     published = _find_published(doc, meta, lines, title, (first, last), canonical, raw_scripts, dated)
-    source = None
-    m = _SOURCE_RE.search(header + " ") or _SOURCE_RE.search(tail + " ")
-    if m:
-        source = m.group(1)
-    source = source or meta.get("og:site_name") or meta.get("source") or None
-    authors: list[str] = []
-    if meta.get("author") and len(meta["author"]) <= 40:
-        authors += _split_names(meta["author"])
-    m = _BYLINE_RE.search(body[:300])
-    if m:
-        authors += _split_names(m.group(1))
-    for block in (header, tail):
-        for m in _AUTHOR_RE.finditer(block):
-            authors += _split_names(m.group(1))
-        for m in _EDITOR_RE.finditer(block):
-            authors += _split_names(m.group(1))
+    authors, source = _html_byline(meta, header, tail, body_lines, title)
     if not title:
         title = body_lines[0][:80]
     art_id = _url_id(canonical) if canonical else _hash_id("html", title, body)
