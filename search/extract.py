@@ -426,7 +426,7 @@ def _valid_source(value: str) -> str | None:
     return value
 
 
-_NAME_SPLIT_RE = re.compile(r"[、,，;；/／\s]+")
+_NAME_SPLIT_RE = re.compile(r"[、,，;；:：/／\s]+")
 # a name ends at a space, a slash, a bracket, the end of the line, or a role suffix (摄, 报道, 文)
 _NAME_END = r"(?=$|[\s/／|｜)）\]】]|摄|攝|报道|報道|文(?![\u4e00-\u9fff]))"
 _SUFFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))([{_HAN}·]{{2,8}})\s*[/／]\s*(?:文|图|圖|摄|攝)(?![{_HAN}])|"
@@ -435,15 +435,22 @@ _PREFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))(?:文|图|圖)\s*[/
 _TRAILING_PAREN_RE = re.compile(
     rf"[（(]\s*(?:(?:{_AUTHOR_KEYS})\s*)?([{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*(?:(?:{_AUTHOR_KEYS})\s*)?[{_HAN}·]{{2,8}}){{0,5}})\s*[)）]\s*$"
 )
+# "2004年7月16日08:19 [ 黄宇 ] 来源：[ 国际金融报 ]": the bracketed name before the source
+_BRACKET_NAME_RE = re.compile(rf"[\[【]\s*([{_HAN}·]{{2,8}}(?:\s+[{_HAN}·]{{2,4}}){{0,3}})\s*[\]】]\W{{0,3}}(?:{_SOURCE_KEYS})")
 _POSTED_BY_RE = re.compile(
     rf"^(?:本[贴帖]由|由)\s*([{_HAN}A-Za-z0-9_&\-]{{2,20}}?)\s*于\s*(?:19|20)\d{{2}}|"
     rf"^([{_HAN}A-Za-z0-9_&\-]{{2,20}})\s*(?:发表于|發表於)\s*(?:19|20)\d{{2}}|\d\s+by\s+([A-Za-z][\w.\-]{{1,24}})\b"
 )
 
 
+_SPACED_NAME_RE = re.compile(rf"(?<![{_HAN}])([{_HAN}])[ \u3000]{{1,3}}([{_HAN}])(?![{_HAN}])")
+
+
 def _names_in(value: str, *, latin: bool) -> list[str]:
     out = []
-    for part in _NAME_SPLIT_RE.split(_ROLE_RE.sub(" ", value)):
+    # two-character names are padded to the width of three in many layouts: "赵  培"
+    value = _SPACED_NAME_RE.sub(r"\1\2", _ROLE_RE.sub(" ", value))
+    for part in _NAME_SPLIT_RE.split(value):
         name = _valid_name(part, latin=latin)
         if name:
             out.append(name)
@@ -468,13 +475,16 @@ def parse_byline(lines: Iterable[str]) -> tuple[list[str], str | None]:
             has_sep = sep.end() > m.end()
             if m.lastgroup == "source":
                 if has_sep and source is None:
-                    first = re.split(r"[\s|｜【\[]", value.strip(), maxsplit=1)[0]
+                    first = re.split(r"[\s|｜【\[]", value.strip(" \t[【"), maxsplit=1)[0]
                     source = _valid_source(first)
             elif m.lastgroup in ("author", "editor"):
                 # 记者了解到… is prose: without a separator the name must end at a boundary
                 if not has_sep and not re.match(rf"[{_HAN}·]{{2,4}}{_NAME_END}", value):
                     continue
                 names += _names_in(value, latin=has_sep)
+        m = _BRACKET_NAME_RE.search(line)
+        if m:
+            names += _names_in(m.group(1), latin=False)
         for m in _SUFFIX_ROLE_RE.finditer(line):
             names += _names_in(m.group(1) or m.group(2), latin=False)
         for m in _PREFIX_ROLE_RE.finditer(line):
@@ -859,6 +869,15 @@ def _heading_above(lines: list[_Line], first: int) -> Any:
 _COMMENT_TOKENS = re.compile(r"(?:^|[\s_-])(?:comment|comments|cmt|reply|replies|feedback)(?:$|[\s_-]|\d)", re.I)
 
 
+def _line_above(lines: list[_Line], first: int) -> str:
+    """Return a short headline-like line just above the article (pages without headings), or ""."""
+    for ln in reversed(lines[max(first - 3, 0) : first]):
+        if 4 <= ln.n <= 60 and ln.link < 0.5 * ln.n and not _is_widget(ln.text) and not _is_boiler_line(ln.text) \
+                and ln.text[-1] not in "。！？；，.!?;,":
+            return ln.text
+    return ""
+
+
 def _is_wrapper(el: Any, total: int, headline: Any) -> bool:
     # A furniture-looking element that holds much of the page is its wrapper (ASP.NET <form>,
     # a "nav" class on the outermost div, a "share_area" around the article) -- but a comment
@@ -950,12 +969,24 @@ def _is_meta_line(text: str) -> bool:
 
 
 def _pick_title(doc: Any, meta: dict[str, str]) -> str:
-    return _strip_title_labels(_pick_title_raw(doc, meta))
+    title = _strip_title_labels(_pick_title_raw(doc, meta))
+    # a two-character <title> ("显示", "首页") is a template's leftover, not a headline
+    return title if len(_squeeze(title)) >= 4 else ""
+
+
+# a site's greeting in <title> is no headline ("谢谢您访问〖关注中国中心〗", "欢迎光临…")
+_BANNER_RE = re.compile(
+    r"^\s*(?:[欢歡]迎|[谢謝]{1,2}(?:您|你)?)(?:您|你)?(?:访问|訪問|光[临臨]|[来來]到|登[录錄]|浏览|瀏覽|使用)|(?:[欢歡]迎您|欢迎光临)\s*$"
+)
+
+
+def _not_banner(text: str) -> str:
+    return "" if _BANNER_RE.search(text) else text
 
 
 def _pick_title_raw(doc: Any, meta: dict[str, str]) -> str:
-    title_tag = _clean_line(doc.findtext(".//title") or "")
-    og = _clean_line(meta.get("og:title") or meta.get("twitter:title") or "")
+    title_tag = _not_banner(_clean_line(doc.findtext(".//title") or ""))
+    og = _not_banner(_clean_line(meta.get("og:title") or meta.get("twitter:title") or ""))
     heads = []
     for el in doc.iter("h1", "h2", "h3"):
         t = _clean_line(el.text_content())
@@ -1092,14 +1123,17 @@ def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: s
 def _header_lines(lines: list[_Line], first: int, title: str) -> list[str]:
     """Return the lines from the headline down to the article's first lines (where bylines sit)."""
     title_idx = next((i for i, ln in enumerate(lines[: first + 1]) if title and title in ln.text), max(first - 8, 0))
-    return [ln.text for ln in lines[title_idx : first + 3] if ln.n < 200]
+    # bylines sit under the headline, sometimes below a lead or a picture: short lines only there
+    return [ln.text for i, ln in enumerate(lines[title_idx : first + 7], title_idx)
+            if ln.n < (200 if i < first + 3 else 60)]
 
 
+_KEYED_LINE_RE = re.compile(rf"^[\[【（(]?\s*(?:{_AUTHOR_KEYS}|{_EDITOR_KEYS})\s*[:：︰︱|｜/／]")
 _NAMES_ONLY_RE = re.compile(rf"[{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*[{_HAN}·]{{2,8}}){{0,3}}")
 
 
 def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_lines: list[str],
-                 title: str) -> tuple[list[str], str | None]:
+                 title: str, span_lines: list[str]) -> tuple[list[str], str | None]:
     """Return (names, source) from meta tags, the byline above the article and the lines after it."""
     names: list[str] = []
     if meta.get("author") and len(meta["author"]) <= 60:
@@ -1116,11 +1150,22 @@ def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_
             names += _names_in(m.group(1), latin=False)
     # an essay or a column: the author's name alone on the line under the headline
     key = _squeeze(title) if title else ""
-    for i, line in enumerate(header[:-1]):
-        if key and _squeeze(_strip_title_labels(line)) == key:
-            if _NAMES_ONLY_RE.fullmatch(header[i + 1]):
-                names += _names_in(header[i + 1], latin=False)
+    for i, line in enumerate(header[1:], 1):
+        prev = _squeeze(header[i - 1])
+        if key and (key in prev or (len(prev) >= 4 and prev in key)) and _NAMES_ONLY_RE.fullmatch(line):
+            names += _names_in(line, latin=False)
             break
+    # a line that starts with a role key is a byline wherever it sits in the article
+    # ("责任编辑：郭明煜" above a long comment thread); the first "posted by" is the author
+    posted = False
+    for line in span_lines:
+        if len(line) <= 40 and _KEYED_LINE_RE.match(line):
+            names += parse_byline([line])[0]
+        if not posted:
+            m = _POSTED_BY_RE.search(line)
+            if m:
+                names += _names_in(next(g for g in m.groups() if g), latin=True)
+                posted = True
     if source is None:
         source = tail_source
     if source is None:
@@ -1177,14 +1222,16 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     lines = _lines_of(root)
     node, good, bad, first, last = _best_span(lines)
     if not title and node is not None:
-        # No <title> or og:title: the headline is the heading right above the article. With it
-        # known, furniture that outgrew the article (a long comment thread) is no wrapper.
+        # No usable <title> or og:title: the headline is the heading right above the article. With
+        # it known, furniture that outgrew the article (a long comment thread) is no wrapper.
         heading = _heading_above(lines, first)
         if heading is not None:
             title = _strip_title_labels(_clean_line(heading.text_content()))
             _drop_furniture(root, heading)
             lines = _lines_of(root)
             node, good, bad, first, last = _best_span(lines)
+        else:
+            title = _line_above(lines, first)
     link_lines = sum(1 for ln in lines if ln.link > 0.5 * ln.n and ln.n >= 4)
     idx = list(range(first, last + 1)) if node is not None else []
     # An index page has many link lines outside the chosen block and little text inside it.
@@ -1222,7 +1269,8 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     header = _header_lines(lines, first, title)
     tail = [lines[i].text for i in range(max(last - 4, first), min(last + 8, len(lines))) if lines[i].n < 200]
     published = _find_published(doc, meta, lines, title, (first, last), canonical, raw_scripts, dated)
-    authors, source = _html_byline(meta, header, tail, body_lines, title)
+    span_lines = [lines[i].text for i in range(first, min(last + 8, len(lines))) if lines[i].n <= 120]
+    authors, source = _html_byline(meta, header, tail, body_lines, title, span_lines)
     if not title:
         title = body_lines[0][:80]
     art_id = _url_id(canonical) if canonical else _hash_id("html", title, body)
