@@ -688,7 +688,7 @@ def _is_widget(text: str) -> bool:
 # Boilerplate line rules for the common Chinese CMS templates (trafilatura-style: a line is
 # judged by its shape, whatever element holds it).
 _META_KEYS = (
-    r"(?:本文|信息|稿件|文章|新闻)?(?:来源|來源|稿源|出处|出處|来自|來自)|(?:更新|发布|發佈|發布|发表|發表|录入|錄入|上传|上傳|创建)(?:时间|時間|日期)|"
+    r"(?:本文|信息|稿件|文章|新闻)?(?:来源|來源|稿源|出处|出處|来自|來自)|(?:更新|发布|發佈|發布|发表|發表|录入|錄入|上传|上傳|创建)(?:时间|時間|日期|于|於)|"
     r"时间|時間|日期|(?:责任|責任|值班|网络|網絡|本文|原文)?(?:编辑|編輯)|责编|責編|主编|主編|审核|審核|审校|審校|校对|校對|终审|終審|"
     r"监制|監製|制作|製作|作者|(?:本[报報]|特约|特約|实习|實習|见习|見習)?(?:记者|記者)|通讯员|通訊員|摄影|攝影|摄像|攝像|图片|圖片|"
     r"配图|配圖|文字|撰文|撰稿|供图|供圖|浏览(?:次数|量)?|瀏覽(?:次數|量)?|点击(?:数|量|次数)?|點擊(?:數|量)?|阅读(?:数|量)?|"
@@ -1256,7 +1256,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         if ln.link > 0.5 * ln.n or _is_widget(ln.text):
             continue
         key = _squeeze(ln.text)
-        if ln.n >= 4 and (key in body_keys[-3:] or (ln.n >= 40 and key in seen)):
+        if ln.n >= 4 and (key in body_keys[-1:] or (ln.n >= 40 and key in seen)):
             continue  # a caption repeated under its picture, a summary shown twice (not a recurring question)
         seen.add(key)
         body_keys.append(key)
