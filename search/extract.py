@@ -670,7 +670,7 @@ _PUNCT = set("，。！？；：、“”‘’《》…—（）")
 _PUNCT_ASCII = set(",!?;")
 _WIDGET_WORDS = (
     r"分享到|分享至|打印|打印本页|关闭|關閉|关闭窗口|返回顶部|返回首页|返回|上一篇|下一篇|上一页|下一页|字号|字體|字体|"
-    r"收藏|评论|評論|举报|我要纠错|纠错|大|中|小|默认|放大|缩小|复制链接|微信|微博|QQ空间|扫一扫"
+    r"收藏|评论|評論|举报|我要纠错|纠错|大|中|小|默认|放大|缩小|复制链接|微信|微博|QQ空间|扫一扫|\+?关注|订阅|点赞|正在加载\.*"
 )
 # a line made only of widget words ("【打印】【关闭】", "字号：大 中 小")
 _WIDGET_LINE_RE = re.compile(rf"^(?:[【\[（(]?\s*(?:{_WIDGET_WORDS})\s*[】\]）)]?[\s:：|/·]*)+$")
@@ -713,7 +713,8 @@ _LEGAL_START_RE = re.compile(r"^\s*(?:版[权權]所有|Copyright|©|\(c\)|（c�
 
 _PROMO_RE = re.compile(
     r"(?:下载|安装|打开).{0,12}(?:客户端|APP|App|app)|(?:客户端|APP|App).{0,8}(?:下载|安装)|【下载地址】|"
-    r"扫码|扫一扫|扫描(?:下方)?二维码|长按(?:识别)?二维码|(?:关注|订阅).{0,10}(?:公众号|微信号|官方微博)"
+    r"扫码|扫一扫|扫描(?:下方)?二维码|长按(?:识别)?二维码|(?:关注|订阅).{0,10}(?:公众号|微信号|官方微博)|"
+    r"浏览器.{0,10}(?:无法|不能|不支持).{0,4}播放|(?:链接|网络).{0,6}出现问题"
 )
 
 
@@ -894,6 +895,18 @@ def _is_wrapper(el: Any, total: int, headline: Any) -> bool:
     return not _COMMENT_TOKENS.search(attrs)
 
 
+_CAPTION_TOKENS = re.compile(r"(?:^|[\s_-])(?:caption|figcaption|pic-?caption|img-?caption)(?:$|[\s_-])", re.I)
+
+
+def _is_caption(el: Any) -> bool:
+    # a picture's caption (figcaption, class="caption" beside an <img>) is not article prose
+    if el.tag == "figcaption":
+        return True
+    attrs = " ".join(v for v in (el.get("class"), el.get("id")) if v)
+    parent = el.getparent()
+    return bool(attrs and _CAPTION_TOKENS.search(attrs)) and parent is not None and parent.find(".//img") is not None
+
+
 def _drop_furniture(root: Any, headline: Any = None) -> None:
     """Drop furniture and hidden elements (by tag, class/id or style) that are not the page's main wrapper."""
     total = _text_len(root) or 1
@@ -903,7 +916,7 @@ def _drop_furniture(root: Any, headline: Any = None) -> None:
         for child in list(el):
             if not isinstance(child.tag, str):
                 continue
-            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child)) \
+            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child) or _is_caption(child)) \
                     and not _is_wrapper(child, total, headline):
                 child.drop_tree()
             else:
@@ -1132,6 +1145,9 @@ def _header_lines(lines: list[_Line], first: int, title: str) -> list[str]:
             if ln.n < (200 if i < first + 3 else 60)]
 
 
+_EDITOR_LINE_RE = re.compile(r"^[\[【（(]?\s*(?:责任编辑|責任編輯|责编|責編)\s*[:：]")
+_END_SHARE = 0.6
+_DATE_FRAGMENT_RE = re.compile(r"(?:19|20)\d{2}|\d{1,2}[/.\-月]\d{1,2}日?|\d{1,2}[:：]\d{2}(?:[:：]\d{2})?")
 _KEYED_LINE_RE = re.compile(rf"^[\[【（(]?\s*(?:{_AUTHOR_KEYS}|{_EDITOR_KEYS})\s*[:：︰︱|｜/／]")
 _NAMES_ONLY_RE = re.compile(rf"[{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*[{_HAN}·]{{2,8}}){{0,3}}")
 
@@ -1251,10 +1267,17 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     body_keys: list[str] = []
     seen: set[str] = set()
     title_key = _squeeze(title)
+    total_good = sum(lines[i].good for i in idx) or 1.0
+    done_good = 0.0
     for i in idx:
         ln = lines[i]
+        done_good += ln.good
+        if done_good >= _END_SHARE * total_good and len(ln.text) <= 40 and _EDITOR_LINE_RE.match(ln.text):
+            break  # "责任编辑：…" after most of the text closes the article; a feed of teasers follows
         if ln.link > 0.5 * ln.n or _is_widget(ln.text):
             continue
+        if not body_lines and _DATE_FRAGMENT_RE.fullmatch(ln.text):
+            continue  # "2019" / "09/07" / "19:02" set in separate boxes above the story
         key = _squeeze(ln.text)
         if ln.n >= 4 and (key in body_keys[-1:] or (ln.n >= 40 and key in seen)):
             continue  # a caption repeated under its picture, a summary shown twice (not a recurring question)

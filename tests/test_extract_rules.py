@@ -208,3 +208,22 @@ def test_repeated_interview_questions_are_kept():
     html = page(f"<h1>首席投资官们这么说</h1><div class='article'>{qa}</div>", title="首席投资官们这么说_某某网")
     art = extract_html(html)
     assert art.body.count("债券市场存在泡沫吗？") == 3
+
+
+def test_feed_after_the_editor_line_is_not_the_article():
+    # most of the text is above the editor line; a short feed of teasers follows it
+    feed = "".join(f"<p>推荐文章第{i}条，与本文无关。</p><p>2019-09-09 21:38:04</p>" for i in range(3))
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p><p>{PARAS[2]}</p>
+<p>责任编辑：郭明煜</p>{feed}</div>""", title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == PARAS
+    assert "郭明煜" in art.authors
+
+
+def test_picture_captions_and_date_boxes_are_not_prose():
+    html = page(f"""<h1>港特首就住宅违建事件道歉</h1><div class="bodytext">
+<div class="time"><span>2019</span><br><span>09/07</span><br><span>19:02</span></div>
+<div class="image"><img src="a.jpg" alt=""><p class="caption">梁振英同时遭到泛民主派和亲北京阵营议员质问。</p></div>
+<p>{PARAS[0]}</p><p>{PARAS[1]}</p></div>""", title="港特首就住宅违建事件道歉_某某网")
+    art = extract_html(html)
+    assert art.body.split("\n") == PARAS[:2]
