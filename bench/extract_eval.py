@@ -370,6 +370,10 @@ def main() -> int:
                 f"| {int(sum(s['moji']))} | {int(sum(s['rejected']))} | "
                 f"{int(sum(s['list_rejected']))}/{len(s['list_rejected'])} |"
             )
+    for name in names:
+        pooled = {k: [x for st in stats.values() for x in st[name][k]] for k in ("title", "date")}
+        print(f"{name} over all sets: " + "; ".join(
+            f"{k} acc {sum(v):.0f}/{len(v)} = {sum(v) / len(v):.3f}" for k, v in pooled.items() if v))
     if "ours" in names:
         low = [(p, d) for p, d in f1_of.items() if d.get("ours", 1.0) < 0.5 and max(d.get(a, 0.0) for a in ANCHORS) > 0.9]
         print(f"pages with ours < 0.5 where an anchor > 0.9: {len(low)}")
