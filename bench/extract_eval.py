@@ -1,7 +1,7 @@
 """Score search.extract against the HTML extraction benchmark, next to readability, trafilatura and GNE.
 
 Usage:  python bench/extract_eval.py [--corpus DIR] [--sets cwced,gne,...] [--only ours] [--show-worst N]
-                                     [--cache DIR] [--repeat N] [--ours-repo DIR]
+                                     [--cache DIR] [--repeat N] [--ours-repo DIR] [--speed-vs DIR]
 
 Reads ../shared/corpus/html/index.jsonl (pages are gzip-compressed raw bytes) and reports per
 set: mean body F1 (character-level LCS, whitespace removed), title and date accuracy where the
@@ -250,6 +250,35 @@ def _load_cache(path: Path | None) -> dict:
     return out
 
 
+def speed_vs(repo: Path, html_dir: Path, rows: list[dict], passes: int) -> int:
+    """Time our extract_html and another checkout's, alternating per page; print CPU pages/s of both."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "search_baseline", repo / "search" / "__init__.py", submodule_search_locations=[str(repo / "search")])
+    pkg = importlib.util.module_from_spec(spec)
+    sys.modules["search_baseline"] = pkg
+    spec.loader.exec_module(pkg)
+    base = importlib.import_module("search_baseline.extract")
+    fns = {"baseline": base.extract_html, "ours": extract_html}
+    pages = [gzip.open(html_dir / r["file"], "rb").read() for r in rows]
+    cpu = {k: 0.0 for k in fns}
+    for i in range(passes):
+        for data in pages:
+            order = list(fns) if i % 2 == 0 else list(fns)[::-1]
+            for k in order:
+                c0 = time.process_time()
+                try:
+                    fns[k](data)
+                except Exception:  # noqa: BLE001 - rejected pages cost time too
+                    pass
+                cpu[k] += time.process_time() - c0
+    n = len(pages) * passes
+    print(f"speed over {n} page extractions each, interleaved: baseline {n / cpu['baseline']:.1f}, "
+          f"ours {n / cpu['ours']:.1f} pages per CPU-second; ours/baseline = {cpu['baseline'] / cpu['ours']:.3f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -260,6 +289,8 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, help="keep/reuse the other extractors' per-page output in this folder")
     ap.add_argument("--repeat", type=int, default=1, help="time ours over N passes (pages/s is the best pass)")
     ap.add_argument("--ours-repo", type=Path, help="import search.extract from this checkout instead (speed before/after)")
+    ap.add_argument("--speed-vs", type=Path, help="only time ours against the search/ of this checkout, page by page "
+                    "interleaved in one process (fair on a loaded machine), and exit")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
@@ -272,6 +303,8 @@ def main() -> int:
     if args.sets:
         keep = set(args.sets.split(","))
         rows = [r for r in rows if r["set"] in keep]
+    if args.speed_vs:
+        return speed_vs(args.speed_vs, html_dir, rows, max(args.repeat, 1))
     names = [n for n in EXTRACTORS if not args.only or n in args.only.split(",")]
     stats: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     per_page = []

@@ -708,6 +708,7 @@ _LEGAL_TERMS_RE = re.compile(
     r"Copyright|All rights reserved|ICP备|ICP證|ICP证|许可证|許可證|违法和不良|違法和不良",
     re.I,
 )
+_LEGAL_MAX = 600
 _LEGAL_START_RE = re.compile(r"^\s*(?:版[权權]所有|Copyright|©|\(c\)|（c）|免[责責][声聲]明|版[权權][声聲]明)", re.I)
 
 
@@ -747,6 +748,8 @@ def _is_boiler_line(text: str) -> bool:
         return True
     if n <= 60 and _PROMO_RE.search(text):
         return True
+    if n > _LEGAL_MAX:
+        return False  # a notice is a paragraph, not a long article paragraph quoting the law
     return len({m.group(0).lower() for m in _LEGAL_TERMS_RE.finditer(text)}) >= 3
 
 
@@ -833,11 +836,12 @@ def _is_boilerplate_el(el: Any) -> bool:
 
 
 _WS_RUN_RE = re.compile(r"\s+")
+_STRING_OF = etree.XPath("string()")  # all text below an element, concatenated in C
 
 
 def _text_len(el: Any) -> int:
     # one join and one substitution per element: this runs for every furniture candidate
-    return len(_WS_RUN_RE.sub("", "".join(el.itertext())))
+    return len(_WS_RUN_RE.sub("", _STRING_OF(el)))
 
 
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
@@ -903,6 +907,8 @@ def _is_caption(el: Any) -> bool:
     if el.tag == "figcaption":
         return True
     attrs = " ".join(v for v in (el.get("class"), el.get("id")) if v)
+    if "aption" not in attrs:
+        return False  # the cheap test first: this runs for every element of the page
     parent = el.getparent()
     return bool(attrs and _CAPTION_TOKENS.search(attrs)) and parent is not None and parent.find(".//img") is not None
 
@@ -949,9 +955,7 @@ _DATE_ATTR_RE = re.compile(r"date|time|pubtime|riqi|shijian", re.I)
 def _date_elements(root: Any) -> list[datetime]:
     """Dates shown in elements whose class/id says date or time (read before furniture is dropped)."""
     out = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
+    for el in root.xpath("descendant-or-self::*[@class or @id]"):  # in C, document order
         attrs = (el.get("class") or "") + " " + (el.get("id") or "")
         if _DATE_ATTR_RE.search(attrs):
             t = _clean_line(el.text_content())
@@ -1039,11 +1043,17 @@ def _best_node(lines: list[_Line]) -> tuple[Any, float, float]:
     """Return the element maximizing content minus boilerplate, with its good and bad totals."""
     good: dict[Any, float] = {}
     bad: dict[Any, float] = {}
-    for ln in lines:
-        el = ln.owner
+    own_good: dict[Any, float] = {}
+    own_bad: dict[Any, float] = {}
+    for ln in lines:  # sum per owner first: many lines share one, and the climb is per owner
+        own_good[ln.owner] = own_good.get(ln.owner, 0.0) + ln.good
+        own_bad[ln.owner] = own_bad.get(ln.owner, 0.0) + ln.bad
+    for owner, g0 in own_good.items():
+        b0 = own_bad[owner]
+        el = owner
         while el is not None:
-            good[el] = good.get(el, 0.0) + ln.good
-            bad[el] = bad.get(el, 0.0) + ln.bad
+            good[el] = good.get(el, 0.0) + g0
+            bad[el] = bad.get(el, 0.0) + b0
             el = el.getparent()
     best, best_key = None, (float("-inf"), 0)
     for el, g in good.items():
@@ -1067,7 +1077,8 @@ def _best_span(lines: list[_Line]) -> tuple[Any, float, float, int, int]:
     node, good, bad = _best_node(lines)
     if node is None:
         return None, 0.0, 0.0, 0, 0
-    idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)]
+    inside = set(node.iter())
+    idx = [i for i, ln in enumerate(lines) if ln.owner in inside]
     first, last = idx[0], idx[-1]
     # maximum-sum run of content minus boilerplate over the lines in page order (Kadane)
     best, cur, start, run_first, run_last = float("-inf"), 0.0, 0, 0, 0
@@ -1181,7 +1192,7 @@ def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_
     for line in span_lines:
         if len(line) <= 40 and _KEYED_LINE_RE.match(line):
             names += parse_byline([line])[0]
-        if not posted:
+        if not posted and ("由" in line or "表" in line or "by" in line):
             m = _POSTED_BY_RE.search(line)
             if m:
                 names += _names_in(next(g for g in m.groups() if g), latin=True)
