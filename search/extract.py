@@ -54,6 +54,7 @@ __all__ = [
     "find_dateline",
     "cap_article",
     "id_problem",
+    "parse_byline",
     "SHANGHAI",
     "MAX_PAGE_BYTES",
     "MAX_PAGE_TAGS",
@@ -399,31 +400,148 @@ _BYLINE_RE = re.compile(
     rf"{_NAME}(?:\s*(?:[、,，\s]|(?:实习|實習|特约|特約)?(?:记者|記者|通讯员|通訊員))\s*{_NAME})*)\s*[)）]"
 )
 _ROLE_RE = re.compile(r"(?:实习|實習|见习|見習|特约|特約|总台|總台|本[报報])?(?:记者|記者|通讯员|通訊員|作者|撰稿|摄影|攝影)")
-_EDITOR_RE = re.compile(
-    r"(?:责任编辑|責任編輯|责编|責編|编辑|編輯|主编|主編)\s*[:：]\s*"
-    r"([\u4e00-\u9fffA-Za-z·]{2,12}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4})*)"
-)
-# a role word at the start of a line or after a bracket/space, names ending at a non-Han boundary
-_AUTHOR_RE = re.compile(
-    r"(?:^|(?<=[\s（(【\[|｜:：]))(?:作者|撰文|文/|文／|(?:本[报報]|实习|實習|特约|特約)?(?:记者|記者))\s*[:：/]?\s*"
-    r"([\u4e00-\u9fff·]{2,4}(?:[、,，\s]+[\u4e00-\u9fff·]{2,4}){0,4})(?![\u4e00-\u9fff])",
-    re.M,
-)
 _NOT_PERSON_RE = re.compile(r"[网網报報社台站]|集团|集團|新闻|新聞|扫|日报|日報|中心|部门|部門|政府")
-_SOURCE_RE = re.compile(
-    r"(?:来源|來源|稿源|出处|出處|信息来源|信息來源)\s*[:：]\s*([^\s|｜:：]{2,30}?)"
-    r"(?=\s|$|[|｜]|作者|编辑|編輯|责任编辑|責任編輯|时间|時間|发布|發佈|浏览|瀏覽|点击|點擊|字号|字號)"
+
+# ---- bylines: role keys, the values after them, and what a name may look like
+_AUTHOR_KEYS = (
+    r"(?:(?:本[报報刊台网網站]|总台|總台|特约|特約|实习|實習|见习|見習|驻[\u4e00-\u9fff]{1,4})?(?:记者|記者)|"
+    r"(?:本[报報])?通讯员|(?:本[报報])?通訊員|实习生|實習生|作者|撰文|撰稿|文字|摄影|攝影|摄像|攝像|图片|圖片|配图|配圖|供图|供圖)"
 )
-_NAME_STOP = {"本报", "本報", "记者", "記者", "编辑", "編輯", "通讯员", "通訊員", "来源", "來源", "发布", "時間", "时间"}
+_EDITOR_KEYS = (
+    r"(?:责任编辑|責任編輯|值班编辑|值班編輯|网络编辑|網絡編輯|责编|責編|编辑|編輯|主编|主編|审核|審核|审校|審校|校对|校對|终审|終審)"
+)
+_SOURCE_KEYS = r"(?:本文来源|文章来源|文章來源|信息来源|信息來源|稿件来源|新闻来源|来源|來源|稿源|出处|出處|出自)"
+_OTHER_KEYS = (
+    r"(?:发布时间|發佈時間|发布日期|更新时间|更新時間|发表时间|发表于|發表於|时间|時間|日期|浏览|瀏覽|点击|點擊|阅读|閱讀|"
+    r"字号|字號|关键词|關鍵詞|关键字|标签|標簽|分享到?|评论|評論|打印|关闭|關閉|责任|編號|编号)"
+)
+_KEY_RE = re.compile(
+    rf"(?P<author>{_AUTHOR_KEYS})|(?P<editor>{_EDITOR_KEYS})|(?P<source>{_SOURCE_KEYS})|(?P<other>{_OTHER_KEYS})"
+)
+_KEY_SEP_RE = re.compile(r"\s*(?:[:：︰︱|｜/／]\s*)?")
+_HAN = "\u4e00-\u9fff\u3400-\u4dbf"
+_HAN_NAME_RE = re.compile(rf"[{_HAN}]{{2,4}}|[{_HAN}]{{1,6}}(?:[·•][{_HAN}]{{1,8}})+")
+_LATIN_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.&\-]{1,24}")
+_CODE_RE = re.compile(r"\d{3,}|^[A-Z]{1,4}\d+$|^\d+$")  # CMS user codes (NF055, L_104485), not names
+_EDITOR_CODE_RE = re.compile(r"_[A-Za-z]{1,4}\d{2,}$")  # 杨倩_NF4425: the CMS user code of an editor
+# values that are page furniture or placeholders, never a person or a publisher
+_FURNITURE_NAMES = frozenset(
+    "本报 本報 本刊 本台 本网 本網 本站 记者 記者 编辑 編輯 责任编辑 責任編輯 责编 通讯员 通訊員 作者 来源 來源 出自 出处 "
+    "已推荐 推荐 推薦 简介 簡介 声明 聲明 分享 转载 轉載 原创 原創 未知 佚名 匿名 网友 網友 综合 綜合 网络 網絡 互联网 "
+    "最新动态 最新文章 聚焦 关键字 关键词 相关链接 相关新闻 访问统计 返回首页 返回 专题 專題 更多 打开 首页 首頁 正文 全文 "
+    "搜索 登录 注册 评论 評論 阅读 閱讀 点击 發表 发表 发布 發佈 时间 時間 日期 浏览 字号 打印 关闭 收藏 举报 纠错 "
+    "图片 圖片 视频 視頻 摄影 攝影 文字 报道 報道 讯 消息 实习生 特约 整理 编译 編譯 供图 配图 报讯 電 电".split()
+)
+_PLACEHOLDERS = frozenset("name author editor admin administrator user unknown null none anonymous guest www http https".split())
+_MARKUP_RE = re.compile(r"[<>=\"{}@]|&[a-z]+;|^(?:size|color|style|class|href|font|width|height)$", re.I)
+_DOMAIN_RE = re.compile(r"\.(?:com|cn|net|org|gov|edu|cc|tv|hk|tw)\b", re.I)
+
+
+def _valid_name(name: str, *, latin: bool = False) -> str | None:
+    """Return the cleaned person name, or None when the value is furniture, markup or an organisation."""
+    name = _EDITOR_CODE_RE.sub("", name.strip(" ·•[]【】()（）:：,，、"))
+    if not name or name in _FURNITURE_NAMES or _MARKUP_RE.search(name) or _DOMAIN_RE.search(name):
+        return None
+    if _HAN_NAME_RE.fullmatch(name):
+        if _NOT_PERSON_RE.search(name) or _KEY_RE.search(name):
+            return None
+        return name
+    if latin and _LATIN_NAME_RE.fullmatch(name) and name.lower() not in _PLACEHOLDERS and not _CODE_RE.search(name):
+        return name
+    return None
+
+
+def _valid_source(value: str) -> str | None:
+    """Return a publisher name, or None for furniture, markup, dates and counters."""
+    value = value.strip(" []【】:：,，|｜")
+    for o, c in ("()", "（）"):
+        if value.count(o) != value.count(c):
+            value = value.strip(o + c)
+    if not 2 <= len(value) <= 40 or value in _FURNITURE_NAMES or _MARKUP_RE.search(value):
+        return None
+    if value.lower() in _PLACEHOLDERS or parse_datetime(value) is not None:
+        return None
+    if sum(c.isalpha() for c in value) * 2 < len(value):
+        return None
+    return value
+
+
+_NAME_SPLIT_RE = re.compile(r"[、,，;；:：/／\s]+")
+# a name ends at a space, a slash, a bracket, the end of the line, or a role suffix (摄, 报道, 文)
+_NAME_END = r"(?=$|[\s/／|｜)）\]】]|摄|攝|报道|報道|文(?![\u4e00-\u9fff]))"
+_SUFFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))([{_HAN}·]{{2,8}})\s*[/／]\s*(?:文|图|圖|摄|攝)(?![{_HAN}])|"
+                             rf"(?:^|(?<=[\s(（\[【]))([{_HAN}]{{2,4}})\s+(?:摄|攝)(?![{_HAN}])")
+_PREFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))(?:文|图|圖)\s*[/／︱|｜]\s*([{_HAN}·]{{2,8}}|[A-Za-z][\w.\-]{{1,24}})")
+_TRAILING_PAREN_RE = re.compile(
+    rf"[（(]\s*(?:(?:{_AUTHOR_KEYS})\s*)?([{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*(?:(?:{_AUTHOR_KEYS})\s*)?[{_HAN}·]{{2,8}}){{0,5}})\s*[)）]\s*$"
+)
+# "2004年7月16日08:19 [ 黄宇 ] 来源：[ 国际金融报 ]": the bracketed name before the source
+_BRACKET_NAME_RE = re.compile(rf"[\[【]\s*([{_HAN}·]{{2,8}}(?:\s+[{_HAN}·]{{2,4}}){{0,3}})\s*[\]】]\W{{0,3}}(?:{_SOURCE_KEYS})")
+_POSTED_BY_RE = re.compile(
+    rf"^(?:本[贴帖]由|由)\s*([{_HAN}A-Za-z0-9_&\-]{{2,20}}?)\s*于\s*(?:19|20)\d{{2}}|"
+    rf"^([{_HAN}A-Za-z0-9_&\-]{{2,20}})\s*(?:发表于|發表於)\s*(?:19|20)\d{{2}}|\d\s+by\s+([A-Za-z][\w.\-]{{1,24}})\b"
+)
+
+
+_SPACED_NAME_RE = re.compile(rf"(?<![{_HAN}])([{_HAN}])[ \u3000]{{1,3}}([{_HAN}])(?![{_HAN}])")
+
+
+def _names_in(value: str, *, latin: bool) -> list[str]:
+    out = []
+    # two-character names are padded to the width of three in many layouts: "赵  培"
+    value = _SPACED_NAME_RE.sub(r"\1\2", _ROLE_RE.sub(" ", value))
+    for part in _NAME_SPLIT_RE.split(value):
+        name = _valid_name(part, latin=latin)
+        if name:
+            out.append(name)
+        elif part and not _valid_name(part, latin=True) and out:
+            break  # names stop at the first word that is not one ("记者 王五 山东冠县报道")
+    return out
+
+
+def parse_byline(lines: Iterable[str]) -> tuple[list[str], str | None]:
+    """Parse byline lines (记者/通讯员/编辑/责任编辑/来源/文/图 …) into (person names, source)."""
+    names: list[str] = []
+    source: str | None = None
+    for line in lines:
+        line = line.strip()
+        if not line or len(line) > 120:
+            continue
+        keys = list(_KEY_RE.finditer(line))
+        for k, m in enumerate(keys):
+            stop = keys[k + 1].start() if k + 1 < len(keys) else len(line)
+            sep = _KEY_SEP_RE.match(line, m.end())
+            value = line[sep.end() : stop]
+            has_sep = sep.end() > m.end()
+            if m.lastgroup == "source":
+                if has_sep and source is None:
+                    first = re.split(r"[\s|｜【\[]", value.strip(" \t[【"), maxsplit=1)[0]
+                    source = _valid_source(first)
+            elif m.lastgroup in ("author", "editor"):
+                # 记者了解到… is prose: without a separator the name must end at a boundary
+                if not has_sep and not re.match(rf"[{_HAN}·]{{2,4}}{_NAME_END}", value):
+                    continue
+                names += _names_in(value, latin=has_sep)
+        m = _BRACKET_NAME_RE.search(line)
+        if m:
+            names += _names_in(m.group(1), latin=False)
+        for m in _SUFFIX_ROLE_RE.finditer(line):
+            names += _names_in(m.group(1) or m.group(2), latin=False)
+        for m in _PREFIX_ROLE_RE.finditer(line):
+            names += _names_in(m.group(1), latin=True)
+        m = _POSTED_BY_RE.search(line)
+        if m:
+            names += _names_in(next(g for g in m.groups() if g), latin=True)
+    return names, source
 
 
 def _split_names(s: str) -> list[str]:
-    s = _ROLE_RE.sub(" ", s)
+    """Split an author field ("张三、李四", "记者 王五", "Hans Publishers") into valid names."""
     out = []
-    for name in re.split(r"[、,，\s]+", s):
-        name = name.strip("·")
-        if 2 <= len(name) <= 12 and name not in _NAME_STOP and not _NOT_PERSON_RE.search(name):
-            out.append(name)
+    for part in re.split(r"[、,，;；/／|｜]+", s):
+        # a Latin field with spaces is one phrase (a publisher, a template placeholder), not names
+        if re.search(rf"[{_HAN}]", part) or " " not in part.strip():
+            out += _names_in(part, latin=True)
     return out
 
 
@@ -498,19 +616,10 @@ def extract_text_dump(text: str, *, origin: str | None = None) -> Article:
     if not title or not body:
         raise ExtractError("no headline or body in text dump")
     published = parse_datetime(meta_line) if meta_line else None
-    source = None
-    m = _SOURCE_RE.search(meta_line + " ")
+    authors, source = parse_byline([meta_line])
+    m = _BYLINE_RE.search(body[:300])
     if m:
-        source = m.group(1)
-    authors: list[str] = []
-    head = body[:300]
-    m = _BYLINE_RE.search(head)
-    if m:
-        authors += _split_names(m.group(1))
-    for m in _AUTHOR_RE.finditer(meta_line):
-        authors += _split_names(m.group(1))
-    for m in _EDITOR_RE.finditer(meta_line):
-        authors += _split_names(m.group(1))
+        authors += _names_in(m.group(1), latin=False)
     title = _clean_line(title)
     return Article(
         id=_hash_id("txt", title, body),
@@ -604,7 +713,7 @@ _PUNCT = set("，。！？；：、“”‘’《》…—（）")
 _PUNCT_ASCII = set(",!?;")
 _WIDGET_WORDS = (
     r"分享到|分享至|打印|打印本页|关闭|關閉|关闭窗口|返回顶部|返回首页|返回|上一篇|下一篇|上一页|下一页|字号|字體|字体|"
-    r"收藏|评论|評論|举报|我要纠错|纠错|大|中|小|默认|放大|缩小|复制链接|微信|微博|QQ空间|扫一扫"
+    r"收藏|评论|評論|举报|我要纠错|纠错|大|中|小|默认|放大|缩小|复制链接|微信|微博|QQ空间|扫一扫|\+?关注|订阅|点赞|正在加载\.*"
 )
 # a line made only of widget words ("【打印】【关闭】", "字号：大 中 小")
 _WIDGET_LINE_RE = re.compile(rf"^(?:[【\[（(]?\s*(?:{_WIDGET_WORDS})\s*[】\]）)]?[\s:：|/·]*)+$")
@@ -619,7 +728,78 @@ def _is_widget(text: str) -> bool:
     return len(text) <= 60 and bool(_WIDGET_LINE_RE.match(text) or _WIDGET_PREFIX_RE.match(text))
 
 
+# Boilerplate line rules for the common Chinese CMS templates (trafilatura-style: a line is
+# judged by its shape, whatever element holds it).
+_META_KEYS = (
+    r"(?:本文|信息|稿件|文章|新闻)?(?:来源|來源|稿源|出处|出處|来自|來自)|(?:更新|发布|發佈|發布|发表|發表|录入|錄入|上传|上傳|创建)(?:时间|時間|日期|于|於)|"
+    r"时间|時間|日期|(?:责任|責任|值班|网络|網絡|本文|原文)?(?:编辑|編輯)|责编|責編|主编|主編|审核|審核|审校|審校|校对|校對|终审|終審|"
+    r"监制|監製|制作|製作|作者|(?:本[报報]|特约|特約|实习|實習|见习|見習)?(?:记者|記者)|通讯员|通訊員|摄影|攝影|摄像|攝像|图片|圖片|"
+    r"配图|配圖|文字|撰文|撰稿|供图|供圖|浏览(?:次数|量)?|瀏覽(?:次數|量)?|点击(?:数|量|次数)?|點擊(?:數|量)?|阅读(?:数|量)?|"
+    r"閱讀(?:數|量)?|访问量|字号|字號|关键词|關鍵詞|关键字|標簽|标签|分类|分類|栏目|欄目|文/图|文|图|圖"
+)
+_META_KEY_RE = re.compile(rf"(?:{_META_KEYS})\s*(?:[:：︰︱|]|\s)")
+_META_OPEN_RE = re.compile(r"^[\[【（(]?\s*")
+_META_VALUE_BAD_RE = re.compile(r"[。！？!?]")
+_LABEL_RE = re.compile(
+    r"^[\[【]?\s*(?:视频简介|視頻簡介|内容简介|內容簡介|简介|簡介|主要内容|主要內容|正文|全文|摘要|导读|導讀|"
+    r"相关(?:新闻|阅读|文章|链接|报道|推荐|专题|视频)|相關(?:新聞|閱讀|文章|鏈接|報道)|推荐阅读|延伸阅读|热点推荐|热门推荐|"
+    r"猜你喜欢|精彩推荐|更多精彩|为你推荐|网友评论|我要评论|发表评论|查看评论|全部评论|分享到|分享至|打印本页|关闭窗口)"
+    r"\s*[】\]]?\s*[:：]?\s*$"
+)
+_LEGAL_TERMS_RE = re.compile(
+    r"著作权|著作權|版权|版權|转载|轉載|稿酬|授权|授權|侵权|侵權|法律责任|法律責任|免责|免責|声明|聲明|"
+    r"Copyright|All rights reserved|ICP备|ICP證|ICP证|许可证|許可證|违法和不良|違法和不良",
+    re.I,
+)
+_LEGAL_MAX = 600
+_LEGAL_START_RE = re.compile(r"^\s*(?:版[权權]所有|Copyright|©|\(c\)|（c）|免[责責][声聲]明|版[权權][声聲]明)", re.I)
+
+
+_PROMO_RE = re.compile(
+    r"(?:下载|安装|打开).{0,12}(?:客户端|APP|App|app)|(?:客户端|APP|App).{0,8}(?:下载|安装)|【下载地址】|"
+    r"扫码|扫一扫|扫描(?:下方)?二维码|长按(?:识别)?二维码|(?:关注|订阅).{0,10}(?:公众号|微信号|官方微博)|"
+    r"浏览器.{0,10}(?:无法|不能|不支持).{0,4}播放|(?:链接|网络).{0,6}出现问题"
+)
+
+
+def _is_meta_only(text: str) -> bool:
+    """A line made only of "key：value" pairs (来源：央视网 更新时间：…, 编辑：… 责任编辑：…)."""
+    pos = _META_OPEN_RE.match(text).end()
+    m = _META_KEY_RE.match(text, pos)
+    if not m:
+        return False
+    while m:
+        nxt = _META_KEY_RE.search(text, m.end())
+        # a clock ("19:08") is not a key separator; keys must not sit inside a value's words
+        while nxt and text[nxt.start() - 1 : nxt.start()] not in " \t\u3000|｜/】]）)" and nxt.start() > m.end():
+            nxt = _META_KEY_RE.search(text, nxt.start() + 1)
+        value = text[m.end() : nxt.start() if nxt else len(text)]
+        if len(value.strip()) > 40 or _META_VALUE_BAD_RE.search(value):
+            return False
+        m = nxt
+    return True
+
+
+def _is_boiler_line(text: str) -> bool:
+    """A line that is page furniture by its shape: a label, a metadata line, a legal notice."""
+    n = len(text)
+    if n <= 30 and _LABEL_RE.match(text):
+        return True
+    if n <= 100 and _is_meta_only(text):
+        return True
+    if _LEGAL_START_RE.match(text):
+        return True
+    if n <= 60 and _PROMO_RE.search(text):
+        return True
+    if n > _LEGAL_MAX:
+        return False  # a notice is a paragraph, not a long article paragraph quoting the law
+    return len({m.group(0).lower() for m in _LEGAL_TERMS_RE.finditer(text)}) >= 3
+
+
 _LIST_PAGE_MIN_LINKS = 25
+_MIN_ARTICLE = 60  # content characters an article needs ...
+_SEPARATOR_WEIGHT = 20
+_MIN_BRIEF = 20  # ... unless it sits right under its headline (a one-sentence video brief)
 
 
 @dataclass
@@ -682,8 +862,9 @@ def _lines_of(root: Any) -> list[_Line]:
             ln.good = nonlink * 0.5  # unpunctuated prose (blogs separate clauses with spaces)
         else:
             ln.bad = 0.3 * nonlink + ln.link
-        if _is_widget(text):
-            ln.good, ln.bad = 0.0, ln.n
+        if _is_widget(text) or _is_boiler_line(text):
+            # a label or metadata line opens another block: it weighs as a separator, not by length
+            ln.good, ln.bad = 0.0, max(ln.n, _SEPARATOR_WEIGHT)
         out.append(ln)
     return out
 
@@ -697,12 +878,86 @@ def _is_boilerplate_el(el: Any) -> bool:
     return bool(_BOILER_TOKENS.search(attrs))
 
 
+_WS_RUN_RE = re.compile(r"\s+")
+_STRING_OF = etree.XPath("string()")  # all text below an element, concatenated in C
+
+
 def _text_len(el: Any) -> int:
-    return sum(len("".join(t.split())) for t in el.itertext())
+    # one join and one substitution per element: this runs for every furniture candidate
+    return len(_WS_RUN_RE.sub("", _STRING_OF(el)))
 
 
-def _drop_furniture(root: Any) -> None:
-    """Drop furniture elements (by tag or class/id) that are not the page's main wrapper."""
+_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def _is_hidden(el: Any) -> bool:
+    # Hidden copies (pop-up briefs, mobile duplicates) are not what a reader sees.
+    return el.get("hidden") is not None or bool(_HIDDEN_STYLE_RE.search(el.get("style") or ""))
+
+
+def _headline_element(root: Any, title: str) -> Any:
+    """Return the element showing the headline (h1–h3 or a title-class block), or None."""
+    if not title:
+        return None
+    key = _squeeze(title)
+    for el in root.iter("h1", "h2", "h3"):
+        if _squeeze(_strip_title_labels(_clean_line(el.text_content()))) == key:
+            return el
+    for el in root.xpath(".//*[contains(@class,'title') or contains(@id,'title')]"):
+        if _squeeze(_strip_title_labels(_clean_line(el.text_content()))) == key:
+            return el
+    return None
+
+
+def _heading_above(lines: list[_Line], first: int) -> Any:
+    """Return the nearest h1–h3 element among the few lines above the article, or None."""
+    for ln in reversed(lines[max(first - 8, 0) : first + 1]):
+        el = ln.owner
+        if el.tag in ("h1", "h2", "h3") and 4 <= ln.n <= 120:
+            return el
+    return None
+
+
+_COMMENT_TOKENS = re.compile(r"(?:^|[\s_-])(?:comment|comments|cmt|reply|replies|feedback)(?:$|[\s_-]|\d)", re.I)
+
+
+def _line_above(lines: list[_Line], first: int) -> str:
+    """Return a short headline-like line just above the article (pages without headings), or ""."""
+    for ln in reversed(lines[max(first - 3, 0) : first]):
+        if 4 <= ln.n <= 60 and ln.link < 0.5 * ln.n and not _is_widget(ln.text) and not _is_boiler_line(ln.text) \
+                and ln.text[-1] not in "。！？；，.!?;,":
+            return ln.text
+    return ""
+
+
+def _is_wrapper(el: Any, total: int, headline: Any) -> bool:
+    # A furniture-looking element that holds much of the page is its wrapper (ASP.NET <form>,
+    # a "nav" class on the outermost div, a "share_area" around the article) -- but a comment
+    # thread away from the headline is a thread that merely outgrew the article.
+    if _text_len(el) < _WRAPPER_SHARE * total:
+        return False
+    if headline is None or _descends(headline, el):
+        return True
+    attrs = " ".join(v for v in (el.get("class"), el.get("id")) if v)
+    return not _COMMENT_TOKENS.search(attrs)
+
+
+_CAPTION_TOKENS = re.compile(r"(?:^|[\s_-])(?:caption|figcaption|pic-?caption|img-?caption)(?:$|[\s_-])", re.I)
+
+
+def _is_caption(el: Any) -> bool:
+    # a picture's caption (figcaption, class="caption" beside an <img>) is not article prose
+    if el.tag == "figcaption":
+        return True
+    attrs = " ".join(v for v in (el.get("class"), el.get("id")) if v)
+    if "aption" not in attrs:
+        return False  # the cheap test first: this runs for every element of the page
+    parent = el.getparent()
+    return bool(attrs and _CAPTION_TOKENS.search(attrs)) and parent is not None and parent.find(".//img") is not None
+
+
+def _drop_furniture(root: Any, headline: Any = None) -> None:
+    """Drop furniture and hidden elements (by tag, class/id or style) that are not the page's main wrapper."""
     total = _text_len(root) or 1
     stack = [root]
     while stack:
@@ -710,7 +965,8 @@ def _drop_furniture(root: Any) -> None:
         for child in list(el):
             if not isinstance(child.tag, str):
                 continue
-            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child)) and _text_len(child) < _WRAPPER_SHARE * total:
+            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child) or _is_caption(child)) \
+                    and not _is_wrapper(child, total, headline):
                 child.drop_tree()
             else:
                 stack.append(child)
@@ -742,9 +998,7 @@ _DATE_ATTR_RE = re.compile(r"date|time|pubtime|riqi|shijian", re.I)
 def _date_elements(root: Any) -> list[datetime]:
     """Dates shown in elements whose class/id says date or time (read before furniture is dropped)."""
     out = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            continue
+    for el in root.xpath("descendant-or-self::*[@class or @id]"):  # in C, document order
         attrs = (el.get("class") or "") + " " + (el.get("id") or "")
         if _DATE_ATTR_RE.search(attrs):
             t = _clean_line(el.text_content())
@@ -779,12 +1033,24 @@ def _is_meta_line(text: str) -> bool:
 
 
 def _pick_title(doc: Any, meta: dict[str, str]) -> str:
-    return _strip_title_labels(_pick_title_raw(doc, meta))
+    title = _strip_title_labels(_pick_title_raw(doc, meta))
+    # a two-character <title> ("显示", "首页") is a template's leftover, not a headline
+    return title if len(_squeeze(title)) >= 4 else ""
+
+
+# a site's greeting in <title> is no headline ("谢谢您访问〖关注中国中心〗", "欢迎光临…")
+_BANNER_RE = re.compile(
+    r"^\s*(?:[欢歡]迎|[谢謝]{1,2}(?:您|你)?)(?:您|你)?(?:访问|訪問|光[临臨]|[来來]到|登[录錄]|浏览|瀏覽|使用)|(?:[欢歡]迎您|欢迎光临)\s*$"
+)
+
+
+def _not_banner(text: str) -> str:
+    return "" if _BANNER_RE.search(text) else text
 
 
 def _pick_title_raw(doc: Any, meta: dict[str, str]) -> str:
-    title_tag = _clean_line(doc.findtext(".//title") or "")
-    og = _clean_line(meta.get("og:title") or meta.get("twitter:title") or "")
+    title_tag = _not_banner(_clean_line(doc.findtext(".//title") or ""))
+    og = _not_banner(_clean_line(meta.get("og:title") or meta.get("twitter:title") or ""))
     heads = []
     for el in doc.iter("h1", "h2", "h3"):
         t = _clean_line(el.text_content())
@@ -820,11 +1086,17 @@ def _best_node(lines: list[_Line]) -> tuple[Any, float, float]:
     """Return the element maximizing content minus boilerplate, with its good and bad totals."""
     good: dict[Any, float] = {}
     bad: dict[Any, float] = {}
-    for ln in lines:
-        el = ln.owner
+    own_good: dict[Any, float] = {}
+    own_bad: dict[Any, float] = {}
+    for ln in lines:  # sum per owner first: many lines share one, and the climb is per owner
+        own_good[ln.owner] = own_good.get(ln.owner, 0.0) + ln.good
+        own_bad[ln.owner] = own_bad.get(ln.owner, 0.0) + ln.bad
+    for owner, g0 in own_good.items():
+        b0 = own_bad[owner]
+        el = owner
         while el is not None:
-            good[el] = good.get(el, 0.0) + ln.good
-            bad[el] = bad.get(el, 0.0) + ln.bad
+            good[el] = good.get(el, 0.0) + g0
+            bad[el] = bad.get(el, 0.0) + b0
             el = el.getparent()
     best, best_key = None, (float("-inf"), 0)
     for el, g in good.items():
@@ -835,6 +1107,36 @@ def _best_node(lines: list[_Line]) -> tuple[Any, float, float]:
     if best is None:
         return None, 0.0, 0.0
     return best, good[best], bad[best]
+
+
+# A run of lines must beat the best element's score by this much to replace it: the element
+# is the safer unit (it keeps an article whole across an inline box), the run rescues pages
+# whose article shares its table cell with link farms.
+_RUN_FACTOR = 1.5
+
+
+def _best_span(lines: list[_Line]) -> tuple[Any, float, float, int, int]:
+    """Return (owner, good, bad, first, last): the best element's lines, or a far better run of lines."""
+    node, good, bad = _best_node(lines)
+    if node is None:
+        return None, 0.0, 0.0, 0, 0
+    inside = set(node.iter())
+    idx = [i for i, ln in enumerate(lines) if ln.owner in inside]
+    first, last = idx[0], idx[-1]
+    # maximum-sum run of content minus boilerplate over the lines in page order (Kadane)
+    best, cur, start, run_first, run_last = float("-inf"), 0.0, 0, 0, 0
+    for i, ln in enumerate(lines):
+        v = ln.good - ln.bad
+        if cur <= 0:
+            cur, start = v, i
+        else:
+            cur += v
+        if cur > best:
+            best, run_first, run_last = cur, start, i
+    if best > _RUN_FACTOR * (good - bad):
+        run = lines[run_first : run_last + 1]
+        return lines[run_first].owner, sum(ln.good for ln in run), sum(ln.bad for ln in run), run_first, run_last
+    return node, good, bad, first, last
 
 
 def _descends(el: Any, anc: Any) -> bool:
@@ -889,9 +1191,65 @@ def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: s
     return _date_from_url(url) or (cands[0][1] if cands else None)
 
 
-def _header_text(lines: list[_Line], first: int, title: str) -> str:
+def _header_lines(lines: list[_Line], first: int, title: str) -> list[str]:
+    """Return the lines from the headline down to the article's first lines (where bylines sit)."""
     title_idx = next((i for i, ln in enumerate(lines[: first + 1]) if title and title in ln.text), max(first - 8, 0))
-    return "\n".join(ln.text for ln in lines[title_idx : first + 3] if ln.n < 200)
+    # bylines sit under the headline, sometimes below a lead or a picture: short lines only there
+    return [ln.text for i, ln in enumerate(lines[title_idx : first + 7], title_idx)
+            if ln.n < (200 if i < first + 3 else 60)]
+
+
+_EDITOR_LINE_RE = re.compile(r"^[\[【（(]?\s*(?:责任编辑|責任編輯|责编|責編)\s*[:：]")
+_END_SHARE = 0.6
+_DATE_FRAGMENT_RE = re.compile(r"(?:19|20)\d{2}|\d{1,2}[/.\-月]\d{1,2}日?|\d{1,2}[:：]\d{2}(?:[:：]\d{2})?")
+_KEYED_LINE_RE = re.compile(rf"^[\[【（(]?\s*(?:{_AUTHOR_KEYS}|{_EDITOR_KEYS})\s*[:：︰︱|｜/／]")
+_NAMES_ONLY_RE = re.compile(rf"[{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*[{_HAN}·]{{2,8}}){{0,3}}")
+
+
+def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_lines: list[str],
+                 title: str, span_lines: list[str]) -> tuple[list[str], str | None]:
+    """Return (names, source) from meta tags, the byline above the article and the lines after it."""
+    names: list[str] = []
+    if meta.get("author") and len(meta["author"]) <= 60:
+        names += _split_names(meta["author"])
+    head_names, source = parse_byline(header)
+    tail_names, tail_source = parse_byline(tail)
+    names += head_names + tail_names
+    m = _BYLINE_RE.search("\n".join(body_lines)[:300])
+    if m:
+        names += _names_in(m.group(1), latin=False)
+    for line in body_lines[-2:]:
+        m = _TRAILING_PAREN_RE.search(line)  # "……佳节。（常书香 马丹阳）" closes many regional stories
+        if m:
+            names += _names_in(m.group(1), latin=False)
+    # an essay or a column: the author's name alone on the line under the headline
+    key = _squeeze(title) if title else ""
+    for i, line in enumerate(header[1:], 1):
+        prev = _squeeze(header[i - 1])
+        if key and (key in prev or (len(prev) >= 4 and prev in key)) and _NAMES_ONLY_RE.fullmatch(line):
+            names += _names_in(line, latin=False)
+            break
+    # a line that starts with a role key is a byline wherever it sits in the article
+    # ("责任编辑：郭明煜" above a long comment thread); the first "posted by" is the author
+    posted = False
+    for line in span_lines:
+        if len(line) <= 40 and _KEYED_LINE_RE.match(line):
+            names += parse_byline([line])[0]
+        if not posted and ("由" in line or "表" in line or "by" in line):
+            m = _POSTED_BY_RE.search(line)
+            if m:
+                names += _names_in(next(g for g in m.groups() if g), latin=True)
+                posted = True
+    if source is None:
+        source = tail_source
+    if source is None:
+        for k in ("source", "og:site_name"):
+            if meta.get(k):
+                src = _valid_source(re.sub(rf"^\s*{_SOURCE_KEYS}\s*[:：]?", "", meta[k]))
+                if src:
+                    source = src
+                    break
+    return names, source
 
 
 def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
@@ -934,59 +1292,66 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     body_el = doc.find("body")
     root = body_el if body_el is not None else doc
     dated = _date_elements(root)
-    _drop_furniture(root)
+    _drop_furniture(root, _headline_element(root, title))
     lines = _lines_of(root)
-    node, good, bad = _best_node(lines)
+    node, good, bad, first, last = _best_span(lines)
+    if not title and node is not None:
+        # No usable <title> or og:title: the headline is the heading right above the article. With
+        # it known, furniture that outgrew the article (a long comment thread) is no wrapper.
+        heading = _heading_above(lines, first)
+        if heading is not None:
+            title = _strip_title_labels(_clean_line(heading.text_content()))
+            _drop_furniture(root, heading)
+            lines = _lines_of(root)
+            node, good, bad, first, last = _best_span(lines)
+        else:
+            title = _line_above(lines, first)
     link_lines = sum(1 for ln in lines if ln.link > 0.5 * ln.n and ln.n >= 4)
-    if node is None or good < 60:
+    idx = list(range(first, last + 1)) if node is not None else []
+    # An index page has many link lines outside the chosen block and little text inside it.
+    # A short brief sits right under its headline; an index page's best block does not.
+    near_headline = bool(idx) and any(title and title in lines[i].text for i in range(max(first - 15, 0), first + 1))
+    if node is None or good < (_MIN_BRIEF if near_headline else _MIN_ARTICLE):
         if link_lines >= _LIST_PAGE_MIN_LINKS:
             raise ExtractError(f"list page: {link_lines} link lines and no article text")
         raise ExtractError("no article text found")
-    idx = [i for i, ln in enumerate(lines) if _descends(ln.owner, node)]
-    first, last = idx[0], idx[-1]
-    # An index page has many link lines outside the chosen block and little text inside it.
-    # A short brief sits right under its headline; an index page's best block does not.
-    near_headline = any(title and title in lines[i].text for i in range(max(first - 15, 0), first + 1))
     if good < 300 and link_lines >= _LIST_PAGE_MIN_LINKS and link_lines * 12 > good and not near_headline:
         raise ExtractError(f"list page: {link_lines} link lines, only {int(good)} chars of article text")
     body_lines: list[str] = []
+    body_keys: list[str] = []
     seen: set[str] = set()
     title_key = _squeeze(title)
+    total_good = sum(lines[i].good for i in idx) or 1.0
+    done_good = 0.0
     for i in idx:
         ln = lines[i]
+        done_good += ln.good
+        if done_good >= _END_SHARE * total_good and len(ln.text) <= 40 and _EDITOR_LINE_RE.match(ln.text):
+            break  # "责任编辑：…" after most of the text closes the article; a feed of teasers follows
         if ln.link > 0.5 * ln.n or _is_widget(ln.text):
             continue
+        if not body_lines and _DATE_FRAGMENT_RE.fullmatch(ln.text):
+            continue  # "2019" / "09/07" / "19:02" set in separate boxes above the story
         key = _squeeze(ln.text)
-        if key in seen and ln.n >= 4:
-            continue  # captions and summaries shown twice
+        if ln.n >= 4 and (key in body_keys[-1:] or (ln.n >= 40 and key in seen)):
+            continue  # a caption repeated under its picture, a summary shown twice (not a recurring question)
         seen.add(key)
+        body_keys.append(key)
         if title_key and _squeeze(_strip_title_labels(ln.text)).rstrip("。.") == title_key:
             continue
         if not body_lines and _is_meta_line(ln.text):
             continue  # "来源：… 2023-12-04 19:21" above the first paragraph is metadata
+        if _is_boiler_line(ln.text):
+            continue  # labels, "编辑：… 责任编辑：…", legal notices: furniture wherever they sit
         body_lines.append(ln.text)
     body = "\n".join(body_lines)
     if not body:
         raise ExtractError("no article text found")
-    header = _header_text(lines, first, title)
-    tail = "\n".join(lines[i].text for i in range(max(last - 4, first), min(last + 3, len(lines))))
+    header = _header_lines(lines, first, title)
+    tail = [lines[i].text for i in range(max(last - 4, first), min(last + 8, len(lines))) if lines[i].n < 200]
     published = _find_published(doc, meta, lines, title, (first, last), canonical, raw_scripts, dated)
-    source = None
-    m = _SOURCE_RE.search(header + " ") or _SOURCE_RE.search(tail + " ")
-    if m:
-        source = m.group(1)
-    source = source or meta.get("og:site_name") or meta.get("source") or None
-    authors: list[str] = []
-    if meta.get("author") and len(meta["author"]) <= 40:
-        authors += _split_names(meta["author"])
-    m = _BYLINE_RE.search(body[:300])
-    if m:
-        authors += _split_names(m.group(1))
-    for block in (header, tail):
-        for m in _AUTHOR_RE.finditer(block):
-            authors += _split_names(m.group(1))
-        for m in _EDITOR_RE.finditer(block):
-            authors += _split_names(m.group(1))
+    span_lines = [lines[i].text for i in range(first, min(last + 8, len(lines))) if lines[i].n <= 120]
+    authors, source = _html_byline(meta, header, tail, body_lines, title, span_lines)
     if not title:
         title = body_lines[0][:80]
     art_id = _url_id(canonical) if canonical else _hash_id("html", title, body)
