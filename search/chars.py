@@ -50,6 +50,7 @@ SHIFT = 21  # code points are < 2**21
 GAP = 2  # empty positions after a title and after an article
 RUN_LIMIT = 4_000_000  # characters held in memory by a writer before a sorted run file
 CHUNK = 4_000_000  # characters merged at a time when runs are written into the segment
+CACHE_BYTES = 32 << 20  # answers (documents holding a text) kept per segment
 LIMIT = 1 << 32  # positions and postings of one segment (uint32 offsets, 16+16-bit deltas)
 EXTENSIONS = (".xck", ".xco", ".xcl", ".xcx", ".xcy", ".xcd")
 _BREAKS = re.compile("\x00+")
@@ -293,6 +294,9 @@ class SegmentChars:
         self.starts = d[: n + 1]
         self.body_starts = d[n + 1:]
         self.n = n
+        self._cache: OrderedDict[tuple[bytes, bool], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached = 0
+        self._lock = threading.Lock()
 
     @classmethod
     def open(cls, folder: Path, segid: str) -> SegmentChars:
@@ -414,17 +418,38 @@ class SegmentChars:
 
     def docs(self, cps: np.ndarray, check: Callable[[], None], title_only: bool = False,
              counts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Local document numbers holding the needle (sorted), and how often each holds it."""
+        """Local document numbers holding the needle (sorted), and how often each holds it.
+
+        Answers are cached per segment (segments never change), within CACHE_BYTES."""
+        key = (cps.tobytes(), title_only)
+        with self._lock:
+            got = self._cache.get(key)
+            if got is not None:
+                self._cache.move_to_end(key)
+        if got is not None:
+            d, c = got
+            return d, (c if counts else None)
         p = self.matches(cps, check)
         if not len(p):
-            return np.zeros(0, dtype=np.int64), (np.zeros(0, dtype=np.int64) if counts else None)
-        d = np.searchsorted(self.starts, p, side="right") - 1
-        if title_only:
-            d = d[p < self.body_starts[d]]
-        if counts:
-            u, c = np.unique(d, return_counts=True)
-            return u, c
-        return np.unique(d), None
+            d = c = np.zeros(0, dtype=np.int64)
+        elif len(p) * 4 < self.n:  # few matches: find each one's article
+            d = np.searchsorted(self.starts, p, side="right") - 1
+            if title_only:
+                d = d[p < self.body_starts[d]]
+            d, c = np.unique(d, return_counts=True)
+        else:  # many: find each article's first and last match (the positions are sorted)
+            lo = np.searchsorted(p, self.starts[:-1])
+            hi = np.searchsorted(p, self.body_starts if title_only else self.starts[1:])
+            c = hi - lo
+            d = np.flatnonzero(c)
+            c = c[d]
+        with self._lock:
+            self._cache[key] = (d, c)
+            self._cached += d.nbytes + c.nbytes
+            while self._cached > CACHE_BYTES and self._cache:
+                _, (od, oc) = self._cache.popitem(last=False)
+                self._cached -= od.nbytes + oc.nbytes
+        return d, (c if counts else None)
 
 
 _open_lock = threading.Lock()
