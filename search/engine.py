@@ -27,6 +27,7 @@ import numpy as np
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import TOC
 
+from . import sidecar
 from .errors import BadQuery, NotFound
 from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
@@ -149,6 +150,8 @@ class _Columns:
 
     def value_mask(self, codes: np.ndarray, table: list[Any], wanted: tuple[str, ...]) -> np.ndarray:
         """Documents whose column value is one of ``wanted``."""
+        if hasattr(table, "codes_of"):  # a memory-mapped table (search.sidecar.Strings)
+            return np.isin(codes, table.codes_of(wanted))
         wanted_set = set(wanted)
         want = [i for i, v in enumerate(table) if v in wanted_set]
         return np.isin(codes, want)
@@ -266,14 +269,26 @@ class SearchEngine:
                     log.info("%s of %s built in %.2fs", name, snap.key[0], time.perf_counter() - t)
         return got
 
+    # Each cache maps the commit's sidecar (search.sidecar) when the writer left one, and is
+    # built from the index otherwise.
     def _columns(self, snap: _Snapshot, searcher) -> _Columns:
-        return self._cached(snap, "columns", _Columns, searcher)
+        def build(r: Any) -> _Columns:
+            got = sidecar.load_columns(snap.gen, snap.key[1], r)
+            return got if got is not None else _Columns(r)
+
+        return self._cached(snap, "columns", build, searcher)
 
     def _postings(self, snap: _Snapshot, searcher) -> Postings:
-        return self._cached(snap, "postings", Postings, searcher)
+        return self._cached(
+            snap, "postings", lambda r: Postings(r, opened=sidecar.load_postings(snap.gen, snap.key[1], r)),
+            searcher)
 
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
-        return self._cached(snap, "lexicon", Lexicon, searcher)
+        def build(r: Any) -> Lexicon:
+            got = sidecar.load_lexicon(snap.gen, snap.key[1], r)
+            return got if got is not None else Lexicon(r)
+
+        return self._cached(snap, "lexicon", build, searcher)
 
     def _pairs(self, snap: _Snapshot, searcher) -> tuple[np.ndarray | None, float]:
         def load(_reader: Any) -> tuple[np.ndarray | None, float]:

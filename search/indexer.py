@@ -41,6 +41,7 @@ import numpy as np
 from whoosh import index as windex
 from whoosh.query import Or, Term
 
+from . import sidecar
 from .errors import IndexBusy, IndexIncompatible, IndexMissing
 from .models import Article
 from .normalize import fold_text
@@ -483,6 +484,18 @@ class _PairCounts:
         os.replace(tmp, gen / BIGRAM_FILE)
 
 
+def _run_clusterer(root: Path) -> Any:
+    """The near-duplicate clusterer of one run, its state in a scratch file under ``root``.
+
+    Called with the writer lock held, so a leftover file of a killed run is nobody's.
+    """
+    from .dedup import DiskClusterer
+
+    for stale in root.glob(".dedup.*.sqlite*"):
+        stale.unlink(missing_ok=True)
+    return DiskClusterer(str(root / f".dedup.{os.getpid()}.sqlite"))
+
+
 def index_articles(
     articles: Iterable[Article],
     index_dir: str | os.PathLike,
@@ -494,8 +507,6 @@ def index_articles(
     wait: bool = False,
 ) -> ReindexSummary:
     """Index articles (add or replace by id); with ``rebuild`` into a new generation swapped in at the end."""
-    from .dedup import Clusterer
-
     root = Path(index_dir)
     summary = summary or ReindexSummary(index_dir=str(root), rebuild=rebuild)
     summary.rebuild = rebuild
@@ -511,7 +522,7 @@ def index_articles(
             ix, target = open_current(root)
             fresh = False
         summary.generation = target.name
-        clusterer = Clusterer()
+        clusterer = _run_clusterer(root)
         searcher = None if fresh else ix.searcher()
         if fresh and procs > 1:
             # Load jieba's dictionary (and the gazetteer words) once, before the writer
@@ -523,16 +534,15 @@ def index_articles(
             writer = _writer(ix, procs=procs)
         else:
             writer = _writer(ix)
-        seen: set[str] = set()
         pairs = _PairCounts(None if fresh else target)
         ok = False
         try:
             for art in articles:
                 summary.read += 1
-                if art.id in seen:
+                # Every article of this run is in the clusterer's table: no id set in memory.
+                if clusterer.cluster_of(art.id) is not None:
                     summary.skip(art.origin or "", None, f"duplicate id: {art.id} already read in this run")
                     continue
-                seen.add(art.id)
                 art, sig, keys, ftitle, fbody = _enrich(art)
                 cands = _index_candidates(searcher, keys) if searcher is not None else ()
                 cluster = clusterer.assign(art.id, sig, cands)
@@ -557,6 +567,7 @@ def index_articles(
                     progress(1)
             ok = True
         finally:
+            clusterer.close()
             if searcher is not None:
                 searcher.close()
             if ok:
@@ -567,6 +578,7 @@ def index_articles(
                         shutil.rmtree(target, ignore_errors=True)
                     raise
                 pairs.save(target)
+                sidecar.write(target)
             else:
                 writer.cancel()
                 if fresh:
@@ -638,4 +650,5 @@ def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: b
             for i in present:
                 w.delete_by_term("id", i)
             w.commit()
+            sidecar.write(current_generation(index_dir))
     return missing
