@@ -35,6 +35,7 @@ from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import chain
 from zlib import crc32
 
 __all__ = [
@@ -185,26 +186,23 @@ class Clusterer:
         if known is not None:
             return known
         keys = band_keys(sig)
+        batch = (m for key in keys for m in self._bucket(key))
+        cluster = self._best(article_id, sig, chain(batch, candidates))
+        self._remember(article_id, cluster, sig, keys)
+        return cluster
+
+    def _best(self, article_id: str, sig: Signature, others: Iterable[tuple[str, str, Signature]]) -> str:
+        """The cluster of the most similar other article above the threshold (first on ties)."""
         best_cluster, best_score = None, -1.0
         seen: set[str] = {article_id}
-        for key in keys:
-            for other, cl, osig in self._bucket(key):
-                if other in seen:
-                    continue
-                seen.add(other)
-                s = similar(sig, osig)
-                if s >= _required(sig, osig, self.threshold) and s > best_score:
-                    best_cluster, best_score = cl, s
-        for other, cl, osig in candidates:
+        for other, cl, osig in others:
             if other in seen:
                 continue
             seen.add(other)
             s = similar(sig, osig)
             if s >= _required(sig, osig, self.threshold) and s > best_score:
                 best_cluster, best_score = cl, s
-        cluster = best_cluster or article_id
-        self._remember(article_id, cluster, sig, keys)
-        return cluster
+        return best_cluster or article_id
 
 
 class DiskClusterer(Clusterer):
@@ -286,16 +284,7 @@ class DiskClusterer(Clusterer):
                     f"SELECT key, doc FROM band WHERE key IN ({','.join('?' * len(ints))})", ints):
                 size[key] = size.get(key, 0) + 1
                 docs.append(doc)
-        best_cluster, best_score = None, -1.0
-        seen: set[str] = {article_id}
-        for other, cl, osig in [*self._fetch(sorted(set(docs))), *candidates]:
-            if other in seen:
-                continue
-            seen.add(other)
-            s = similar(sig, osig)
-            if s >= _required(sig, osig, self.threshold) and s > best_score:
-                best_cluster, best_score = cl, s
-        cluster = best_cluster or article_id
+        cluster = self._best(article_id, sig, chain(self._fetch(sorted(set(docs))), candidates))
         doc = self._n
         self._n += 1
         db = self._db
