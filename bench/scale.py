@@ -305,6 +305,70 @@ def stage_tantivy(args) -> dict:
                   "peak_rss_mb": res["peak_rss_mb"]})
 
 
+_CLUSTER_MEMORY = """
+import sys, json, time, resource, hashlib
+import numpy as np
+from search import dedup
+sigs = np.load(sys.argv[1], mmap_mode="r")
+ids = open(sys.argv[2], encoding="utf-8").read().split("\\n")
+kind = sys.argv[3]
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+base = rss()
+c = dedup.DiskClusterer(sys.argv[4]) if kind == "disk" else dedup.Clusterer()
+h = hashlib.sha1()
+t = time.process_time()
+marks = {}
+for i in range(len(ids)):
+    row = sigs[i]
+    sig = () if row[-1] == 0 else tuple(int(x) for x in row)
+    h.update(c.assign(ids[i], sig).encode())
+    if (i + 1) % 72534 == 0:
+        marks[i + 1] = round(rss() - base, 1)
+cpu = time.process_time() - t
+if kind == "disk":
+    c.close()
+print(json.dumps({"kind": kind, "articles": len(ids), "rss_growth_mb_at": marks,
+                  "us_per_article": round(cpu / len(ids) * 1e6, 1), "clusters_sha1": h.hexdigest()}))
+"""
+
+
+def stage_dedup_memory(args) -> dict:
+    """Memory of the near-duplicate state over a K× corpus: in-memory vs on-disk clusterer."""
+    sys.path.insert(0, str(REPO))
+    from search import dedup
+    from search.normalize import fold_text
+
+    work = Path(tempfile.mkdtemp(prefix="dedupmem-", dir=OUT_DIR))
+    try:
+        ids, rows = [], []
+        t = time.process_time()
+        for r in itertools.islice(_read(Path(args.corpus)), args.limit or None):
+            body = r.get("body") or ""
+            # The state's size does not depend on folding; OpenCC would triple this stage's time.
+            sig = dedup.signature(fold_text(body) if args.fold else body)
+            ids.append(r["id"])
+            rows.append(sig if sig else (0,) * (dedup.NUM_HASHES + 1))
+        sig_us = (time.process_time() - t) / len(ids) * 1e6
+        import numpy as np
+
+        np.save(work / "sigs.npy", np.asarray(rows, dtype=np.uint32))
+        (work / "ids.txt").write_text("\n".join(ids), "utf-8")
+        del rows
+        out = {"stage": "dedup_memory", "corpus": str(args.corpus), "articles": len(ids),
+               "folded": args.fold, "signature_us_per_article": round(sig_us, 1)}
+        for kind in ("memory", "disk"):
+            p = subprocess.run([sys.executable, "-c", _CLUSTER_MEMORY, str(work / "sigs.npy"), str(work / "ids.txt"),
+                                kind, str(work / "d.sqlite")], capture_output=True, text=True, env=_env(), cwd=REPO)
+            if p.returncode != 0:
+                raise SystemExit(p.stderr[-2000:])
+            out[kind] = json.loads(p.stdout.strip().splitlines()[-1])
+        out["same_clusters"] = out["memory"]["clusters_sha1"] == out["disk"]["clusters_sha1"]
+        return _emit(out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one stage."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -327,12 +391,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--resent", type=int, default=5, help="re-sent copies of indexed articles per run")
     p.add_argument("--no-latency", dest="latency", action="store_false")
+    p = sub.add_parser("dedup-memory")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--fold", action="store_true", help="fold bodies first, as the indexer does")
     p = sub.add_parser("tantivy")
     p.add_argument("--corpus", required=True)
     p.add_argument("--index", required=True)
     args = ap.parse_args(argv)
     {"ingest": stage_ingest, "cold": stage_cold, "latency": stage_latency,
-     "incremental": stage_incremental, "tantivy": stage_tantivy}[args.stage](args)
+     "incremental": stage_incremental, "tantivy": stage_tantivy, "dedup-memory": stage_dedup_memory}[args.stage](args)
     return 0
 
 
