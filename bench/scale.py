@@ -183,10 +183,12 @@ print(json.dumps(out))
 """
 
 
-def latency(index: Path, rounds: int) -> dict:
-    """Keyword and phrase latency (ms percentiles) in one fresh process."""
+def latency(index: Path, rounds: int, phrases: bool = True) -> dict:
+    """Keyword (and phrase) latency (ms percentiles) in one fresh process."""
     kw = read_queries()
-    qs = {"keywords": kw, "phrases": ['"' + q.replace(" ", "") + '"' for q in kw]}
+    qs = {"keywords": kw}
+    if phrases:
+        qs["phrases"] = ['"' + q.replace(" ", "") + '"' for q in kw]
     p = subprocess.run([sys.executable, "-c", _LATENCY, str(index), str(rounds)], input=json.dumps(qs),
                        capture_output=True, text=True, env=_env(), cwd=REPO)
     if p.returncode != 0:
@@ -219,7 +221,7 @@ def stage_incremental(args) -> dict:
     # Re-sent copies of articles already indexed (the first ``--skip`` of the source).
     originals = [r for r in itertools.islice(_read(Path(args.source)), 0, args.skip, 97)
                  if len(r.get("body") or "") > 400]
-    before = latency(index, 2)["keywords"] if args.latency else None
+    before = latency(index, 2, phrases=False)["keywords"] if args.latency else None
     runs = []
     resent: list[tuple[str, str]] = []
     work = Path(tempfile.mkdtemp(prefix="inc-", dir=OUT_DIR))
@@ -252,7 +254,7 @@ def stage_incremental(args) -> dict:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     grouped = _check_clusters(index, resent)
-    after = latency(index, 2)["keywords"] if args.latency else None
+    after = latency(index, 2, phrases=False)["keywords"] if args.latency else None
     secs = [r["seconds"] for r in runs]
     return _emit({"stage": "incremental", "index": str(index), "runs": len(runs), "batch": args.batch,
                   "resent_per_run": args.resent, "seconds_max": max(secs), "seconds_median": sorted(secs)[len(secs) // 2],
