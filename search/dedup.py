@@ -28,11 +28,14 @@ Choices:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import struct
+from array import array
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import chain
 from zlib import crc32
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "band_keys",
     "similar",
     "Clusterer",
+    "DiskClusterer",
     "NUM_HASHES",
     "BANDS",
     "DEFAULT_THRESHOLD",
@@ -115,10 +119,14 @@ def _densify(slots: list[int]) -> None:
 
 def band_keys(sig: Signature) -> list[str]:
     """Return the LSH band keys of a signature, e.g. ``"3.1f2e9a0c"`` (none for an empty one)."""
+    return [f"{b:x}.{h:08x}" for b, h in enumerate(_band_hashes(sig))]
+
+
+def _band_hashes(sig: Signature) -> list[int]:
     if not sig:
         return []
-    return [f"{b:x}.{crc32(_BAND_PACK.pack(*sig[b * ROWS:(b + 1) * ROWS])):08x}"
-            for b in range(BANDS)]
+    pack = _BAND_PACK.pack
+    return [crc32(pack(*sig[b * ROWS:(b + 1) * ROWS])) for b in range(BANDS)]
 
 
 def similar(sig_a: Signature, sig_b: Signature) -> float:
@@ -136,7 +144,11 @@ def _required(sig_a: Signature, sig_b: Signature, threshold: float) -> float:
 
 
 class Clusterer:
-    """Assign cluster ids to a stream of articles, in memory for one batch."""
+    """Assign cluster ids to a stream of articles, in memory for one batch.
+
+    For a batch as large as the archive (a rebuild) use :class:`DiskClusterer`: the same
+    decisions, with the per-article state in an on-disk table instead of in this process.
+    """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD):
         self.threshold = threshold
@@ -151,6 +163,18 @@ class Clusterer:
         m = self._members.get(article_id)
         return m[0] if m else None
 
+    # Storage: the batch's articles by id, and the first _BUCKET_CAP ids under each band key.
+    def _bucket(self, key: str) -> Iterable[tuple[str, str, Signature]]:
+        members = self._members
+        return ((other, *members[other]) for other in self._buckets.get(key, ()))
+
+    def _remember(self, article_id: str, cluster: str, sig: Signature, keys: list[str]) -> None:
+        self._members[article_id] = (cluster, sig)
+        for key in keys:
+            bucket = self._buckets[key]
+            if len(bucket) < _BUCKET_CAP:
+                bucket.append(article_id)
+
     def assign(self, article_id: str, sig: Signature,
                candidates: Iterable[tuple[str, str, Signature]] = ()) -> str:
         """Return the cluster id of an article and remember it for later assignments.
@@ -158,31 +182,144 @@ class Clusterer:
         ``candidates`` are ``(id, cluster, signature)`` triples found in an existing index
         through :func:`band_keys`; they are compared like the articles of this batch.
         """
-        if article_id in self._members:
-            return self._members[article_id][0]
+        known = self.cluster_of(article_id)
+        if known is not None:
+            return known
         keys = band_keys(sig)
+        batch = (m for key in keys for m in self._bucket(key))
+        cluster = self._best(article_id, sig, chain(batch, candidates))
+        self._remember(article_id, cluster, sig, keys)
+        return cluster
+
+    def _best(self, article_id: str, sig: Signature, others: Iterable[tuple[str, str, Signature]]) -> str:
+        """The cluster of the most similar other article above the threshold (first on ties)."""
         best_cluster, best_score = None, -1.0
         seen: set[str] = {article_id}
-        for key in keys:
-            for other in self._buckets.get(key, ()):
-                if other in seen:
-                    continue
-                seen.add(other)
-                cl, osig = self._members[other]
-                s = similar(sig, osig)
-                if s >= _required(sig, osig, self.threshold) and s > best_score:
-                    best_cluster, best_score = cl, s
-        for other, cl, osig in candidates:
+        for other, cl, osig in others:
             if other in seen:
                 continue
             seen.add(other)
             s = similar(sig, osig)
             if s >= _required(sig, osig, self.threshold) and s > best_score:
                 best_cluster, best_score = cl, s
-        cluster = best_cluster or article_id
-        self._members[article_id] = (cluster, sig)
-        for key in keys:
-            bucket = self._buckets[key]
-            if len(bucket) < _BUCKET_CAP:
-                bucket.append(article_id)
+        return best_cluster or article_id
+
+
+class DiskClusterer(Clusterer):
+    """A :class:`Clusterer` whose per-article state lives in an SQLite file, not in memory.
+
+    A rebuild clusters the whole archive as one batch; held in dicts, the signatures and
+    band buckets grew by ~3 KB an article (1 GB at 362k). Here each article is one row
+    (id, cluster, packed signature) and each band key one row per member (the first
+    ``_BUCKET_CAP`` members are read back, as the in-memory buckets keep), with a bounded
+    page cache; SQLite reads through the OS page cache, so the process stays flat.
+    The file is scratch state for one run: :meth:`close` removes it.
+    """
+
+    CACHE_KIB = 32 * 1024  # SQLite's own page cache (the OS caches the rest of the file)
+
+    def __init__(self, path: str, threshold: float = DEFAULT_THRESHOLD):
+        import sqlite3
+
+        super().__init__(threshold)
+        self.path = path
+        for suffix in ("", "-journal"):
+            try:
+                os.unlink(path + suffix)
+            except FileNotFoundError:
+                pass
+        # Scratch data, rebuilt by the next run if lost: no journal, no fsync.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.executescript(f"""
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            PRAGMA temp_store = FILE;
+            PRAGMA cache_size = -{self.CACHE_KIB};
+            CREATE TABLE member (doc INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+                                 cluster TEXT NOT NULL, sig BLOB NOT NULL);
+            CREATE TABLE band (key INTEGER NOT NULL, doc INTEGER NOT NULL,
+                               PRIMARY KEY (key, doc)) WITHOUT ROWID;
+            BEGIN;
+        """)
+        self._n = 0
+        self._absent: str | None = None
+
+    def __len__(self) -> int:
+        return self._n
+
+    def cluster_of(self, article_id: str) -> str | None:
+        """Return the cluster id assigned to an article of this batch, or None."""
+        row = self._db.execute("SELECT cluster FROM member WHERE id = ?", (article_id,)).fetchone()
+        # The indexer asks before it assigns: remember the miss so assign() need not ask again.
+        self._absent = None if row else article_id
+        return row[0] if row else None
+
+    def _bucket(self, key: str) -> Iterable[tuple[str, str, Signature]]:
+        return self._fetch([doc for _, doc in self._db.execute(
+            "SELECT key, doc FROM band WHERE key = ?", (_band_int(key),))])
+
+    def _fetch(self, docs: list[int]) -> list[tuple[str, str, Signature]]:
+        if not docs:
+            return []
+        rows = self._db.execute(
+            f"SELECT id, cluster, sig FROM member WHERE doc IN ({','.join('?' * len(docs))}) ORDER BY doc",
+            docs).fetchall()
+        return [(i, cl, _unpack(blob)) for i, cl, blob in rows]
+
+    def assign(self, article_id: str, sig: Signature,
+               candidates: Iterable[tuple[str, str, Signature]] = ()) -> str:
+        """Return the cluster id of an article and remember it (as :meth:`Clusterer.assign`)."""
+        if article_id != self._absent:
+            known = self.cluster_of(article_id)
+            if known is not None:
+                return known
+        self._absent = None
+        ints = [(b << 32) | h for b, h in enumerate(_band_hashes(sig))]
+        # One read for all 16 bands. Buckets never pass _BUCKET_CAP (see below), so this
+        # returns at most 16 × 500 rows, in (key, doc) order.
+        size: dict[int, int] = {}
+        docs: list[int] = []
+        if ints:
+            for key, doc in self._db.execute(
+                    f"SELECT key, doc FROM band WHERE key IN ({','.join('?' * len(ints))})", ints):
+                size[key] = size.get(key, 0) + 1
+                docs.append(doc)
+        cluster = self._best(article_id, sig, chain(self._fetch(sorted(set(docs))), candidates))
+        doc = self._n
+        self._n += 1
+        db = self._db
+        db.execute("INSERT INTO member VALUES (?, ?, ?, ?)", (doc, article_id, cluster, _pack(sig)))
+        # A full bucket takes no more members: the in-memory buckets' first-500 rule.
+        db.executemany("INSERT OR IGNORE INTO band VALUES (?, ?)",
+                       [(k, doc) for k in ints if size.get(k, 0) < _BUCKET_CAP])
+        if self._n % 20_000 == 0:  # bound the uncommitted state
+            db.execute("COMMIT")
+            db.execute("BEGIN")
         return cluster
+
+    def close(self) -> None:
+        """Drop the table file."""
+        try:
+            self._db.close()
+        finally:
+            for suffix in ("", "-journal"):
+                try:
+                    os.unlink(self.path + suffix)
+                except FileNotFoundError:
+                    pass
+
+
+def _band_int(key: str) -> int:
+    """``"3.1f2e9a0c"`` as one integer (band number above the 32-bit hash)."""
+    band, h = key.split(".", 1)
+    return (int(band, 16) << 32) | int(h, 16)
+
+
+def _pack(sig: Signature) -> bytes:
+    return array("I", sig).tobytes()
+
+
+def _unpack(blob: bytes) -> Signature:
+    a = array("I")
+    a.frombytes(blob)
+    return tuple(a)

@@ -38,6 +38,7 @@ from whoosh.index import TOC, FileIndex
 from whoosh.searching import Searcher
 
 from . import budget as _budget
+from . import sidecar
 from .chars import CharIndex
 from .errors import BadQuery, IndexMissing, NotFound, XunwenError
 from .highlight import highlight_html, snippet_html
@@ -197,6 +198,8 @@ class _Columns:
 
     def value_mask(self, codes: np.ndarray, table: list[Any], wanted: tuple[str, ...]) -> np.ndarray:
         """Documents whose column value is one of ``wanted``."""
+        if hasattr(table, "codes_of"):  # a memory-mapped table (search.sidecar.Strings)
+            return np.isin(codes, table.codes_of(wanted))
         wanted_set = set(wanted)
         want = [i for i, v in enumerate(table) if v in wanted_set]
         return np.isin(codes, want)
@@ -572,7 +575,12 @@ class SearchEngine:
         return out
 
     def _columns(self, snap: _Snapshot, searcher) -> _Columns:
+        # Each cache maps the commit's sidecar (search.sidecar) when the writer left one, and is
+        # built from the index otherwise (per segment, reusing unchanged segments' work).
         def build(reader: Any) -> _Columns:
+            got = sidecar.load_columns(snap.gen, snap.key[1], reader)
+            if got is not None:
+                return got
             parts = self._per_segment(snap, reader, "columns",
                                       lambda leaf: {c: list(leaf.column_reader(c)) for c in COLUMNS})
             return _Columns(None, {c: [v for p in parts for v in p[c]] for c in COLUMNS})
@@ -580,10 +588,15 @@ class SearchEngine:
         return self._cached(snap, "columns", build, searcher)
 
     def _postings(self, snap: _Snapshot, searcher) -> Postings:
-        return self._cached(snap, "postings", Postings, searcher)
+        return self._cached(
+            snap, "postings", lambda r: Postings(r, opened=sidecar.load_postings(snap.gen, snap.key[1], r)),
+            searcher)
 
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
         def build(reader: Any) -> Lexicon:
+            got = sidecar.load_lexicon(snap.gen, snap.key[1], reader)
+            if got is not None:
+                return got
             return Lexicon(reader, self._per_segment(snap, reader, "words", Lexicon.words_of))
 
         return self._cached(snap, "lexicon", build, searcher)

@@ -40,18 +40,25 @@ class Postings:
     thread's own reader of the same snapshot (Whoosh readers are not thread-safe).
     """
 
-    def __init__(self, reader: Any, max_bytes: int = 128 << 20):
-        leaves = list(reader.leaf_readers())
+    def __init__(self, reader: Any, max_bytes: int = 128 << 20,
+                 opened: tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]] | None = None):
+        """``opened``: the live mask, field lengths and averages read from the commit's
+        sidecar (search.sidecar), instead of walking every document."""
         self.n = reader.doc_count_all()
-        live = np.ones(self.n, dtype=bool)
-        for leaf, base in leaves:
-            if leaf.has_deletions():
-                for d in range(leaf.doc_count_all()):
-                    if leaf.is_deleted(d):
-                        live[base + d] = False
-        self.live = live
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
+        if opened is not None:
+            self.live = opened[0]
+            self._lengths.update(opened[1])
+            self._avg.update(opened[2])
+        else:
+            live = np.ones(self.n, dtype=bool)
+            for leaf, base in reader.leaf_readers():
+                if leaf.has_deletions():
+                    for d in range(leaf.doc_count_all()):
+                        if leaf.is_deleted(d):
+                            live[base + d] = False
+            self.live = live
         self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._max_bytes = max_bytes
         self._bytes = 0

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import CORPUS
 from search import dedup
 from search.normalize import fold_text
 
-SAMPLE = (Path(__file__).resolve().parents[2] / "shared" / "corpus"
-          / "news_articles_sample2k.jsonl.gz")
+SAMPLE = CORPUS / "news_articles_sample2k.jsonl.gz"
 TEMPLATE_TITLE = "国家卫生健康委通报最新疫情"
 
 
@@ -125,3 +125,35 @@ def test_short_template_items_need_near_identity():
     c.assign("a", sig(a))
     assert c.assign("b", sig(b)) == "b"
     assert c.assign("a-copy", sig(a + "（完）")) == "a"
+
+
+def test_disk_clusterer_decides_like_the_in_memory_one(records, story, tmp_path):
+    """The on-disk table (rebuilds) gives the same clusters as the dicts, copies included."""
+    batch = [(r["id"], sig(r["body"])) for r in records]
+    batch += [(f"copy-{i}", sig(story["body"] + "\n【编辑:张三】" * i)) for i in range(1, 4)]
+    mem = dedup.Clusterer()
+    path = tmp_path / "dedup.sqlite"
+    disk = dedup.DiskClusterer(str(path))
+    got_mem = [mem.assign(i, s) for i, s in batch]
+    got_disk = [disk.assign(i, s) for i, s in batch]
+    assert got_disk == got_mem
+    assert len(disk) == len(batch)
+    assert {got_disk[-1], got_disk[-2], got_disk[-3]} == {story["id"]}
+    assert disk.cluster_of("copy-2") == story["id"] and disk.cluster_of("nope") is None
+    assert disk.assign("copy-2", sig("另一篇")) == story["id"]  # an id keeps its first decision
+    assert path.exists()
+    disk.close()
+    assert not path.exists()
+
+
+def test_disk_clusterer_reads_at_most_the_bucket_cap(tmp_path):
+    """A band key shared by many articles is compared against its first _BUCKET_CAP members only."""
+    disk = dedup.DiskClusterer(str(tmp_path / "d.sqlite"))
+    mem = dedup.Clusterer()
+    body = "".join(chr(0x4E00 + i) for i in range(40))
+    for i in range(dedup._BUCKET_CAP + 20):  # all identical: every band key is one bucket
+        s = sig(body)
+        assert disk.assign(f"a{i}", s) == mem.assign(f"a{i}", s) == "a0"
+    key = dedup.band_keys(sig(body))[0]
+    assert len(list(disk._bucket(key))) == dedup._BUCKET_CAP
+    disk.close()

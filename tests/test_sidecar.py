@@ -1,0 +1,144 @@
+"""The open-time sidecar (search.sidecar): written per commit, mapped at open, same answers."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import corpus, write_jsonl
+
+from search import SearchEngine, SearchRequest, sidecar
+from search.engine import Lexicon, _Columns
+from search.indexer import current_generation, delete_articles, open_current, reindex
+
+N = 600
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
+        recs = [json.loads(line) for line in itertools.islice(f, N)]
+    # Two re-sent copies of one story, so the cluster column has a multi-member cluster.
+    story = next(r for r in recs if len(r["body"]) > 600)
+    for k in (1, 2):
+        recs.append({**story, "id": f"{story['id']}-resent{k}", "body": story["body"] + "\n（完）" * k})
+    return recs
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, records: list[dict]) -> Path:
+    tmp = tmp_path_factory.mktemp("sidecar")
+    src = tmp / "in.jsonl"
+    write_jsonl(src, records)
+    ix = tmp / "ix"
+    summary = reindex([src], ix, rebuild=True, procs=1)
+    assert summary.indexed == len(records)
+    return ix
+
+
+@pytest.fixture()
+def index_dir(tmp_path: Path, built: Path) -> Path:
+    """A private copy of the built index (tests change or damage it)."""
+    return Path(shutil.copytree(built, tmp_path / "ix"))
+
+
+def _toc(ix: Path) -> int:
+    w, gen = open_current(ix)
+    with w.reader() as r:
+        return r.generation()
+
+
+def _answers(ix: Path, requests: list[SearchRequest]) -> list[dict]:
+    eng = SearchEngine(ix)
+    out = []
+    for req in requests:
+        d = eng.search(req).to_dict()
+        d.pop("took_ms")
+        out.append(d)
+    return out
+
+
+def _requests(records: list[dict]) -> list[SearchRequest]:
+    src = records[0]["source"]
+    story = records[-1]["id"].rsplit("-resent", 1)[0]
+    return [
+        SearchRequest(q="经济"), SearchRequest(q="发展 合作", sort="newest"),
+        SearchRequest(q='"新闻联播"'), SearchRequest(q="北京", source=(src,)),
+        SearchRequest(q="", sort="newest", size=20), SearchRequest(q="会议", date_from="2023-01-01"),
+        SearchRequest(q="", cluster=story), SearchRequest(q="学生", collapse=False),
+        SearchRequest(q="发展", region=("北京",)),
+    ]
+
+
+def test_written_per_commit_and_answers_like_a_build(index_dir: Path, records: list[dict]) -> None:
+    gen = current_generation(index_dir)
+    d = sidecar.directory(gen, _toc(index_dir))
+    assert (d / "meta.json").is_file() and (d / "live.npy").is_file()
+    reqs = _requests(records)
+    mapped = _answers(index_dir, reqs)
+    assert any(a["total"] > 0 for a in mapped)
+    assert next(a for a, r in zip(mapped, reqs) if r.cluster)["total"] == 3  # the story and its copies
+    shutil.rmtree(d)  # no sidecar: every cache is built from the index, as before
+    assert _answers(index_dir, reqs) == mapped
+
+
+def test_mapped_objects_equal_built_ones(index_dir: Path) -> None:
+    ix, gen = open_current(index_dir)
+    with ix.reader() as r:
+        toc = r.generation()
+        built, mapped = _Columns(r), sidecar.load_columns(gen, toc, r)
+        lex, mlex = Lexicon(r), sidecar.load_lexicon(gen, toc, r)
+        live, lengths, avg = sidecar.load_postings(gen, toc, r)
+        assert isinstance(mapped.cluster, np.memmap) and isinstance(live, np.memmap)
+    for name in ("published", "month", "source", "category", "cluster", "region_docs", "region_codes"):
+        assert np.array_equal(getattr(built, name), getattr(mapped, name)), name
+    for name in ("months", "sources", "categories", "regions"):
+        assert getattr(built, name) == getattr(mapped, name), name
+    assert list(mapped.clusters) == built.clusters and mapped.clusters[-1] == built.clusters[-1]
+    assert len(mapped.clusters) == len(built.clusters)
+    assert mlex.sites() == lex.sites() and mlex.sources() == lex.sources()
+    words = [w for ws in itertools.islice(lex._by_char.values(), 0, None, 50) for w in ws[:3]]
+    assert len(words) > 50
+    for w in words + ["中", "国", "不存在的词语"]:
+        assert mlex.containing(w) == lex.containing(w), w
+        assert mlex.holding(w, 5) == lex.holding(w, 5), w
+    assert live.all() and set(lengths) == {"title", "body"} and avg["body"] > 10
+
+
+def test_delete_writes_the_next_commit_and_prunes_old_ones(index_dir: Path, records: list[dict]) -> None:
+    gen = current_generation(index_dir)
+    first = _toc(index_dir)
+    gone = [records[0]["id"], records[1]["id"]]
+    assert delete_articles(gone[:1], index_dir) == []
+    assert delete_articles(gone[1:], index_dir) == []
+    toc = _toc(index_dir)
+    assert toc == first + 2
+    present = sorted(p.name for p in gen.glob(f"{sidecar.PREFIX}*"))
+    assert present == [f"{sidecar.PREFIX}{first + 1}", f"{sidecar.PREFIX}{toc}"]
+    ix, _ = open_current(index_dir)
+    with ix.reader() as r:
+        live, _, _ = sidecar.load_postings(gen, toc, r)
+    assert int((~np.asarray(live)).sum()) == 2
+    eng = SearchEngine(index_dir)
+    page = eng.search(SearchRequest(q=records[0]["title"][:12], collapse=False, size=100))
+    assert records[0]["id"] not in [h.id for h in page.hits]
+
+
+def test_a_sidecar_of_another_commit_is_ignored(index_dir: Path, records: list[dict]) -> None:
+    gen = current_generation(index_dir)
+    d = sidecar.directory(gen, _toc(index_dir))
+    reqs = _requests(records)
+    want = _answers(index_dir, reqs)
+    meta = json.loads((d / "meta.json").read_text("utf-8"))
+    meta["docs"] += 1  # as if it described another commit
+    (d / "meta.json").write_text(json.dumps(meta), "utf-8")
+    np.save(d / "col_published.npy", np.zeros(3, dtype=np.int64))
+    ix, _ = open_current(index_dir)
+    with ix.reader() as r:
+        assert sidecar.load_columns(gen, _toc(index_dir), r) is None
+    assert _answers(index_dir, reqs) == want
