@@ -102,7 +102,7 @@ def test_mapped_objects_equal_built_ones(index_dir: Path) -> None:
     assert list(mapped.clusters) == built.clusters and mapped.clusters[-1] == built.clusters[-1]
     assert len(mapped.clusters) == len(built.clusters)
     assert mlex.sites() == lex.sites() and mlex.sources() == lex.sources()
-    words = [w for ws in itertools.islice(lex._by_char.values(), 0, None, 50) for w in ws[:3]]
+    words = [w for ws in itertools.islice(lex._parts[0].values(), 0, None, 50) for w in ws[:3]]
     assert len(words) > 50
     for w in words + ["中", "国", "不存在的词语"]:
         assert mlex.containing(w) == lex.containing(w), w
