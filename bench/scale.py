@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT_DIR, REPO, dir_size, machine, percentiles, read_queries  # noqa: E402
+from common import OUT_DIR, REPO, machine, percentiles, read_queries  # noqa: E402
 from ingest import run_child  # noqa: E402
 
 RESULTS = OUT_DIR / "scale.jsonl"

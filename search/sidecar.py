@@ -249,15 +249,24 @@ def _map(d: Path, name: str) -> np.ndarray:
     return np.load(d / f"{name}.npy", mmap_mode="r")
 
 
-def load_columns(gen: Path, toc: int, reader: Any) -> Any:
-    """Return the engine's columns of commit ``toc`` from its sidecar, or None."""
-    from .engine import _Columns
-
+def _load(gen: Path, toc: int, reader: Any, what: str, build: Any) -> Any:
+    """Open commit ``toc``'s sidecar and ``build(dir, meta)`` from it; None when it cannot."""
     got = _open(Path(gen), toc, reader.doc_count_all())
     if got is None:
         return None
     d, meta = got
     try:
+        return build(d, meta)
+    except (OSError, ValueError, KeyError):
+        log.warning("sidecar %s is incomplete; building the %s from the index", d, what, exc_info=True)
+        return None
+
+
+def load_columns(gen: Path, toc: int, reader: Any) -> Any:
+    """Return the engine's columns of commit ``toc`` from its sidecar, or None."""
+    from .engine import _Columns
+
+    def build(d: Path, meta: dict[str, Any]) -> Any:
         cols = _Columns.__new__(_Columns)
         cols.published = _map(d, "col_published")
         cols.month, cols.months = _map(d, "col_month"), meta["months"]
@@ -269,42 +278,32 @@ def load_columns(gen: Path, toc: int, reader: Any) -> Any:
         cols.region_codes = _map(d, "region_codes")
         cols.regions = meta["regions"]
         cols._region_index = {r: i for i, r in enumerate(cols.regions)}
-    except (OSError, ValueError, KeyError):
-        log.warning("sidecar %s is incomplete; building the columns from the index", d, exc_info=True)
-        return None
-    return cols
+        return cols
+
+    return _load(gen, toc, reader, "columns", build)
 
 
 def load_lexicon(gen: Path, toc: int, reader: Any) -> Any:
     """Return the engine's lexicon of commit ``toc`` from its sidecar, or None."""
     from .engine import Lexicon
 
-    got = _open(Path(gen), toc, reader.doc_count_all())
-    if got is None:
-        return None
-    d, meta = got
-    try:
+    def build(d: Path, meta: dict[str, Any]) -> Any:
         lex = Lexicon.__new__(Lexicon)
         lex._by_char = LazyByChar(_map(d, "lex_chars"), _map(d, "lex_off"), _map(d, "lex_blob"))
         lex._parts = []  # everything is in the sidecar
         lex._sites = meta["sites"]
         lex._sources = [tuple(x) for x in meta["source_labels"]]
         lex._cache = {}
-    except (OSError, ValueError, KeyError):
-        log.warning("sidecar %s is incomplete; building the lexicon from the index", d, exc_info=True)
-        return None
-    return lex
+        return lex
+
+    return _load(gen, toc, reader, "lexicon", build)
 
 
 def load_postings(gen: Path, toc: int, reader: Any) -> tuple[np.ndarray, dict, dict] | None:
     """Return (live mask, field lengths, average lengths) of commit ``toc``, or None."""
-    got = _open(Path(gen), toc, reader.doc_count_all())
-    if got is None:
-        return None
-    d, meta = got
-    try:
+
+    def build(d: Path, meta: dict[str, Any]) -> tuple[np.ndarray, dict, dict]:
         lengths = {f: _map(d, f"len_{f}") for f in LENGTH_FIELDS}
         return _map(d, "live"), lengths, {f: float(meta["avg"][f]) for f in LENGTH_FIELDS}
-    except (OSError, ValueError, KeyError):
-        log.warning("sidecar %s is incomplete; reading lengths from the index", d, exc_info=True)
-        return None
+
+    return _load(gen, toc, reader, "field lengths", build)
