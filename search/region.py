@@ -269,12 +269,20 @@ class _Gazetteer:
         # code → the codes from it up to its province (for under()), and its province.
         self.chain: dict[str, frozenset[str]] = {c: frozenset(u.code for u in self.path(c)) for c in self.units}
         self.province: dict[str, str] = {c: self.path(c)[0].code for c in self.units}
-        # A blocker matters only when it holds a name (the matcher takes the longest word).
-        blockers = [b for b in _BLOCKERS + _AGENCIES if any(n in b for n in self.meanings if len(n) <= len(b))]
-        words = list(self.meanings) + blockers
-        firsts = "".join(sorted({w[0] for w in words}))
-        # The leading charset lets sre skip positions that cannot start a name.
-        self.matcher = re.compile(f"(?=[{re.escape(firsts)}])" + _trie_regex(words))
+        self._matcher: re.Pattern[str] | None = None
+
+    @property
+    def matcher(self) -> re.Pattern[str]:
+        """The compiled matcher over every name (built on first use: a process that only
+        searches needs the names and the hierarchy, not the matcher; ~0.3 s saved at start)."""
+        if self._matcher is None:
+            # A blocker matters only when it holds a name (the matcher takes the longest word).
+            blockers = [b for b in _BLOCKERS + _AGENCIES if any(n in b for n in self.meanings if len(n) <= len(b))]
+            words = list(self.meanings) + blockers
+            firsts = "".join(sorted({w[0] for w in words}))
+            # The leading charset lets sre skip positions that cannot start a name.
+            self._matcher = re.compile(f"(?=[{re.escape(firsts)}])" + _trie_regex(words))
+        return self._matcher
 
     def path(self, code: str) -> tuple[Unit, ...]:
         """Return units from the province down to ``code``."""
