@@ -129,7 +129,7 @@ def test_engine_raises_nothing_but_badquery(index_dir, q) -> None:
         page = engine.search(SearchRequest(q=q))
     except BadQuery:
         return
-    assert page.total >= len(page.hits)
+    assert page.total + page.total_relaxed >= len(page.hits)  # looser matches follow a short list
 
 
 _ENGINES: dict[Path, SearchEngine] = {}
