@@ -851,7 +851,8 @@ def _write_all(articles: Iterable[Article], root: Path, gen: Path | None, target
                 writer.commit(mergetype=tiered_merge)
                 state["committed"] = not fresh  # a fresh generation counts once it is swapped in
                 pairs.save(target)
-                sidecar.write(target)
+                if summary.indexed or not fresh:  # an empty rebuild is dropped below
+                    sidecar.write(target)
             except BaseException:
                 if fresh:  # a failed rebuild (a writer worker died, a full disk) leaves no generation behind
                     shutil.rmtree(target, ignore_errors=True)
