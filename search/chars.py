@@ -454,7 +454,8 @@ class SegmentChars:
 
 _open_lock = threading.Lock()
 _open: OrderedDict[tuple[str, str], SegmentChars] = OrderedDict()
-_OPEN_MAX = 256
+_OPEN_MAX = 32  # opened segments kept for later snapshots (an evicted one is simply mapped again;
+# a kept one holds its files' disk space after a merge deleted them, so keep this small)
 
 
 def open_segment(folder: Path, segid: str, rebuild: Callable[[], Iterable[tuple[str, str]]]) -> SegmentChars:
