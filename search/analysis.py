@@ -34,7 +34,6 @@ __all__ = [
     "Tok",
     "analyze",
     "analyze_folded",
-    "index_terms",
     "term_positions",
     "token_terms",
     "tokens",
@@ -254,11 +253,6 @@ def analyze_folded(f: Folded, mode: str = "search") -> list[Tok]:
             if mode == "search":
                 out.extend(Tok(p, pos, ds, de) for p in t[1:])
     return out
-
-
-def index_terms(text: str) -> list[tuple[str, int]]:
-    """Return ``(term, position)`` pairs of display text, as the index holds them."""
-    return [(t, p) for t, pl in term_positions(fold(text).text).items() for p in pl]
 
 
 def analyze(text: str, mode: str = "search") -> list[Tok]:
