@@ -668,28 +668,30 @@ class SearchEngine:
         plain, parsed = parsed, expand_query(parsed, lambda: self._lexicon(snap, s), s.reader())[0]  # aliases, pinyin
         if (parsed.groups or parsed.excluded) and self._postings_to_read(parsed, s.reader(), post) > EXPENSIVE_READS * post.n:
             budget.expensive()  # queue before spending CPU, not after
+        # The documents the filters keep (live ones): a query of one part then scores only
+        # its strict matches among them when those fill a page (query.compile_query).
+        within = self._filter(post.live, req, cols, post.n)
         if parsed.groups or parsed.excluded:
             if lexicon is None:  # the expansion gave words to a query that had none
                 lexicon, chars = self._lexicon(snap, s), self._chars(snap, s)
             try:
-                plan = compile_query(parsed, s, lexicon, post, chars)
+                plan = compile_query(parsed, s, lexicon, post, chars, within, req.size)
             except BadQuery:
                 if parsed is plain:
                     raise
                 # the alternatives took it over the budget: answer without them
                 log.warning("query %r over the budget with its aliases/pinyin: searched without them", req.q[:80])
                 parsed = plain
-                plan = compile_query(parsed, s, lexicon, post, chars)
+                plan = compile_query(parsed, s, lexicon, post, chars, within, req.size)
         else:
             plan = Plan(parsed)
-        mask = post.live.copy() if plan.mask is None else plan.mask & post.live
-        mask = self._filter(mask, req, cols, post.n)
+        mask = within.copy() if plan.mask is None else plan.mask & within
         total = int(np.count_nonzero(mask))
         # Strict first: the articles holding every word. Only when they are fewer than a page
         # do looser matches (most of the words) follow, after all of them, counted apart.
         extra = None
         if plan.relaxed is not None and total < req.size:
-            extra = self._filter(plan.relaxed & post.live, req, cols, post.n) & ~mask
+            extra = plan.relaxed & within & ~mask
             if not extra.any():
                 extra = None
         total_relaxed = int(np.count_nonzero(extra)) if extra is not None else 0

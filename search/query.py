@@ -215,6 +215,9 @@ class _Compiler:
         self.ql_words: dict[str, int] = {}
         self.ql_text = ""
         self.words_used = 0
+        # Set by compile_query when only strict matches can be shown: the documents to score.
+        self.cand: np.ndarray | None = None
+        self._strict_seen: dict[tuple[Any, ...], tuple[np.ndarray, dict[str, np.ndarray]]] = {}
 
     def check_budget(self) -> None:
         """Refuse a query whose matching has already taken longer than the budget."""
@@ -244,15 +247,43 @@ class _Compiler:
             return self.terms_mask([w], fields)
         return self.chars.mask(w, self.check_budget, title_only=fields == ("title",))
 
+    @staticmethod
+    def _content(words: list[str]) -> list[int]:
+        """Indexes of the words a part requires: function words and lone characters (often
+        half a word: the end of a half-typed headline) only when it has nothing else."""
+        return [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1] \
+            or [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
+
+    def strict_mask(self, part: Part, words: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The documents holding a text part strictly (a phrase exactly, or every content word
+        as text), and each content word's holders; computed once per compile."""
+        fields = ("title",) if part.field == "title" else ("title", "body")
+        key = (part.text, part.phrase, fields, tuple(words))
+        got = self._strict_seen.get(key)
+        if got is None:
+            if part.phrase:
+                # The exact text, found by the positions of its characters (search.chars):
+                # whatever the segmentation of the article or of the phrase.
+                got = self.chars.mask(part.text, self.check_budget, title_only=fields == ("title",)), {}
+            else:
+                got = self._strict([words[i] for i in self._content(words)], fields)
+            self._strict_seen[key] = got
+        return got
+
     # -- words
     def word(self, w: str, fields: tuple[str, ...], expand: bool = True,
-             split: bool = True) -> tuple[np.ndarray, np.ndarray]:
+             split: bool = True, cand: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray]:
         """Score one word: its best reading per field (itself, a longer word holding it, all of
         its sub-words unless ``split`` is false), summed over fields; and the documents where
-        one of those readings is indexed (a loose match: sub-words may stand apart)."""
+        one of those readings is indexed (a loose match: sub-words may stand apart).
+
+        With ``cand`` (ascending document numbers) only those documents are scored, each
+        looked up in the readings' postings, and no loose match set is made (None)."""
         self.check_budget()
         longer = self.lex.containing(w) if expand and w not in STOPWORDS else []
         parts = sub_words(w) if split else ()
+        if cand is not None:
+            return None, self._word_at(w, longer, parts, fields, cand)
         mask = np.zeros(self.n, dtype=bool)
         total = np.zeros(self.n, dtype=np.float32)
         for f in fields:
@@ -278,6 +309,31 @@ class _Compiler:
                     total += SUBWORD_SUM * part_sum
             total += best
         return mask, total
+
+    def _word_at(self, w: str, longer: list[str], parts: tuple[str, ...], fields: tuple[str, ...],
+                 cand: np.ndarray) -> np.ndarray:
+        """:meth:`word`'s scores at the candidates only (the same arithmetic per document)."""
+        c = len(cand)
+        total = np.zeros(c, dtype=np.float32)
+        for f in fields:
+            best = np.zeros(c, dtype=np.float32)
+            for term, boost in [(w, 1.0)] + [(x, 0.5) for x in longer]:
+                sc, held = self.p.bm25_at(f, term, self.r, cand, boost)
+                best[held] = np.maximum(best[held], sc[held])
+            if len(parts) > 1:
+                both = np.ones(c, dtype=bool)
+                part_sum = np.zeros(c, dtype=np.float32)
+                for pt in parts:
+                    sc, held = self.p.bm25_at(f, pt, self.r, cand)
+                    both &= held
+                    part_sum[held] += sc[held]
+                best = np.maximum(best, np.where(both, 0.4 * part_sum, 0.0))
+                if SUBWORD_SUM:
+                    total += SUBWORD_SUM * part_sum
+            total += best
+        out = np.zeros(self.n, dtype=np.float32)
+        out[cand] = total
+        return out
 
     def _text_bonus(self, held: np.ndarray, score: np.ndarray) -> None:
         """Give documents that hold a text only as characters (no indexed word scored it) half
@@ -314,23 +370,20 @@ class _Compiler:
         # (珙 → 珙县); inside a longer part they would drown it in unrelated words.
         # A word no article holds as a word is looked for across word boundaries in a short
         # part (研究生 in 研究|生命); in a long one (a summary) its absence is expected.
-        scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1) for w in words]
+        mask, held = self.strict_mask(part, words)
+        cand = self.cand  # set when only strict matches are shown: score those only
+        scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1, cand=cand) for w in words]
         score = np.sum([sc for _, sc in scored], axis=0, dtype=np.float32)
         if part.phrase:
-            # The exact text, found by the positions of its characters (search.chars): whatever
-            # the segmentation of the article or of the phrase.
-            mask = self.chars.mask(part.text, self.check_budget, title_only=fields == ("title",))
             self._text_bonus(mask, score)
             if not part.negate:  # marked as one run (its words are not marked apart)
                 self.highlight.append(re.sub(r"\s+", "", fold_text(part.text)))
             return mask, mask, score
-        # Function words and lone characters (often half a word: the end of a half-typed
-        # headline) are not required when the part has other words; they still score.
-        content = [i for i, w in enumerate(words) if w not in STOPWORDS and len(w) > 1] \
-            or [i for i, w in enumerate(words) if w not in STOPWORDS] or list(range(len(words)))
+        # Function words and lone characters are not required when the part has other
+        # words (they still score). Strict: every content word, as a word or as characters
+        # (what the totals count).
+        content = self._content(words)
         needed = [words[i] for i in content]
-        # Strict: every content word, as a word or as characters (what the totals count).
-        mask, held = self._strict(needed, fields)
         for i in content:
             if words[i] in held:
                 self._text_bonus(held[words[i]], scored[i][1])
@@ -338,10 +391,13 @@ class _Compiler:
             self.highlight.extend(dict.fromkeys(needed))
         # Relaxed (shown after every strict match, when those are fewer than a page): most of
         # the words, as indexed words or their readings.
-        counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
-        if len(content) >= LONG_PART:
+        if cand is not None:  # a page of strict matches or more: no looser match is shown
+            relaxed = mask
+        elif len(content) >= LONG_PART:
+            counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
             relaxed = self._information_share(counts, needed, [scored[i][0] for i in content], fields)
         else:
+            counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
             relaxed = counts >= required_count(len(content), relaxed=True)
         relaxed = relaxed | mask
         if not part.negate:
@@ -407,13 +463,35 @@ class _Compiler:
 
 
 def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any, postings: Postings | None = None,
-                  chars: CharIndex | None = None) -> Plan:
-    """Turn a parsed query into a match mask and BM25F scores over one searcher's snapshot."""
+                  chars: CharIndex | None = None, within: np.ndarray | None = None,
+                  min_strict: int = 0) -> Plan:
+    """Turn a parsed query into a match mask and BM25F scores over one searcher's snapshot.
+
+    ``within`` (the documents the caller keeps: live, its filters) and ``min_strict`` (its
+    page end) let a query of one text part score only its strict matches inside ``within``
+    when there are at least ``min_strict`` of them: the caller then shows no looser match,
+    and the scores of the documents it ranks are the same as without. Elsewhere the scores
+    are not computed (0) and ``relaxed`` is None."""
     if postings is None:
         postings = Postings(searcher.reader())
     if chars is None:
         chars = CharIndex.of_reader(searcher.reader())
     c = _Compiler(searcher, lexicon, postings, chars)
+    if (within is not None and not parsed.excluded
+            and all(len(g) == 1 and g[0].field in (None, "title") and not g[0].negate for g in parsed.groups)):
+        # Text parts ANDed: the strict matches are known before any scoring. With a page of
+        # them no looser match is shown, so only they are scored (each looked up in the
+        # postings of the query's words instead of scoring every holder of a common word).
+        strict, used = within.copy(), 0
+        for (p,) in parsed.groups:
+            words = query_words(p.text)[: MAX_WORDS - used]
+            if words:  # as text_part counts them
+                used += len(words)
+                strict &= c.strict_mask(p, words)[0]
+                if not strict.any():
+                    break
+        if int(np.count_nonzero(strict)) >= max(1, min_strict):
+            c.cand = np.flatnonzero(strict)
     mask: np.ndarray | None = None
     relaxed: np.ndarray | None = None
     score: np.ndarray | None = None

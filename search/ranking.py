@@ -176,6 +176,28 @@ class Postings:
         norm = K1 * (1.0 - B + B * dl / self.avg_length(field, reader))
         return ids, (boost * idf) * (w * (K1 + 1.0)) / (w + norm)
 
+    def bm25_at(self, field: str, text: str, reader: Any, docs: np.ndarray, boost: float = 1.0
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (BM25 score, held) of a term at the ascending documents ``docs`` only.
+
+        The same per-document arithmetic as :meth:`bm25`, but a lookup of each document in
+        the term's postings (binary search) instead of a pass over all of them: a query whose
+        matches are few does not score every article holding one of its common words."""
+        ids, w = self.term(field, text, reader)
+        out = np.zeros(len(docs), dtype=np.float32)
+        if not len(ids) or not len(docs):
+            return out, np.zeros(len(docs), dtype=bool)
+        pos = np.searchsorted(ids, docs)
+        np.minimum(pos, len(ids) - 1, out=pos)
+        held = ids[pos] == docs
+        df = len(ids)
+        idf = log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+        wh = w[pos[held]]
+        dl = self.lengths(field, reader)[docs[held]]
+        norm = K1 * (1.0 - B + B * dl / self.avg_length(field, reader))
+        out[held] = (boost * idf) * (wh * (K1 + 1.0)) / (wh + norm)
+        return out, held
+
     def total_length(self, field: str, reader: Any) -> float:
         """Sum of a field's lengths over all documents (the collection's size in words)."""
         self.lengths(field, reader)

@@ -215,3 +215,35 @@ def test_breaks_titles_and_single_characters(tmp_path: Path) -> None:
     assert docs("京") == [0, 1, 2]
     assert docs("州") == [0, 1, 2]  # at the end of a text too
     assert docs("廣州") == [0, 1, 2]  # either script
+
+
+def test_scoring_only_the_strict_matches_gives_the_same_scores(real) -> None:
+    """A one-part query with a page of strict matches scores only those (query.compile_query
+    ``within``): the match set and every kept document's score are what full scoring gives."""
+    from search.query import compile_query, parse_query
+
+    eng, arts, _texts = real
+    rng = random.Random(5)
+    pruned = 0
+    with eng._view() as (snap, s):
+        lex, post, chars = eng._lexicon(snap, s), eng._postings(snap, s), eng._chars(snap, s)
+        live = post.live
+        queries = []
+        for a in rng.sample(list(arts.values()), 150):
+            words = [w for w in query_words(a.title) if len(w) > 1]
+            if words:
+                k = rng.randint(1, min(3, len(words)))
+                queries += [" ".join(words[:k]), f'"{words[0]}"', f"title:{words[-1]}"]
+        queries += ["中国", "发展 经济", "习近平", "记者 报道"]
+        for q in queries:
+            full = compile_query(parse_query(q), s, lex, post, chars)
+            cut = compile_query(parse_query(q), s, lex, post, chars, within=live, min_strict=3)
+            if full.mask is None:
+                continue
+            assert np.array_equal(full.mask, cut.mask), q
+            keep = np.flatnonzero(full.mask & live)
+            assert np.array_equal(full.score[keep], cut.score[keep]), q
+            if np.count_nonzero(cut.score) < np.count_nonzero(full.score):
+                pruned += 1  # scored the strict matches only
+                assert len(keep) >= 3 and cut.relaxed is None, q
+    assert pruned >= 30, pruned
