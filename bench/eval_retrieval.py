@@ -49,8 +49,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ARTICLES, KNOWN_ITEMS, LCSTS, OUT_DIR, REPO, fresh_dir,  # noqa: E402
-                    iter_articles, machine, write_jsonl)
+from common import ARTICLES, KNOWN_ITEMS, LCSTS, OUT_DIR, REPO, fresh_dir, iter_articles, machine, write_jsonl  # noqa: E402
 
 SYSTEMS = ("ours", "bm25-jieba", "naive", "naive-or")
 K = 10

@@ -191,7 +191,8 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
     Inputs: .html/.htm/.shtml (gzipped too), .txt page dumps, .jsonl/.jsonl.gz, .warc/.warc.gz.
     Broken inputs are reported and skipped; the exit status is 1 when nothing could be indexed.
     """
-    from .indexer import default_sources, reindex as run
+    from .indexer import default_sources
+    from .indexer import reindex as run
 
     tty = sys.stderr.isatty()
     if progress is None:
@@ -292,9 +293,8 @@ def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: s
     """
     import re
 
-    from .engine import SearchEngine
-
     from .aliases import region_label
+    from .engine import SearchEngine
 
     region = tuple(dict.fromkeys(region_label(r) for r in region))  # 四川省 → 四川, as the page does
     req = SearchRequest(q=" ".join(query), page=page, size=size, sort=sort, date_from=date_from,

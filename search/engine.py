@@ -31,7 +31,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import TOC, FileIndex

@@ -38,7 +38,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import numpy as np
-
 from whoosh import index as windex
 from whoosh.query import Or, Term
 

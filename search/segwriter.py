@@ -38,16 +38,16 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo, _lenfield
 from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
-from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.formats import Positions
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util import random_name
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from .analysis import term_positions
 from .chars import CharPool
 from .errors import IndexWriteFailed
-from .analysis import term_positions
 from .normalize import fold
 from .schema import JiebaText
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import corpus, write_jsonl
 
+from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest
 from search.analysis import query_words
 from search.chars import CharPool, SegmentChars, needle_units, units

@@ -25,7 +25,6 @@ from search import SearchEngine, SearchRequest
 from search.errors import NotFound
 from search.indexer import delete_articles, index_articles, reindex
 from search.models import Article
-
 from webutil import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +94,7 @@ class Searchers:
         with self.lock:
             self.searches += n
 
-    def __enter__(self) -> "Searchers":
+    def __enter__(self) -> Searchers:
         for t in self.threads:
             t.start()
         return self

@@ -11,8 +11,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 
+from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 from search import Article, BadQuery, NotFound, SearchEngine, SearchPage, SearchRequest
 from search.extract import iter_articles
 from search.indexer import index_articles, reindex

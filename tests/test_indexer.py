@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CORE_ARTICLES, COPY_IDS, SEED, SEED_ID, core_records, write_jsonl
 from whoosh import index as windex
 from whoosh.fields import ID, TEXT, Schema
 
+from conftest import COPY_IDS, CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 from search import Article, IndexBusy, IndexIncompatible, IndexMissing, SearchEngine, SearchRequest
 from search import engine as engine_module
 from search.extract import iter_articles

@@ -18,14 +18,13 @@ from urllib.parse import quote
 
 import pytest
 
+from conftest import write_jsonl
 from search import SearchEngine, SearchRequest
 from search.engine import MAX_SIZE, MAX_WINDOW
 from search.errors import BadQuery
 from search.indexer import reindex
 from search.query import MAX_QUERY_CHARS
-from conftest import write_jsonl
 from webutil import free_port, start_server, stop_server
-
 
 
 def _records(n: int = 60) -> list[dict]:

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import corpus, write_jsonl
 from whoosh.reading import SegmentReader
 
+from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest, indexer
 from search.indexer import _MergeReader, merge_plan, open_current, reindex
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SEED
 
+from conftest import SEED
 from search.extract import extract_text_dump
 from search.normalize import Folded, clean_text, fold, fold_text, is_han, strip_pinyin
 

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import corpus, write_jsonl
 from whoosh import index as windex
 
-from search import SearchEngine, SearchRequest
-from search.chars import EXTENSIONS, SegmentChars
-from search.normalize import fold_text
+from conftest import corpus, write_jsonl
+from search import SearchEngine, SearchRequest, segwriter
 from search import indexer as indexer_module
-from search import segwriter
+from search.chars import EXTENSIONS, SegmentChars
 from search.indexer import current_generation, delete_articles, reindex
+from search.normalize import fold_text
 
 QUERIES = ("经济 发展", "疫情 防控", '"新闻联播"', "北京 OR 上海", "会议 -合作", "习近平", "covid", "5.3")
 
@@ -198,9 +197,9 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
 
 def test_folded_text_from_the_main_process_is_what_the_writer_would_fold(tmp_path, slices, monkeypatch) -> None:
     # Documents given without _folded_* (e.g. by other callers) are folded by the writer itself.
-    from search.segwriter import FOLDED_PREFIX, FastSegmentWriter
     from search.indexer import _codec
     from search.schema import make_schema
+    from search.segwriter import FOLDED_PREFIX, FastSegmentWriter
 
     recs = corpus_records(40)
     dirs = {}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import corpus, write_jsonl
 
+from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest, sidecar
 from search.engine import Lexicon, _Columns
 from search.indexer import current_generation, delete_articles, open_current, reindex

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from webutil import ROOT, build_index, corpus_records, write_corpus
 
 

@@ -7,10 +7,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from webutil import corpus_records, free_port, start_server, stop_server, write_corpus
-
 from search.indexer import reindex
 from web import create_app
+from webutil import corpus_records, free_port, start_server, stop_server, write_corpus
 
 
 def test_served_app_follows_a_rebuild_swap(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -177,7 +177,7 @@ def feed():  # type: ignore[no-untyped-def]
     page = get_engine().search(req)
     base = public_base()
     dates = [h.published for h in page.hits if h.published]
-    updated = max(dates) if dates else datetime.now(timezone.utc).isoformat(timespec="seconds")
+    updated = max(dates) if dates else datetime.now(UTC).isoformat(timespec="seconds")
     html_url = base + search_url(replace(req, size=10, sort="newest"))
     body = render_template(
         "feed.xml",
