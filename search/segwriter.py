@@ -352,7 +352,7 @@ class FastSegmentWriter(SegmentWriter):
         # Character postings cost 16 bytes each while held (key and position, int64), and about
         # three times that while sorted: a third of the writer's budget before a run file.
         self.chars = CharPool(self._tempstorage.folder, run_limit=max(1024, int(limitmb * 1024 * 1024 / 48)))
-        self._wtables: dict[str, list[float]] = {}
+        self._wtables: dict[tuple[str, float], list[float]] = {}
 
     # -- adding
 
