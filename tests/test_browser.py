@@ -24,6 +24,9 @@ from webutil import SOURCES, build_index, free_port, start_server, stop_server  
 
 CHROMIUM = os.environ.get("XUNWEN_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("XUNWEN_CHROMEDRIVER", "/usr/bin/chromedriver")
+# A real browser and server per module.
+pytestmark = pytest.mark.slow
+
 WAIT = 20  # seconds an element may take to appear: a bound, not an assertion about speed
 
 

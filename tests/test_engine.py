@@ -628,6 +628,7 @@ def test_stats(engine, core_index: Path) -> None:
 # ---------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 def test_headlines_of_real_articles_find_their_article(tmp_path: Path) -> None:
     """A pasted headline (a long unquoted query) finds its article among 200 real ones."""
     path = corpus("news_articles_sample2k.jsonl.gz")
@@ -693,6 +694,7 @@ def _lcsts_pairs(n: int) -> list[dict]:
     return out
 
 
+@pytest.mark.slow
 def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, monkeypatch) -> None:
     """One-line summaries (LCSTS PART III, human label >= 4) find their Weibo post among 400
     real news articles better with the query-likelihood scores (words, then character pairs)
@@ -727,6 +729,7 @@ def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, 
     assert words_only > without, (with_lm, words_only, without)
 
 
+@pytest.mark.slow
 def test_every_quoted_substring_of_real_articles_is_found_exactly(tmp_path: Path) -> None:
     """A quoted run of 2-5 Han characters cut anywhere out of real articles matches exactly the
     articles whose text holds it (however jieba cut it there), in the displayed script."""

@@ -369,6 +369,7 @@ def test_the_writer_lock_refuses_a_second_writer(fresh_index: Path) -> None:
     assert index_articles([article("x", "标题", "正文")], fresh_index, procs=1).indexed == 1
 
 
+@pytest.mark.slow
 def test_the_writer_lock_is_held_across_processes(fresh_index: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",

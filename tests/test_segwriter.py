@@ -118,6 +118,7 @@ def results(root: Path) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch) -> None:
     stock = build(tmp_path / "stock", [slices["base"]], stock=True, monkeypatch=monkeypatch)
     fast = build(tmp_path / "fast", [slices["base"]], stock=False, monkeypatch=monkeypatch)
@@ -129,6 +130,7 @@ def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch) -> N
     assert chars_are_the_stored_text(fast) == 1
 
 
+@pytest.mark.slow
 def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkeypatch) -> None:
     spills = []
     real_spill = segwriter.TermPool.spill
@@ -149,6 +151,7 @@ def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkey
     assert chars_are_the_stored_text(fast) == 1
 
 
+@pytest.mark.slow
 def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypatch) -> None:
     stock = build(tmp_path / "stock", [slices["base"]], stock=True, procs=2, monkeypatch=monkeypatch)
     fast = build(tmp_path / "fast", [slices["base"]], stock=False, procs=2, monkeypatch=monkeypatch)
@@ -159,6 +162,7 @@ def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypat
     assert chars_are_the_stored_text(fast) == 2
 
 
+@pytest.mark.slow
 def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, monkeypatch) -> None:
     merged = []
     real = segwriter.FastSegmentWriter.add_postings_to_pool

@@ -75,6 +75,7 @@ def _requests(records: list[dict]) -> list[SearchRequest]:
     ]
 
 
+@pytest.mark.slow
 def test_written_per_commit_and_answers_like_a_build(index_dir: Path, records: list[dict]) -> None:
     gen = current_generation(index_dir)
     d = sidecar.directory(gen, _toc(index_dir))

@@ -12,6 +12,9 @@ import pytest
 
 from web.pages import EXAMPLES
 
+# Builds the bundled sample index once (about half a minute).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sample_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
