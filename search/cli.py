@@ -382,14 +382,16 @@ def extract(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="XUNWEN_HOST")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, envvar="XUNWEN_PORT")
 @click.option("--threads", type=click.IntRange(1, 64), default=16, show_default=True)
-def serve(index_dir: str, host: str, port: int, threads: int) -> None:
+@click.option("--expensive-slots", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Requests doing expensive work at once.")
+def serve(index_dir: str, host: str, port: int, threads: int, expensive_slots: int) -> None:
     """Serve the search page and JSON API with waitress (builds the sample index if none exists)."""
     from web.serve import run  # the web layer is only needed here
 
     check_port(host, port)  # before building or opening anything: one clear line, exit 1
     try:
         with reading_index(index_dir):
-            run(host=host, port=port, index_dir=index_dir, threads=threads)
+            run(host=host, port=port, index_dir=index_dir, threads=threads, expensive_slots=expensive_slots)
     except XunwenError as e:
         raise _fail(e) from e
     except OSError as e:  # the port was taken between the check and waitress's bind

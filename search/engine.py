@@ -58,7 +58,6 @@ MAX_SIZE = 100
 MAX_WINDOW = 1000
 FACET_LIMIT = 20
 EXPANSIONS = 40
-HOLDING_LIMIT = 300  # words read to find text written across indexed words (more: too common)
 COLUMNS = ("published", "month", "source", "category", "regions", "cluster")
 RERANK = 100  # candidates that get the proximity bonus
 # Long queries: BM25F plus this share of the best BM25F score times the query likelihood
@@ -137,11 +136,6 @@ class Lexicon:
                 got = [w for w, _ in itertools.groupby(heapq.merge(*lists, key=_by_length))]
             self._by_char[ch] = got
         return got
-
-    def holding(self, w: str, limit: int = HOLDING_LIMIT) -> list[str] | None:
-        """Indexed Han words that contain ``w``; None when there are more than ``limit``."""
-        got = self.containing(w, limit + 1)
-        return None if len(got) > limit else got
 
     def sites(self) -> list[str]:
         """Return every indexed URL host."""

@@ -511,13 +511,9 @@ def _month(dt: datetime | None) -> str:
     return dt.astimezone(SHANGHAI).strftime("%Y-%m") if dt else ""
 
 
-def enrich(article: Article) -> tuple[Article, Any, list[str]]:
-    """Tag the region and compute the near-duplicate signature of one article."""
-    return _enrich(article)[:3]
-
-
 def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
-    """:func:`enrich`, plus the folded title and body (handed on to the writer)."""
+    """Tag the region, compute the near-duplicate signature and band keys of one article, and
+    return them with its folded title and body (handed on to the writer)."""
     from . import dedup, region  # stage modules; imported here to keep import time low
 
     ft, fb = fold_text(article.title), fold_text(article.body)

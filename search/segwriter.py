@@ -105,11 +105,6 @@ class TermPool:
         if vbytes:
             self.size += len(vbytes) + 33
 
-    def maybe_spill(self) -> None:
-        """Write the in-memory postings to a run file when they pass the size limit."""
-        if self.size > self.limit:
-            self.spill()
-
     def _sorted_memory(self):
         for fieldname in sorted(self.fields):
             terms = self.fields[fieldname]
