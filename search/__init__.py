@@ -9,9 +9,10 @@ Public API::
 from .engine import SearchEngine
 from .errors import BadQuery, ExtractError, IndexBusy, IndexIncompatible, IndexMissing, NotFound, XunwenError
 from .models import Article, FacetValue, Hit, SearchPage, SearchRequest
+from .params import RESULT_WINDOW, RankParams
 
 __all__ = [
-    "SearchEngine", "SearchRequest", "SearchPage", "Hit", "FacetValue", "Article",
+    "SearchEngine", "SearchRequest", "SearchPage", "Hit", "FacetValue", "Article", "RankParams", "RESULT_WINDOW",
     "XunwenError", "BadQuery", "ExtractError", "IndexBusy", "IndexIncompatible", "IndexMissing", "NotFound",
 ]
 __version__ = "0.1.0"

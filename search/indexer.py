@@ -35,7 +35,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from whoosh import index as windex
@@ -45,6 +44,7 @@ from . import sidecar
 from .errors import IndexBusy, IndexIncompatible, IndexMissing, IndexWriteFailed
 from .models import Article
 from .normalize import fold_text
+from .params import SHANGHAI
 from .ranking import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
 from .schema import SCHEMA_VERSION, make_schema
 from .segwriter import FOLDED_PREFIX, FastMpWriter, FastSegmentWriter
@@ -63,7 +63,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CURRENT = "CURRENT"
 META = "xunwen.json"
 LOCK = ".writer.lock"

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from math import log
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions",
-           "PAIR_SLOP", "PAIR_BOOST", "QL_MU"]
+from .params import DEFAULT_PARAMS, RankParams, idf
+
+__all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions"]
 
 
 # ---------------------------------------------------------------- vectorised scoring
@@ -29,10 +29,6 @@ __all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions",
 # once with the same BM25F formula (probabilistic IDF, per-field length normalisation).
 
 
-K1 = 1.2
-B = 0.75
-
-
 class Postings:
     """Term postings of one index snapshot as numpy arrays, with a bounded cache.
 
@@ -41,9 +37,11 @@ class Postings:
     """
 
     def __init__(self, reader: Any, max_bytes: int = 128 << 20,
-                 opened: tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]] | None = None):
+                 opened: tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]] | None = None,
+                 params: RankParams = DEFAULT_PARAMS):
         """``opened``: the live mask, field lengths and averages read from the commit's
-        sidecar (search.sidecar), instead of walking every document."""
+        sidecar (search.sidecar), instead of walking every document; ``params``: k1 and b."""
+        self.k1, self.b = params.k1, params.b
         self.n = reader.doc_count_all()
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
@@ -163,11 +161,10 @@ class Postings:
         ids, w = self.term(field, text, reader, cache)
         if not len(ids):
             return ids, w
-        df = len(ids)
-        idf = log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+        k1, b = self.k1, self.b
         dl = self.lengths(field, reader)[ids]
-        norm = K1 * (1.0 - B + B * dl / self.avg_length(field, reader))
-        return ids, (boost * idf) * (w * (K1 + 1.0)) / (w + norm)
+        norm = k1 * (1.0 - b + b * dl / self.avg_length(field, reader))
+        return ids, (boost * idf(self.n, len(ids))) * (w * (k1 + 1.0)) / (w + norm)
 
     def total_length(self, field: str, reader: Any) -> float:
         """Sum of a field's lengths over all documents (the collection's size in words)."""
@@ -177,12 +174,7 @@ class Postings:
     def idf(self, field: str, text: str, reader: Any) -> float:
         """Probabilistic IDF of a term in a field (0 when absent)."""
         df = len(self.term(field, text, reader)[0])
-        return log(1.0 + (self.n - df + 0.5) / (df + 0.5)) if df else 0.0
-
-
-PAIR_SLOP = 3  # the second word at most this many word positions after the first
-PAIR_BOOST = 0.5
-TITLE_PAIR_WEIGHT = 0.4
+        return idf(self.n, df) if df else 0.0
 
 
 def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
@@ -215,8 +207,8 @@ def _near(pa: list[int], pb: list[int], slop: int) -> bool:
 
 
 def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, tuple[str, ...]]],
-                    docs: np.ndarray) -> np.ndarray:
-    """Bonus per document for each query word pair found in order within PAIR_SLOP positions."""
+                    docs: np.ndarray, params: RankParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Bonus per document for each query word pair found in order within ``pair_slop`` positions."""
     bonus = np.zeros(len(docs), dtype=np.float64)
     if not len(docs):
         return bonus
@@ -238,11 +230,11 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
             pa, pb = pos(f, a), pos(f, b)
             if not pa or not pb:
                 continue
-            w = PAIR_BOOST * (post.idf(f, a, reader) + post.idf(f, b, reader)) / 2.0
+            w = params.pair_boost * (post.idf(f, a, reader) + post.idf(f, b, reader)) / 2.0
             if f == "title":
-                w *= TITLE_PAIR_WEIGHT
+                w *= params.title_pair_weight
             for d in pa.keys() & pb.keys():
-                if _near(pa[d], pb[d], PAIR_SLOP):
+                if _near(pa[d], pb[d], params.pair_slop):
                     bonus[index[d]] += w
     return bonus
 
@@ -255,9 +247,8 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
 # query-likelihood model with Dirichlet smoothing (Zhai & Lafferty 2001) scores how likely
 # the document's language model is to produce the whole query: every query word the document
 # lacks costs it, smoothed by the word's frequency in the whole collection. The engine adds
-# it to BM25F for long parts (engine.QL_WEIGHT).
-
-QL_MU = 100.0  # Dirichlet prior, in words (measured flat from 50 to 200; see docs/DESIGN-NOTES.md)
+# it to BM25F for long parts (RankParams.ql_weight; the prior RankParams.ql_mu, in words,
+# measured flat from 50 to 200: see docs/DESIGN-NOTES.md).
 
 
 def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: np.ndarray,
@@ -268,7 +259,7 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
     boost is divided out), so this model carries no title preference; BM25F does.
     ``words`` maps each query word to its count in the query.
     """
-    mu = QL_MU if mu is None else mu
+    mu = DEFAULT_PARAMS.ql_mu if mu is None else mu
     out = np.zeros(len(docs), dtype=np.float64)
     if not len(docs) or not words:
         return out
@@ -324,7 +315,6 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
 
 BIGRAM_BUCKETS = 1 << 22
 BIGRAM_FILE = "bigrams.npy"
-BIGRAM_MU = 100.0
 
 
 def bigram_codes(folded: str) -> np.ndarray:
@@ -342,7 +332,7 @@ def bigram_codes(folded: str) -> np.ndarray:
 def bigram_likelihood(texts: list[str], query: str, table: np.ndarray, total: float,
                       mu: float | None = None) -> np.ndarray:
     """log P(query pairs | document) for each folded text, Dirichlet-smoothed with ``table``."""
-    mu = BIGRAM_MU if mu is None else mu
+    mu = DEFAULT_PARAMS.bigram_mu if mu is None else mu
     q = bigram_codes(query)
     out = np.zeros(len(texts), dtype=np.float64)
     if not len(q) or total <= 0:

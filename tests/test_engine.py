@@ -16,6 +16,7 @@ from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 from search import Article, BadQuery, NotFound, SearchEngine, SearchPage, SearchRequest
 from search.extract import iter_articles
 from search.indexer import index_articles, reindex
+from search.params import RankParams
 from search.schema import SCHEMA_VERSION
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -695,34 +696,31 @@ def _lcsts_pairs(n: int) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, monkeypatch) -> None:
+def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path) -> None:
     """One-line summaries (LCSTS PART III, human label >= 4) find their Weibo post among 400
     real news articles better with the query-likelihood scores (words, then character pairs)
     than with BM25F alone."""
-    import search.engine as engine_mod
 
     pairs = _lcsts_pairs(150)
     with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
         news = [json.loads(line) for line in itertools.islice(f, 400)]
     posts = [{"id": r["id"], "title": "", "body": r["short_text"], "source": "LCSTS"} for r in pairs]
     reindex([write_jsonl(tmp_path / "c.jsonl", news + posts)], tmp_path / "ix", procs=1)
-    eng = SearchEngine(tmp_path / "ix")
-
-    def mrr() -> float:
+    def mrr(**params: float) -> float:
+        eng = SearchEngine(tmp_path / "ix", params=RankParams(**params))
         total = 0.0
         for r in pairs:
             got = [h.id for h in eng.search(SearchRequest(q=r["summary"], size=10, snippets=False)).hits]
             total += next((1 / (i + 1) for i, d in enumerate(got) if d == r["id"]), 0.0)
+        eng.close()
         return total / len(pairs)
 
     assert (tmp_path / "ix" / "CURRENT").exists()
     gen = tmp_path / "ix" / (tmp_path / "ix" / "CURRENT").read_text().strip()
     assert (gen / "bigrams.npy").exists()  # the collection's character-pair counts
     with_lm = mrr()
-    monkeypatch.setattr(engine_mod, "BIGRAM_WEIGHT", 0.0)
-    words_only = mrr()
-    monkeypatch.setattr(engine_mod, "QL_WEIGHT", 0.0)
-    without = mrr()
+    words_only = mrr(bigram_weight=0.0)
+    without = mrr(bigram_weight=0.0, ql_weight=0.0)
     print(f"MRR@10 with both likelihoods {with_lm:.3f}, word likelihood only {words_only:.3f}, "
           f"BM25F alone {without:.3f}")
     assert with_lm > without + 0.01, (with_lm, words_only, without)
