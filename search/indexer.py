@@ -21,10 +21,12 @@ import fcntl
 import json
 import logging
 import os
+import pickle
 import re
 import secrets
 import shutil
 import signal
+import struct
 import sys
 import threading
 import time
@@ -258,6 +260,12 @@ def _check_meta(gen: Path) -> None:
         )
 
 
+# What reading a TOC written by another version raises: Whoosh's own version check, and what
+# unpickling its schema does when classes moved, changed or the bytes are not this format.
+_UNPICKLING_ERRORS = (windex.IndexVersionError, pickle.UnpicklingError, struct.error, EOFError,
+                      AttributeError, ImportError, TypeError, ValueError, KeyError, IndexError)
+
+
 def open_current(index_dir: str | os.PathLike) -> tuple[Any, Path]:
     """Open the served generation as a Whoosh index; raise IndexMissing/IndexIncompatible."""
     root = Path(index_dir)
@@ -273,7 +281,7 @@ def open_current(index_dir: str | os.PathLike) -> tuple[Any, Path]:
         return windex.open_dir(str(gen)), gen
     except (windex.EmptyIndexError, FileNotFoundError) as e:
         raise IndexMissing(f"the index at {gen} is empty or damaged ({e}): run `xunwen reindex --rebuild`") from e
-    except Exception as e:  # unpickling a schema written by other code raises anything
+    except _UNPICKLING_ERRORS as e:  # a schema written by other code; a storage fault (OSError) is raised as is
         raise IndexIncompatible(
             f"the index at {gen} cannot be read by this version ({type(e).__name__}: {e}): "
             "run `xunwen reindex --rebuild`"

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+from whoosh.reading import TermNotFound
 
 from .params import DEFAULT_PARAMS, RankParams, idf
 
@@ -122,7 +123,7 @@ class Postings:
                 if (field, text) not in leaf:
                     continue
                 m = leaf.postings(field, text)
-            except Exception:  # TermNotFound or a field this segment lacks
+            except TermNotFound:  # a field this segment lacks (a closed reader is an error, raised)
                 continue
             m = getattr(m, "child", m)  # deleted documents are masked by `live` instead
             if hasattr(m, "_read_data") and hasattr(m, "_next_block"):
@@ -182,7 +183,7 @@ def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> di
     out: dict[int, list[int]] = {}
     try:
         m = searcher.postings(field, term)
-    except Exception:  # the term is not in the index
+    except TermNotFound:  # the term is not in the index
         return out
     for d in docs.tolist():
         if not m.is_active():
