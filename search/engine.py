@@ -37,6 +37,7 @@ from whoosh.searching import Searcher
 
 from . import budget as _budget
 from . import sidecar
+from .bigrams import BIGRAM_FILE
 from .chars import CharIndex
 from .errors import BadQuery, IndexMissing, NotFound, XunwenError
 from .highlight import highlight_html, snippet_html
@@ -45,7 +46,7 @@ from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
 from .params import DEFAULT_PARAMS, RESULT_WINDOW, SHANGHAI, RankParams
 from .query import MAX_WORDS, Plan, compile_query, parse_query
-from .ranking import BIGRAM_FILE, Postings, bigram_likelihood, proximity_bonus, query_likelihood
+from .ranking import Postings, bigram_likelihood, proximity_bonus, query_likelihood
 from .region import facet_tree
 from .schema import TITLE_BOOST
 from .suggest import complete, did_you_mean, expand_query

@@ -43,11 +43,11 @@ from whoosh import index as windex
 from whoosh.query import Or, Term
 
 from . import sidecar
+from .bigrams import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
 from .errors import IndexBusy, IndexIncompatible, IndexMissing, IndexWriteFailed
 from .models import Article
 from .normalize import fold_text
 from .params import SHANGHAI
-from .ranking import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
 from .schema import SCHEMA_VERSION, make_schema
 from .segwriter import FOLDED_PREFIX, FastMpWriter, FastSegmentWriter
 
@@ -680,7 +680,7 @@ def tiered_merge(writer: Any, segments: list[Any]) -> list[Any]:
 
 
 class _PairCounts:
-    """The collection's hashed character-pair counts (ranking.BIGRAM_FILE), kept beside the index.
+    """The collection's hashed character-pair counts (bigrams.BIGRAM_FILE), kept beside the index.
 
     A rebuild counts every article; an incremental run adds its articles to the generation's
     table (a replaced or deleted article's old pairs stay counted: these are background

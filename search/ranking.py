@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from whoosh.reading import TermNotFound
 
+from .bigrams import bigram_codes
 from .params import DEFAULT_PARAMS, RankParams, idf
 
 __all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions"]
@@ -312,23 +313,7 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
 # no word but share 扫货-like pairs of characters. For long queries the best RERANK candidates
 # are also scored by a Dirichlet query likelihood over adjacent Han character pairs, with
 # collection statistics from a hashed pair-count table written beside the index at build time
-# (BIGRAM_FILE; counts of colliding pairs add up, which only smooths a little more).
-
-BIGRAM_BUCKETS = 1 << 22
-BIGRAM_FILE = "bigrams.npy"
-
-
-def bigram_codes(folded: str) -> np.ndarray:
-    """Hashed codes (0..BIGRAM_BUCKETS-1) of the adjacent Han character pairs of folded text."""
-    if len(folded) < 2:
-        return np.zeros(0, dtype=np.int64)
-    cp = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    han = ((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xF900) & (cp <= 0xFAFF))
-    pair = han[:-1] & han[1:]
-    key = (cp[:-1][pair] << np.uint64(21)) | cp[1:][pair]
-    mixed = (key * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    return (mixed >> np.uint64(64 - 22)).astype(np.int64)
-
+# (search.bigrams.BIGRAM_FILE; counts of colliding pairs add up, which only smooths a little more).
 
 def bigram_likelihood(texts: list[str], query: str, table: np.ndarray, total: float,
                       mu: float | None = None) -> np.ndarray:

@@ -789,9 +789,9 @@ def test_quoted_text_with_characters_that_fold_to_punctuation_or_letters(tmp_pat
 def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Path) -> None:
     import numpy as np
 
+    from search.bigrams import BIGRAM_FILE, bigram_codes
     from search.indexer import current_generation
     from search.normalize import fold_text
-    from search.ranking import BIGRAM_FILE, bigram_codes
 
     recs = [r for r in RECORDS.values()]
     reindex([write_jsonl(tmp_path / "a.jsonl", recs[:10])], tmp_path / "ix", rebuild=True, procs=1)
@@ -808,7 +808,8 @@ def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Pa
 def test_character_pair_likelihood_prefers_the_text_that_holds_the_pairs() -> None:
     import numpy as np
 
-    from search.ranking import BIGRAM_BUCKETS, bigram_codes, bigram_likelihood
+    from search.bigrams import BIGRAM_BUCKETS, bigram_codes
+    from search.ranking import bigram_likelihood
 
     texts = ["春节临近内地客赴港扫货游掀热潮", "春节临近各地天气晴好", "春节临近内地客赴港扫货游掀热潮" + "天气晴好" * 50]
     table = np.bincount(np.concatenate([bigram_codes(t) for t in texts]), minlength=BIGRAM_BUCKETS)

@@ -44,7 +44,7 @@ def ensure_index(index_dir: str | os.PathLike[str], *, progress: bool = True) ->
         return engine.article_count()
     except IndexMissing:
         pass
-    from search.indexer import reindex  # only needed on a first start
+    from search import reindex  # only needed on a first start
 
     log.warning("no index at %s: building it from the bundled sample", index_dir)
     summary = reindex([], os.fspath(index_dir), rebuild=True, procs=1, progress=progress)
