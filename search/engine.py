@@ -655,7 +655,7 @@ class SearchEngine:
             chars = self._chars(snap, s) if parsed.groups or parsed.excluded else None
             pairs = self._pairs(snap, s)
         plain, parsed = parsed, expand_query(parsed, lambda: self._lexicon(snap, s), s.reader())[0]  # aliases, pinyin
-        if (parsed.groups or parsed.excluded) and self._postings_to_read(parsed, s.reader()) > EXPENSIVE_READS * post.n:
+        if (parsed.groups or parsed.excluded) and self._postings_to_read(parsed, s.reader(), post) > EXPENSIVE_READS * post.n:
             budget.expensive()  # queue before spending CPU, not after
         if parsed.groups or parsed.excluded:
             if lexicon is None:  # the expansion gave words to a query that had none
@@ -717,7 +717,7 @@ class SearchEngine:
         )
 
     @staticmethod
-    def _postings_to_read(parsed: Any, reader: Any) -> int:
+    def _postings_to_read(parsed: Any, reader: Any, post: Postings) -> int:
         """Postings a query reads at least: its words' document frequencies (from the term dictionary)."""
         from .analysis import query_words
 
@@ -729,7 +729,7 @@ class SearchEngine:
                 if words >= MAX_WORDS:
                     return total
                 words += 1
-                total += reader.doc_frequency("body", w) + reader.doc_frequency("title", w)
+                total += post.doc_frequency("body", w, reader) + post.doc_frequency("title", w, reader)
         return total
 
     @staticmethod
@@ -759,10 +759,11 @@ class SearchEngine:
             return tuple(FacetValue(v, c) for v, c in pairs[:limit])
 
         in_match = mask[cols.region_docs] if len(cols.region_docs) else np.zeros(0, dtype=bool)
+        per_region = np.bincount(cols.region_codes[in_match], minlength=len(cols.regions))
+        held = np.flatnonzero(per_region)  # the tree is built from the regions that occur only
         return {
             "source": top(np.bincount(cols.source[mask], minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
-            "region": facet_tree(cols.regions, np.bincount(cols.region_codes[in_match],
-                                                           minlength=len(cols.regions)).tolist(), FACET_LIMIT),
+            "region": facet_tree([cols.regions[i] for i in held], per_region[held].tolist(), FACET_LIMIT),
             "month": top(np.bincount(cols.month[mask], minlength=len(cols.months)), cols.months, None),
         }
 

@@ -60,13 +60,19 @@ def find_spans(text: str, terms: Sequence[str], folded: Folded | None = None,
                widen: int = WIDEN_CHARS) -> list[tuple[int, int]]:
     """Return merged ``(start, end)`` display spans where the folded terms occur; single Han
     characters found in the first ``widen`` folded characters are widened to their word."""
+    return _spans(text, terms, folded, widen)[0]
+
+
+def _spans(text: str, terms: Sequence[str], folded: Folded | None = None,
+           widen: int = WIDEN_CHARS) -> tuple[list[tuple[int, int]], list[str]]:
+    """:func:`find_spans`, and the folded text of each span (what it matched, for scoring windows)."""
     pat = _term_patterns(terms)
     if pat is None or not text:
-        return []
+        return [], []
     f = folded or fold(text[:MAX_SCAN_CHARS])
     raw = [(m.start(), m.end()) for m in pat.finditer(f.text)]
     if not raw:
-        return []
+        return [], []
     if widen > 0 and any(e - s == 1 and s < widen and HAN_RE.match(f.text[s]) for s, e in raw):
         raw = _widen_to_words(f, raw, widen)
     # Merge in folded offsets first (the map to display offsets keeps order): a run of
@@ -78,7 +84,7 @@ def find_spans(text: str, terms: Sequence[str], folded: Folded | None = None,
                 merged[-1] = (merged[-1][0], e)
         else:
             merged.append((s, e))
-    return [(f.to_display(s), f.to_display(e)) for s, e in merged]
+    return [(f.to_display(s), f.to_display(e)) for s, e in merged], [f.text[s:e] for s, e in merged]
 
 
 def _widen_to_words(f: Folded, raw: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
@@ -129,19 +135,12 @@ def snippet_html(text: str, terms: Sequence[str], *, fragments: int = 2,
     text = text or ""
     # Windows are chosen on the matches as typed; only the chosen windows are segmented
     # to widen single characters (a long article is not segmented for two snippets).
-    spans = find_spans(text, terms, widen=0)
+    spans, matched = _spans(text, terms, widen=0)
     if not spans:
         lead = text[:width].replace("\n", " ")
         return escape(lead) + ("…" if len(text) > width else "")
     multi = len({t for t in terms if t}) > 1
     starts = [s for s, _ in spans]
-    keys: dict[int, str] = {}
-
-    def key(j: int) -> str:
-        if j not in keys:
-            a, b = spans[j]
-            keys[j] = fold(text[a:b]).text
-        return keys[j]
 
     # Score each candidate window (centred on a match) by the distinct terms it holds;
     # the spans inside a window are found by binary search (they are sorted and disjoint).
@@ -152,7 +151,7 @@ def snippet_html(text: str, terms: Sequence[str], *, fragments: int = 2,
         ws = max(0, min(s - width // 3, len(text) - width))
         we = min(len(text), ws + width)
         inside = [j for j in range(bisect_left(starts, ws), bisect_right(starts, we)) if spans[j][1] <= we]
-        distinct = len({key(j) for j in inside}) if multi else 1
+        distinct = len({matched[j] for j in inside}) if multi else 1
         cands.append((distinct, len(inside), -i, ws, we))
     cands.sort(reverse=True)
     chosen: list[tuple[int, int]] = []

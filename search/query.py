@@ -290,7 +290,7 @@ class _Compiler:
         """Documents holding every one of ``words`` as text, and each word's holders (rarest
         first; stops once no document is left)."""
         def df(w: str) -> int:
-            return sum(self.r.doc_frequency(f, w) for f in fields)
+            return sum(self.p.doc_frequency(f, w, self.r) for f in fields)
 
         mask = np.ones(self.n, dtype=bool)
         held: dict[str, np.ndarray] = {}

@@ -116,6 +116,13 @@ class Postings:
                 self._bytes -= ids.nbytes + w.nbytes
         return got
 
+    def doc_frequency(self, field: str, text: str, reader: Any) -> int:
+        """Documents holding a term (deleted ones included, as Whoosh counts): from the cached
+        postings when they are read already, else from the term dictionary."""
+        with self._lock:
+            got = self._cache.get((field, text))
+        return len(got[0]) if got is not None else reader.doc_frequency(field, text)
+
     def _read(self, field: str, text: str, reader: Any) -> tuple[np.ndarray, np.ndarray]:
         ids_parts: list[np.ndarray] = []
         w_parts: list[np.ndarray] = []
