@@ -101,7 +101,7 @@ def main() -> None:
     sizes = Counter(len(m) for m in multi.values())
     out.append("Cluster sizes: " + ", ".join(f"{k}×{v}" for k, v in sorted(sizes.items())[:12]))
     out += ["", "Largest clusters:", "", "| size | distinct titles | example titles |", "|---|---|---|"]
-    for c, m in sorted(multi.items(), key=lambda x: -len(x[1]))[:8]:
+    for _c, m in sorted(multi.items(), key=lambda x: -len(x[1]))[:8]:
         titles = Counter(recs[i]["title"] for i in m)
         ex = " / ".join(t[:30] for t, _ in titles.most_common(3))
         out.append(f"| {len(m)} | {len(titles)} | {ex} |")
@@ -109,7 +109,7 @@ def main() -> None:
     # --- precision spot check -----------------------------------------------------------
     rng = random.Random(args.seed)
     pairs = []
-    for c, m in multi.items():
+    for m in multi.values():
         a, b = rng.sample(m, 2)
         pairs.append((a, b))
     rng.shuffle(pairs)

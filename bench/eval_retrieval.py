@@ -49,8 +49,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ARTICLES, KNOWN_ITEMS, LCSTS, OUT_DIR, REPO, fresh_dir,  # noqa: E402
-                    iter_articles, machine, write_jsonl)
+from common import ARTICLES, KNOWN_ITEMS, LCSTS, OUT_DIR, REPO, fresh_dir, iter_articles, machine, write_jsonl  # noqa: E402
 
 SYSTEMS = ("ours", "bm25-jieba", "naive", "naive-or")
 K = 10
@@ -142,12 +141,13 @@ def build(system: str, coll: Path, root: Path, rebuild: bool) -> Path:
     return d
 
 
-def searcher_for(system: str, d: Path):
-    """Return ``search(q) -> [doc ids, best first]`` for a system."""
+def searcher_for(system: str, d: Path, params=None):
+    """Return ``search(q) -> [doc ids, best first]`` for a system (``params``: ours' RankParams)."""
     if system == "ours":
         from search import BadQuery, SearchEngine, SearchRequest
+        from search.params import DEFAULT_PARAMS
 
-        eng = SearchEngine(d)
+        eng = SearchEngine(d, params=params or DEFAULT_PARAMS)
 
         def search(q: str) -> list[str]:
             try:
@@ -246,20 +246,20 @@ def main(argv=None) -> int:
     ap.add_argument("--rebuild", action="store_true", help="rebuild the cached indexes")
     ap.add_argument("--lcsts-title", choices=("first", "empty"), default="first",
                     help="title of an LCSTS document: its first sentence (default) or empty")
-    ap.add_argument("--patch", action="append", default=[], metavar="MODULE.NAME=VALUE",
-                    help="set a module constant before searching, for experiments, e.g. "
-                         "search.query.MIN_SHOULD_MATCH=0.3 (the value is a Python literal)")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="a search.params.RankParams field for our engine, for experiments, e.g. "
+                         "min_should_match=0.3 or ql_weight=0")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(REPO))
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    for spec in args.patch:
-        import ast
-        import importlib
+    from search.params import DEFAULT_PARAMS
 
-        target, value = spec.split("=", 1)
-        mod, name = target.rsplit(".", 1)
-        setattr(importlib.import_module(mod), name, ast.literal_eval(value))
-        print(f"patched {target} = {value}", file=sys.stderr)
+    try:
+        params = DEFAULT_PARAMS.replace_from(args.param)
+    except ValueError as e:
+        ap.error(str(e))
+    for spec in args.param:
+        print(f"parameter {spec}", file=sys.stderr)
 
     root = args.keep / f"a{args.articles}-{args.lcsts_title}"
     root.mkdir(parents=True, exist_ok=True)
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
         print(f"[{time.strftime('%H:%M:%S')}] {system}", file=sys.stderr)
         try:
             d = build(system, coll, root, args.rebuild)
-            search = searcher_for(system, d)
+            search = searcher_for(system, d, params)
             t0 = time.perf_counter()
             lc = lcsts_metrics(search, qrels)
             ki = known_item_metrics(search, known)
@@ -299,9 +299,9 @@ def main(argv=None) -> int:
         old = json.loads(out_path.read_text("utf-8")).get("latest", {})
     else:
         old = {}
-    if not args.patch:  # experiments do not replace the figures of record
+    if not args.param:  # experiments do not replace the figures of record
         old.update({r["system"]: dict(r, when=out["when"]) for r in results if "error" not in r})
-    out["patch"] = args.patch
+    out["param"] = args.param
     out["latest"] = old
     out_path.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
     ok = [r for r in results if "error" not in r]

@@ -30,6 +30,7 @@ import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
+
 def _ours_repo() -> Path:
     # --ours-repo DIR imports search.extract from another checkout (a before/after speed check)
     if "--ours-repo" in sys.argv:

@@ -114,7 +114,7 @@ def main() -> None:
         rows = data.count(b"\n") - (1 if "csv" in url and "jsonl" not in url else 0)
         print(f"| `{url}` | {rows:,} | {secs:.2f} | {rows / secs:,.0f} |")
 
-    from search import SearchRequest, SearchEngine
+    from search import SearchEngine, SearchRequest
 
     eng = SearchEngine(str(args.index))
     eng.warm_up()

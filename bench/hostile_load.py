@@ -94,7 +94,7 @@ class Slow:
             if s is not None:
                 s.close()
 
-    def start(self) -> "Slow":
+    def start(self) -> Slow:
         """Open the connections and start trickling."""
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -148,7 +148,7 @@ class Load:
                 if code[0] in "5t" and len(self.samples) < 10:
                     self.samples.append(f"{code} {path[:120]}")
 
-    def start(self) -> "Load":
+    def start(self) -> Load:
         """Start the client threads."""
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(self.n)]
         self.started = time.perf_counter()

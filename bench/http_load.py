@@ -34,6 +34,7 @@ from urllib.parse import quote, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from common import start_server, stop_server  # noqa: E402
+
 QUERIES = ROOT / "bench" / "queries.txt"
 FALLBACK_QUERIES = ["监督", "巡察 整改", "乡村振兴", "\"一带一路\"", "四川 暴雨", "经济", "习近平", "教育"]
 

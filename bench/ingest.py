@@ -30,8 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (ARTICLES, OUT_DIR, REPO, dir_size, fresh_dir, iter_articles,  # noqa: E402
-                    machine, write_jsonl)
+from common import ARTICLES, OUT_DIR, REPO, dir_size, fresh_dir, iter_articles, machine, write_jsonl  # noqa: E402
 
 PIPELINES = ("ours", "naive", "tantivy")
 

@@ -40,7 +40,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 import hostile_inputs as h  # noqa: E402
-
 from search.extract import MAX_JSON_VALUES, MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS  # noqa: E402
 
 MB = 1000 * 1000

@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         shapes.append([len(p) for p in paragraphs] or [1])
         pools[r.get("source") or ""].add(i, [s for p in paragraphs for s in p])
         records.append(r)
-    for src, pool in pools.items():  # a source with no sentence at all cannot lend any
+    for pool in pools.values():  # a source with no sentence at all cannot lend any
         if not pool.sentences:
             pool.add(-1, [""])
 

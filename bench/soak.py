@@ -25,7 +25,6 @@ import http.client
 import json
 import random
 import re
-import socket
 import sys
 import threading
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUERIES, REPO, machine, percentiles, read_queries, start_server, stop_server  # noqa: E402
+from common import QUERIES, machine, percentiles, read_queries, start_server, stop_server  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -224,7 +223,7 @@ def main() -> None:
                     body = resp.read()
                     status = resp.status
                     total = json.loads(body).get("total") if status == 200 else None
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:
                     status, total = "timeout", None
                 finally:
                     conn.close()

@@ -136,7 +136,7 @@ def expand_parsed(parsed, pinyin_alternatives=None, indexed=None):  # type: igno
     can match at all (every word of it is in the index): one that cannot is not added, so it
     costs no phrase check and is not shown as searched.
     """
-    from .query import Part, ParsedQuery
+    from .query import ParsedQuery, Part
 
     tab = table()
     groups: list[tuple[Part, ...]] = []

@@ -58,7 +58,7 @@ try:  # pragma: no cover - exercised implicitly
 
     _BACKEND = "rjieba"
 except ImportError:  # pragma: no cover
-    _rj = None
+    _rj = None  # type: ignore[assignment]  # the jieba fallback below checks for None
     _BACKEND = "jieba"
 
 _dict_lock = threading.Lock()
@@ -284,11 +284,11 @@ def sub_words(word: str) -> tuple[str, ...]:
     chosen: list[str] = []
     cur = 0
     while cur < len(word):
-        w = by_start.get(cur)
-        if w is None:
+        nxt = by_start.get(cur)
+        if nxt is None:
             return ()
-        chosen.append(w)
-        cur += len(w)
+        chosen.append(nxt)
+        cur += len(nxt)
     return tuple(chosen)
 
 

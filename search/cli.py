@@ -191,7 +191,8 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
     Inputs: .html/.htm/.shtml (gzipped too), .txt page dumps, .jsonl/.jsonl.gz, .warc/.warc.gz.
     Broken inputs are reported and skipped; the exit status is 1 when nothing could be indexed.
     """
-    from .indexer import default_sources, reindex as run
+    from .indexer import default_sources
+    from .indexer import reindex as run
 
     tty = sys.stderr.isatty()
     if progress is None:
@@ -292,9 +293,8 @@ def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: s
     """
     import re
 
-    from .engine import SearchEngine
-
     from .aliases import region_label
+    from .engine import SearchEngine
 
     region = tuple(dict.fromkeys(region_label(r) for r in region))  # 四川省 → 四川, as the page does
     req = SearchRequest(q=" ".join(query), page=page, size=size, sort=sort, date_from=date_from,
@@ -382,14 +382,16 @@ def extract(paths: tuple[str, ...], as_json: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="XUNWEN_HOST")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, envvar="XUNWEN_PORT")
 @click.option("--threads", type=click.IntRange(1, 64), default=16, show_default=True)
-def serve(index_dir: str, host: str, port: int, threads: int) -> None:
+@click.option("--expensive-slots", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Requests doing expensive work at once.")
+def serve(index_dir: str, host: str, port: int, threads: int, expensive_slots: int) -> None:
     """Serve the search page and JSON API with waitress (builds the sample index if none exists)."""
     from web.serve import run  # the web layer is only needed here
 
     check_port(host, port)  # before building or opening anything: one clear line, exit 1
     try:
         with reading_index(index_dir):
-            run(host=host, port=port, index_dir=index_dir, threads=threads)
+            run(host=host, port=port, index_dir=index_dir, threads=threads, expensive_slots=expensive_slots)
     except XunwenError as e:
         raise _fail(e) from e
     except OSError as e:  # the port was taken between the check and waitress's bind

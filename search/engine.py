@@ -28,10 +28,8 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
-
 from whoosh.filedb.filestore import FileStorage
 from whoosh.filedb.structfile import StructFile
 from whoosh.index import TOC, FileIndex
@@ -39,14 +37,16 @@ from whoosh.searching import Searcher
 
 from . import budget as _budget
 from . import sidecar
+from .bigrams import BIGRAM_FILE
 from .chars import CharIndex
 from .errors import BadQuery, IndexMissing, NotFound, XunwenError
 from .highlight import highlight_html, snippet_html
 from .indexer import current_generation, open_current
 from .models import SORTS, Article, FacetValue, Hit, SearchPage, SearchRequest
 from .normalize import HAN_RE, fold_text
+from .params import DEFAULT_PARAMS, RESULT_WINDOW, SHANGHAI, RankParams
 from .query import MAX_WORDS, Plan, compile_query, parse_query
-from .ranking import BIGRAM_FILE, Postings, bigram_likelihood, proximity_bonus, query_likelihood
+from .ranking import Postings, bigram_likelihood, proximity_bonus, query_likelihood
 from .region import facet_tree
 from .schema import TITLE_BOOST
 from .suggest import complete, did_you_mean, expand_query
@@ -54,21 +54,14 @@ from .suggest import complete, did_you_mean, expand_query
 __all__ = ["SearchEngine", "MAX_SIZE", "MAX_WINDOW", "Lexicon"]
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_SIZE = 100
-MAX_WINDOW = 1000
+MAX_WINDOW = RESULT_WINDOW
 FACET_LIMIT = 20
-EXPANSIONS = 40
-HOLDING_LIMIT = 300  # words read to find text written across indexed words (more: too common)
 COLUMNS = ("published", "month", "source", "category", "regions", "cluster")
-RERANK = 100  # candidates that get the proximity bonus
-# Long queries: BM25F plus this share of the best BM25F score times the query likelihood
-# rescaled to 0..1 over the candidates (CombSUM of the two models, equal weight).
-QL_WEIGHT = 1.0
-# ...and the best RERANK also this share of the best score times the character-pair likelihood
-# rescaled to 0..1 (ranking.bigram_likelihood).
-BIGRAM_WEIGHT = 1.0
-PAIR_TEXT_CHARS = 20_000  # characters of each candidate read by the character-pair rerank
+# Ranking knobs are RankParams fields (search.params): long queries get BM25F plus ql_weight of
+# the best BM25F score times the query likelihood rescaled to 0..1 over the candidates (CombSUM
+# of the two models), and the best ``rerank`` also bigram_weight of the best score times the
+# character-pair likelihood rescaled to 0..1 (ranking.bigram_likelihood).
 # A query whose words' postings add up to more than this many passes over the collection
 # is expensive before it starts (的 × 64, a pasted paragraph, an OR chain of characters): it
 # waits for an expensive-work slot at once instead of first taking CPU from everyone.
@@ -112,7 +105,7 @@ class Lexicon:
         self._sources = [(x, fold_text(x)) for x in labels]
         self._cache: dict[tuple[str, int], list[str]] = {}
 
-    def containing(self, w: str, limit: int = EXPANSIONS) -> list[str]:
+    def containing(self, w: str, limit: int = DEFAULT_PARAMS.expansions) -> list[str]:
         """Return up to ``limit`` indexed Han words that contain ``w`` (shortest first)."""
         if not w or not HAN_RE.match(w[0]):
             return []
@@ -138,11 +131,6 @@ class Lexicon:
                 got = [w for w, _ in itertools.groupby(heapq.merge(*lists, key=_by_length))]
             self._by_char[ch] = got
         return got
-
-    def holding(self, w: str, limit: int = HOLDING_LIMIT) -> list[str] | None:
-        """Indexed Han words that contain ``w``; None when there are more than ``limit``."""
-        got = self.containing(w, limit + 1)
-        return None if len(got) > limit else got
 
     def sites(self) -> list[str]:
         """Return every indexed URL host."""
@@ -424,8 +412,9 @@ def _iso(epoch: int | None) -> str | None:
 class SearchEngine:
     """Search one index directory; safe to share between threads."""
 
-    def __init__(self, index_dir: str | os.PathLike):
+    def __init__(self, index_dir: str | os.PathLike, params: RankParams = DEFAULT_PARAMS):
         self.index_dir = Path(index_dir)
+        self.params = params
         self._snap: _Snapshot | None = None
         self._snap_lock = threading.Lock()  # installs
         self._build_lock = threading.Lock()  # one snapshot built at a time
@@ -589,7 +578,7 @@ class SearchEngine:
 
     def _postings(self, snap: _Snapshot, searcher) -> Postings:
         return self._cached(
-            snap, "postings", lambda r: Postings(r, opened=sidecar.load_postings(snap.gen, snap.key[1], r)),
+            snap, "postings", lambda r: Postings(r, opened=sidecar.load_postings(snap.gen, snap.key[1], r), params=self.params),
             searcher)
 
     def _lexicon(self, snap: _Snapshot, searcher) -> Lexicon:
@@ -675,14 +664,14 @@ class SearchEngine:
             if lexicon is None:  # the expansion gave words to a query that had none
                 lexicon, chars = self._lexicon(snap, s), self._chars(snap, s)
             try:
-                plan = compile_query(parsed, s, lexicon, post, chars, within, req.size)
+                plan = compile_query(parsed, s, lexicon, post, chars, self.params, within, req.size)
             except BadQuery:
                 if parsed is plain:
                     raise
                 # the alternatives took it over the budget: answer without them
                 log.warning("query %r over the budget with its aliases/pinyin: searched without them", req.q[:80])
                 parsed = plain
-                plan = compile_query(parsed, s, lexicon, post, chars, within, req.size)
+                plan = compile_query(parsed, s, lexicon, post, chars, self.params, within, req.size)
         else:
             plan = Plan(parsed)
         mask = within.copy() if plan.mask is None else plan.mask & within
@@ -790,19 +779,20 @@ class SearchEngine:
             return []
         pub = cols.published
         sc = plan.score[cand].astype(np.float64)
-        if plan.ql_words and QL_WEIGHT and len(cand) > 1 and not budget.stop():
-            ql = query_likelihood(post, s.reader(), plan.ql_words, cand, TITLE_BOOST)
-            # Rescale over the pool both models would show (each one's best RERANK), as
+        prm = self.params
+        if plan.ql_words and prm.ql_weight and len(cand) > 1 and not budget.stop():
+            ql = query_likelihood(post, s.reader(), plan.ql_words, cand, TITLE_BOOST, prm.ql_mu)
+            # Rescale over the pool both models would show (each one's best ``rerank``), as
             # score fusion does over retrieved lists; the rest of the candidates clip to 0.
-            k = min(RERANK, len(cand))
+            k = min(prm.rerank, len(cand))
             pool = np.union1d(np.argpartition(-sc, k - 1)[:k], np.argpartition(-ql, k - 1)[:k])
             lo, hi = float(ql[pool].min()), float(ql[pool].max())
             if hi > lo:
-                sc = sc + QL_WEIGHT * float(sc.max()) * np.clip((ql - lo) / (hi - lo), 0.0, 1.0)
+                sc = sc + prm.ql_weight * float(sc.max()) * np.clip((ql - lo) / (hi - lo), 0.0, 1.0)
         if recency:
             age_days = np.maximum(0.0, time.time() - pub[cand]) / 86400.0
-            sc = np.where(pub[cand] > 0, sc * (1.0 + 0.5 / (1.0 + age_days / 90.0)), sc)
-        limit = min(len(cand), max(want * (4 if collapse else 1) + 20, RERANK))
+            sc = np.where(pub[cand] > 0, sc * (1.0 + prm.recency_boost / (1.0 + age_days / prm.recency_days)), sc)
+        limit = min(len(cand), max(want * (4 if collapse else 1) + 20, prm.rerank))
         sc = np.round(sc, 6)
         while True:
             if limit < len(cand):
@@ -815,11 +805,11 @@ class SearchEngine:
             top, tsc = cand[idx], sc[idx]
             order = np.lexsort((top, -pub[top], -np.round(tsc, 6)))  # score, newest, then docnum (pages agree)
             top, tsc = top[order], tsc[order]
-            r = min(len(top), RERANK)
+            r = min(len(top), prm.rerank)
             if plan.pairs and r and not budget.stop():
                 # Proximity: the query's neighbouring words close together, for the best candidates.
-                tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r])
-            pair_scored = bool(plan.ql_text and BIGRAM_WEIGHT and r > 1) and not budget.stop() and \
+                tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r], prm)
+            pair_scored = bool(plan.ql_text and prm.bigram_weight and r > 1) and not budget.stop() and \
                 self._pair_bonus(s, plan, top[:r], tsc[:r], *pairs, budget=budget)
             if (plan.pairs or pair_scored) and r:
                 head = np.lexsort((top[:r], -pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
@@ -830,8 +820,7 @@ class SearchEngine:
                 return ranked
             limit = min(len(cand), limit * 4)
 
-    @staticmethod
-    def _pair_bonus(s: Any, plan: Plan, docs: np.ndarray, tsc: np.ndarray,
+    def _pair_bonus(self, s: Any, plan: Plan, docs: np.ndarray, tsc: np.ndarray,
                     table: np.ndarray | None, total: float, budget: _budget.Budget | None = None) -> bool:
         """Add the character-pair likelihood bonus to ``tsc`` in place; False when unavailable."""
         if table is None:
@@ -842,12 +831,12 @@ class SearchEngine:
                 return False  # an unfinished rerank would favour the candidates read first
             f = s.stored_fields(d)
             # The opening of a long article stands for it: folding 10 MB per candidate would not fit any budget.
-            texts.append(fold_text(((f.get("title") or "") + "\n" + (f.get("body") or ""))[:PAIR_TEXT_CHARS]))
-        lik = bigram_likelihood(texts, fold_text(plan.ql_text), table, total)
+            texts.append(fold_text(((f.get("title") or "") + "\n" + (f.get("body") or ""))[:self.params.pair_text_chars]))
+        lik = bigram_likelihood(texts, fold_text(plan.ql_text), table, total, self.params.bigram_mu)
         span = float(lik.max() - lik.min())
         if span <= 0:
             return False
-        tsc += BIGRAM_WEIGHT * float(tsc.max()) * (lik - lik.min()) / span
+        tsc += self.params.bigram_weight * float(tsc.max()) * (lik - lik.min()) / span
         return True
 
     @staticmethod

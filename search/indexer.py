@@ -21,10 +21,12 @@ import fcntl
 import json
 import logging
 import os
+import pickle
 import re
 import secrets
 import shutil
 import signal
+import struct
 import sys
 import threading
 import time
@@ -35,18 +37,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import numpy as np
-
 from whoosh import index as windex
 from whoosh.query import Or, Term
 
 from . import sidecar
+from .bigrams import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
 from .errors import IndexBusy, IndexIncompatible, IndexMissing, IndexWriteFailed
 from .models import Article
 from .normalize import fold_text
-from .ranking import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
+from .params import SHANGHAI
 from .schema import SCHEMA_VERSION, make_schema
 from .segwriter import FOLDED_PREFIX, FastMpWriter, FastSegmentWriter
 
@@ -64,7 +65,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CURRENT = "CURRENT"
 META = "xunwen.json"
 LOCK = ".writer.lock"
@@ -260,6 +260,12 @@ def _check_meta(gen: Path) -> None:
         )
 
 
+# What reading a TOC written by another version raises: Whoosh's own version check, and what
+# unpickling its schema does when classes moved, changed or the bytes are not this format.
+_UNPICKLING_ERRORS = (windex.IndexVersionError, pickle.UnpicklingError, struct.error, EOFError,
+                      AttributeError, ImportError, TypeError, ValueError, KeyError, IndexError)
+
+
 def open_current(index_dir: str | os.PathLike) -> tuple[Any, Path]:
     """Open the served generation as a Whoosh index; raise IndexMissing/IndexIncompatible."""
     root = Path(index_dir)
@@ -275,7 +281,7 @@ def open_current(index_dir: str | os.PathLike) -> tuple[Any, Path]:
         return windex.open_dir(str(gen)), gen
     except (windex.EmptyIndexError, FileNotFoundError) as e:
         raise IndexMissing(f"the index at {gen} is empty or damaged ({e}): run `xunwen reindex --rebuild`") from e
-    except Exception as e:  # unpickling a schema written by other code raises anything
+    except _UNPICKLING_ERRORS as e:  # a schema written by other code; a storage fault (OSError) is raised as is
         raise IndexIncompatible(
             f"the index at {gen} cannot be read by this version ({type(e).__name__}: {e}): "
             "run `xunwen reindex --rebuild`"
@@ -512,13 +518,9 @@ def _month(dt: datetime | None) -> str:
     return dt.astimezone(SHANGHAI).strftime("%Y-%m") if dt else ""
 
 
-def enrich(article: Article) -> tuple[Article, Any, list[str]]:
-    """Tag the region and compute the near-duplicate signature of one article."""
-    return _enrich(article)[:3]
-
-
 def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
-    """:func:`enrich`, plus the folded title and body (handed on to the writer)."""
+    """Tag the region, compute the near-duplicate signature and band keys of one article, and
+    return them with its folded title and body (handed on to the writer)."""
     from . import dedup, region  # stage modules; imported here to keep import time low
 
     ft, fb = fold_text(article.title), fold_text(article.body)
@@ -678,7 +680,7 @@ def tiered_merge(writer: Any, segments: list[Any]) -> list[Any]:
 
 
 class _PairCounts:
-    """The collection's hashed character-pair counts (ranking.BIGRAM_FILE), kept beside the index.
+    """The collection's hashed character-pair counts (bigrams.BIGRAM_FILE), kept beside the index.
 
     A rebuild counts every article; an incremental run adds its articles to the generation's
     table (a replaced or deleted article's old pairs stay counted: these are background

@@ -41,7 +41,7 @@ _tables: tuple[dict[str, dict[str, set[int]]], dict[str, set[str]]] | None = Non
 def _plain(reading: str) -> tuple[str, int]:
     """Return (toneless syllable with ü as v, tone 1–4 or 5 for neutral) of one reading."""
     tone = 5
-    out = []
+    out: list[str] = []
     for ch in unicodedata.normalize("NFD", reading):
         if ch in _TONE_MARKS:
             tone = _TONE_MARKS[ch]

@@ -10,7 +10,7 @@ Nothing a user types is an error: unbalanced quotes are dropped, stray operators
 ``*``, ``?``, ``~``, parentheses and unknown prefixes are read as text (and text that
 has no word in it is ignored). Traditional/simplified and full-width input are folded
 by the analyzer. Long unquoted parts (a pasted headline) do not demand every word: an
-article must hold a share of their information (summed IDF, MIN_SHOULD_MATCH), and the
+article must hold a share of their information (summed IDF, RankParams.min_should_match), and the
 engine ranks by BM25F plus a query-likelihood score and a proximity bonus. A short part
 that no article holds whole falls back to articles holding some of its words
 (``Plan.relaxed``; the page says so).
@@ -18,7 +18,6 @@ that no article holds whole falls back to articles holding some of its words
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from .analysis import query_words, sub_words
 from .chars import CharIndex
 from .errors import BadQuery
 from .normalize import fold_text
+from .params import DEFAULT_PARAMS, RankParams, idf
 from .ranking import Postings
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
@@ -39,14 +39,11 @@ __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_Q
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 64  # words used over all parts; the rest of a pasted paragraph is ignored
 BUDGET_SECONDS = _budget.BUDGET_SECONDS
-# A long part (more than 3 content words: a pasted headline or summary) matches an article
-# holding at least this share of the part's information, its content words' summed IDF, and
-# at least one word: one rare word (黄太吉) qualifies an article, common words (成为, 真正)
-# alone do not. Short parts need every content word (see required_count).
-MIN_SHOULD_MATCH = 0.1
-MIN_SHOULD_FLOOR = 1  # content words a relaxed short part must still hold
-LONG_PART = 4  # content words from which a part is a description (a headline, a summary), not keywords
-SUBWORD_SUM = 0.5  # sub-words of a long query word also add their own score, at this weight
+# A long part (RankParams.long_part content words or more: a pasted headline or summary)
+# matches an article holding at least RankParams.min_should_match of the part's information,
+# its content words' summed IDF, and at least one word: one rare word (黄太吉) qualifies an
+# article, common words (成为, 真正) alone do not. Short parts need every content word (see
+# required_count).
 FIELD_ALIASES = {
     "title": "title", "标题": "title", "標題": "title",
     "source": "source", "来源": "source", "來源": "source",
@@ -169,11 +166,11 @@ def parse_query(q: str | None) -> ParsedQuery:
     return ParsedQuery(q, tuple(tuple(g) for g in groups), tuple(excluded))
 
 
-def required_count(n: int, relaxed: bool = False) -> int:
+def required_count(n: int, relaxed: bool = False, floor: int = DEFAULT_PARAMS.min_should_floor) -> int:
     """How many of a short part's ``n`` content words a match must hold: all of them, or
-    MIN_SHOULD_FLOOR when ``relaxed`` (the fallback taken when no article holds every word).
-    Long parts (n >= LONG_PART) are matched by information share instead (MIN_SHOULD_MATCH)."""
-    return min(n, MIN_SHOULD_FLOOR) if relaxed else n
+    ``floor`` when ``relaxed`` (the fallback taken when no article holds every word).
+    Long parts (n >= long_part) are matched by information share instead (min_should_match)."""
+    return min(n, floor) if relaxed else n
 
 
 # ---------------------------------------------------------------- compilation
@@ -201,9 +198,11 @@ class Plan:
 
 
 class _Compiler:
-    def __init__(self, searcher: Any, lexicon: Any, postings: Postings, chars: CharIndex):
+    def __init__(self, searcher: Any, lexicon: Any, postings: Postings, chars: CharIndex,
+                 params: RankParams = DEFAULT_PARAMS):
         # The request's budget (engine.search opens one); a compile outside a request gets its own.
         self.budget = _budget.current() or _budget.Budget()
+        self.params = params
         self.s = searcher
         self.lex = lexicon
         self.p = postings
@@ -280,7 +279,8 @@ class _Compiler:
         With ``cand`` (ascending document numbers) only those documents are scored, each
         looked up in the readings' postings, and no loose match set is made (None)."""
         self.check_budget()
-        longer = self.lex.containing(w) if expand and w not in STOPWORDS else []
+        prm = self.params
+        longer = self.lex.containing(w, prm.expansions) if expand and w not in STOPWORDS else []
         parts = sub_words(w) if split else ()
         if cand is not None:
             return None, self._word_at(w, longer, parts, fields, cand)
@@ -288,7 +288,7 @@ class _Compiler:
         total = np.zeros(self.n, dtype=np.float32)
         for f in fields:
             best = np.zeros(self.n, dtype=np.float32)
-            for term, boost in [(w, 1.0)] + [(x, 0.5) for x in longer]:
+            for term, boost in [(w, 1.0)] + [(x, prm.longer_boost) for x in longer]:
                 ids, sc = self.p.bm25(f, term, self.r, boost)
                 if len(ids):
                     best[ids] = np.maximum(best[ids], sc)
@@ -304,20 +304,21 @@ class _Compiler:
                     both &= pm
                     part_sum[ids] += sc
                 mask |= both
-                best = np.maximum(best, np.where(both, 0.4 * part_sum, 0.0))
-                if SUBWORD_SUM:
-                    total += SUBWORD_SUM * part_sum
+                best = np.maximum(best, np.where(both, prm.split_share * part_sum, 0.0))
+                if prm.subword_sum:
+                    total += prm.subword_sum * part_sum
             total += best
         return mask, total
 
     def _word_at(self, w: str, longer: list[str], parts: tuple[str, ...], fields: tuple[str, ...],
                  cand: np.ndarray) -> np.ndarray:
         """:meth:`word`'s scores at the candidates only (the same arithmetic per document)."""
+        prm = self.params
         c = len(cand)
         total = np.zeros(c, dtype=np.float32)
         for f in fields:
             best = np.zeros(c, dtype=np.float32)
-            for term, boost in [(w, 1.0)] + [(x, 0.5) for x in longer]:
+            for term, boost in [(w, 1.0)] + [(x, prm.longer_boost) for x in longer]:
                 sc, held = self.p.bm25_at(f, term, self.r, cand, boost)
                 best[held] = np.maximum(best[held], sc[held])
             if len(parts) > 1:
@@ -327,9 +328,9 @@ class _Compiler:
                     sc, held = self.p.bm25_at(f, pt, self.r, cand)
                     both &= held
                     part_sum[held] += sc[held]
-                best = np.maximum(best, np.where(both, 0.4 * part_sum, 0.0))
-                if SUBWORD_SUM:
-                    total += SUBWORD_SUM * part_sum
+                best = np.maximum(best, np.where(both, prm.split_share * part_sum, 0.0))
+                if prm.subword_sum:
+                    total += prm.subword_sum * part_sum
             total += best
         out = np.zeros(self.n, dtype=np.float32)
         out[cand] = total
@@ -340,8 +341,7 @@ class _Compiler:
         the text's IDF, so that they rank among the others."""
         df = int(np.count_nonzero(held))
         if df:
-            idf = 0.5 * math.log(1.0 + (self.n - df + 0.5) / (df + 0.5))
-            score[held & (score <= 0)] += idf
+            score[held & (score <= 0)] += self.params.text_idf_share * idf(self.n, df)
 
     def _strict(self, words: list[str], fields: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Documents holding every one of ``words`` as text, and each word's holders (rarest
@@ -391,40 +391,42 @@ class _Compiler:
             self.highlight.extend(dict.fromkeys(needed))
         # Relaxed (shown after every strict match, when those are fewer than a page): most of
         # the words, as indexed words or their readings.
+        long_part = self.params.long_part
+        loose = [m for i in content if (m := scored[i][0]) is not None]
         if cand is not None:  # a page of strict matches or more: no looser match is shown
             relaxed = mask
-        elif len(content) >= LONG_PART:
-            counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
-            relaxed = self._information_share(counts, needed, [scored[i][0] for i in content], fields)
+        elif len(content) >= long_part:
+            counts = np.sum(loose, axis=0, dtype=np.int16)
+            relaxed = self._information_share(counts, needed, loose, fields)
         else:
-            counts = np.sum([scored[i][0] for i in content], axis=0, dtype=np.int16)
-            relaxed = counts >= required_count(len(content), relaxed=True)
+            counts = np.sum(loose, axis=0, dtype=np.int16)
+            relaxed = counts >= required_count(len(content), relaxed=True, floor=self.params.min_should_floor)
         relaxed = relaxed | mask
         if not part.negate:
-            if part.field is None and len(content) >= LONG_PART:
+            if part.field is None and len(content) >= long_part:
                 self.ql_text += "\n" + part.text
                 for w in words:
                     for x in (w,) + sub_words(w):  # as the index holds a word and its sub-words
                         self.ql_words[x] = self.ql_words.get(x, 0) + 1
-            keep = needed if len(words) >= LONG_PART else words
+            keep = needed if len(words) >= long_part else words
             self.pairs.extend((a, b, fields) for a, b in zip(keep, keep[1:]))
         return mask, relaxed, score
 
     def _information_share(self, counts: np.ndarray, words: list[str], masks: list[np.ndarray],
                            fields: tuple[str, ...]) -> np.ndarray:
-        """Documents holding at least MIN_SHOULD_MATCH of the words' summed IDF (and one word).
+        """Documents holding at least ``min_should_match`` of the words' summed IDF (and one word).
 
         A word no article holds has no IDF here: the share is of what can be found.
         """
-        idf = [max(self.p.idf(f, w, self.r) for f in fields) for w in words]
-        total = sum(idf)
+        idfs = [max(self.p.idf(f, w, self.r) for f in fields) for w in words]
+        total = sum(idfs)
         if total <= 0:
             return counts >= 1
         mass = np.zeros(self.n, dtype=np.float32)
-        for m, x in zip(masks, idf):
+        for m, x in zip(masks, idfs):
             if x:
                 mass[m] += x
-        return (counts >= 1) & (mass >= MIN_SHOULD_MATCH * total * (1 - 1e-6))
+        return (counts >= 1) & (mass >= self.params.min_should_match * total * (1 - 1e-6))
 
     # -- prefixes
     def source_part(self, part: Part) -> np.ndarray:
@@ -463,20 +465,20 @@ class _Compiler:
 
 
 def compile_query(parsed: ParsedQuery, searcher: Any, lexicon: Any, postings: Postings | None = None,
-                  chars: CharIndex | None = None, within: np.ndarray | None = None,
-                  min_strict: int = 0) -> Plan:
+                  chars: CharIndex | None = None, params: RankParams = DEFAULT_PARAMS,
+                  within: np.ndarray | None = None, min_strict: int = 0) -> Plan:
     """Turn a parsed query into a match mask and BM25F scores over one searcher's snapshot.
 
     ``within`` (the documents the caller keeps: live, its filters) and ``min_strict`` (its
-    page end) let a query of one text part score only its strict matches inside ``within``
+    page end) let a query of ANDed text parts score only its strict matches inside ``within``
     when there are at least ``min_strict`` of them: the caller then shows no looser match,
     and the scores of the documents it ranks are the same as without. Elsewhere the scores
     are not computed (0) and ``relaxed`` is None."""
     if postings is None:
-        postings = Postings(searcher.reader())
+        postings = Postings(searcher.reader(), params=params)
     if chars is None:
         chars = CharIndex.of_reader(searcher.reader())
-    c = _Compiler(searcher, lexicon, postings, chars)
+    c = _Compiler(searcher, lexicon, postings, chars, params)
     if (within is not None and not parsed.excluded
             and all(len(g) == 1 and g[0].field in (None, "title") and not g[0].negate for g in parsed.groups)):
         # Text parts ANDed: the strict matches are known before any scoring. With a page of

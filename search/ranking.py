@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from math import log
 from typing import Any
 
 import numpy as np
+from whoosh.reading import TermNotFound
 
-__all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions",
-           "PAIR_SLOP", "PAIR_BOOST", "QL_MU"]
+from .bigrams import bigram_codes
+from .params import DEFAULT_PARAMS, RankParams, idf
+
+__all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions"]
 
 
 # ---------------------------------------------------------------- vectorised scoring
@@ -29,10 +31,6 @@ __all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions",
 # once with the same BM25F formula (probabilistic IDF, per-field length normalisation).
 
 
-K1 = 1.2
-B = 0.75
-
-
 class Postings:
     """Term postings of one index snapshot as numpy arrays, with a bounded cache.
 
@@ -41,9 +39,11 @@ class Postings:
     """
 
     def __init__(self, reader: Any, max_bytes: int = 128 << 20,
-                 opened: tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]] | None = None):
+                 opened: tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]] | None = None,
+                 params: RankParams = DEFAULT_PARAMS):
         """``opened``: the live mask, field lengths and averages read from the commit's
-        sidecar (search.sidecar), instead of walking every document."""
+        sidecar (search.sidecar), instead of walking every document; ``params``: k1 and b."""
+        self.k1, self.b = params.k1, params.b
         self.n = reader.doc_count_all()
         self._lengths: dict[str, np.ndarray] = {}
         self._avg: dict[str, float] = {}
@@ -131,7 +131,7 @@ class Postings:
                 if (field, text) not in leaf:
                     continue
                 m = leaf.postings(field, text)
-            except Exception:  # TermNotFound or a field this segment lacks
+            except TermNotFound:  # a field this segment lacks (a closed reader is an error, raised)
                 continue
             m = getattr(m, "child", m)  # deleted documents are masked by `live` instead
             if hasattr(m, "_read_data") and hasattr(m, "_next_block"):
@@ -170,11 +170,10 @@ class Postings:
         ids, w = self.term(field, text, reader, cache)
         if not len(ids):
             return ids, w
-        df = len(ids)
-        idf = log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+        k1, b = self.k1, self.b
         dl = self.lengths(field, reader)[ids]
-        norm = K1 * (1.0 - B + B * dl / self.avg_length(field, reader))
-        return ids, (boost * idf) * (w * (K1 + 1.0)) / (w + norm)
+        norm = k1 * (1.0 - b + b * dl / self.avg_length(field, reader))
+        return ids, (boost * idf(self.n, len(ids))) * (w * (k1 + 1.0)) / (w + norm)
 
     def bm25_at(self, field: str, text: str, reader: Any, docs: np.ndarray, boost: float = 1.0
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -190,12 +189,11 @@ class Postings:
         pos = np.searchsorted(ids, docs)
         np.minimum(pos, len(ids) - 1, out=pos)
         held = ids[pos] == docs
-        df = len(ids)
-        idf = log(1.0 + (self.n - df + 0.5) / (df + 0.5))
+        k1, b = self.k1, self.b
         wh = w[pos[held]]
         dl = self.lengths(field, reader)[docs[held]]
-        norm = K1 * (1.0 - B + B * dl / self.avg_length(field, reader))
-        out[held] = (boost * idf) * (wh * (K1 + 1.0)) / (wh + norm)
+        norm = k1 * (1.0 - b + b * dl / self.avg_length(field, reader))
+        out[held] = (boost * idf(self.n, len(ids))) * (wh * (k1 + 1.0)) / (wh + norm)
         return out, held
 
     def total_length(self, field: str, reader: Any) -> float:
@@ -206,12 +204,7 @@ class Postings:
     def idf(self, field: str, text: str, reader: Any) -> float:
         """Probabilistic IDF of a term in a field (0 when absent)."""
         df = len(self.term(field, text, reader)[0])
-        return log(1.0 + (self.n - df + 0.5) / (df + 0.5)) if df else 0.0
-
-
-PAIR_SLOP = 3  # the second word at most this many word positions after the first
-PAIR_BOOST = 0.5
-TITLE_PAIR_WEIGHT = 0.4
+        return idf(self.n, df) if df else 0.0
 
 
 def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
@@ -219,7 +212,7 @@ def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> di
     out: dict[int, list[int]] = {}
     try:
         m = searcher.postings(field, term)
-    except Exception:  # the term is not in the index
+    except TermNotFound:  # the term is not in the index
         return out
     for d in docs.tolist():
         if not m.is_active():
@@ -244,8 +237,8 @@ def _near(pa: list[int], pb: list[int], slop: int) -> bool:
 
 
 def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, tuple[str, ...]]],
-                    docs: np.ndarray) -> np.ndarray:
-    """Bonus per document for each query word pair found in order within PAIR_SLOP positions."""
+                    docs: np.ndarray, params: RankParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Bonus per document for each query word pair found in order within ``pair_slop`` positions."""
     bonus = np.zeros(len(docs), dtype=np.float64)
     if not len(docs):
         return bonus
@@ -267,11 +260,11 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
             pa, pb = pos(f, a), pos(f, b)
             if not pa or not pb:
                 continue
-            w = PAIR_BOOST * (post.idf(f, a, reader) + post.idf(f, b, reader)) / 2.0
+            w = params.pair_boost * (post.idf(f, a, reader) + post.idf(f, b, reader)) / 2.0
             if f == "title":
-                w *= TITLE_PAIR_WEIGHT
+                w *= params.title_pair_weight
             for d in pa.keys() & pb.keys():
-                if _near(pa[d], pb[d], PAIR_SLOP):
+                if _near(pa[d], pb[d], params.pair_slop):
                     bonus[index[d]] += w
     return bonus
 
@@ -284,9 +277,8 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
 # query-likelihood model with Dirichlet smoothing (Zhai & Lafferty 2001) scores how likely
 # the document's language model is to produce the whole query: every query word the document
 # lacks costs it, smoothed by the word's frequency in the whole collection. The engine adds
-# it to BM25F for long parts (engine.QL_WEIGHT).
-
-QL_MU = 100.0  # Dirichlet prior, in words (measured flat from 50 to 200; see docs/DESIGN-NOTES.md)
+# it to BM25F for long parts (RankParams.ql_weight; the prior RankParams.ql_mu, in words,
+# measured flat from 50 to 200: see docs/DESIGN-NOTES.md).
 
 
 def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: np.ndarray,
@@ -297,7 +289,7 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
     boost is divided out), so this model carries no title preference; BM25F does.
     ``words`` maps each query word to its count in the query.
     """
-    mu = QL_MU if mu is None else mu
+    mu = DEFAULT_PARAMS.ql_mu if mu is None else mu
     out = np.zeros(len(docs), dtype=np.float64)
     if not len(docs) or not words:
         return out
@@ -349,29 +341,12 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
 # no word but share 扫货-like pairs of characters. For long queries the best RERANK candidates
 # are also scored by a Dirichlet query likelihood over adjacent Han character pairs, with
 # collection statistics from a hashed pair-count table written beside the index at build time
-# (BIGRAM_FILE; counts of colliding pairs add up, which only smooths a little more).
-
-BIGRAM_BUCKETS = 1 << 22
-BIGRAM_FILE = "bigrams.npy"
-BIGRAM_MU = 100.0
-
-
-def bigram_codes(folded: str) -> np.ndarray:
-    """Hashed codes (0..BIGRAM_BUCKETS-1) of the adjacent Han character pairs of folded text."""
-    if len(folded) < 2:
-        return np.zeros(0, dtype=np.int64)
-    cp = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    han = ((cp >= 0x3400) & (cp <= 0x9FFF)) | ((cp >= 0xF900) & (cp <= 0xFAFF))
-    pair = han[:-1] & han[1:]
-    key = (cp[:-1][pair] << np.uint64(21)) | cp[1:][pair]
-    mixed = (key * np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    return (mixed >> np.uint64(64 - 22)).astype(np.int64)
-
+# (search.bigrams.BIGRAM_FILE; counts of colliding pairs add up, which only smooths a little more).
 
 def bigram_likelihood(texts: list[str], query: str, table: np.ndarray, total: float,
                       mu: float | None = None) -> np.ndarray:
     """log P(query pairs | document) for each folded text, Dirichlet-smoothed with ``table``."""
-    mu = BIGRAM_MU if mu is None else mu
+    mu = DEFAULT_PARAMS.bigram_mu if mu is None else mu
     q = bigram_codes(query)
     out = np.zeros(len(texts), dtype=np.float64)
     if not len(q) or total <= 0:

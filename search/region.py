@@ -538,7 +538,7 @@ def _mentions(g: _Gazetteer, text: str, weight: float, *, lead: int = 0,
 
     Mentions before ``lead`` characters get LEAD_WEIGHT instead of ``weight``.
     """
-    out = []
+    out: list[_Mention] = []
     n = len(text)
     for m in g.matcher.finditer(text):
         name = m.group()
@@ -734,7 +734,7 @@ def tag_units(article: Article, *, folded_title: str | None = None,
     body = folded_body if folded_body is not None else fold_text((article.body or "")[:BODY_SCAN_CHARS])
     body = body[:BODY_SCAN_CHARS]
 
-    anchors: list[str] = []
+    anchors: list[tuple[str, float]] = []
     foreign = False
     if article.dateline:
         dl = fold_text(article.dateline).strip()

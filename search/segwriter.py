@@ -38,16 +38,16 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo, _lenfield
 from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
-from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.formats import Positions
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util import random_name
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
+from .analysis import term_positions
 from .chars import CharPool
 from .errors import IndexWriteFailed
-from .analysis import term_positions
 from .normalize import fold
 from .schema import JiebaText
 
@@ -104,11 +104,6 @@ class TermPool:
             self.size += _POSTING_BYTES
         if vbytes:
             self.size += len(vbytes) + 33
-
-    def maybe_spill(self) -> None:
-        """Write the in-memory postings to a run file when they pass the size limit."""
-        if self.size > self.limit:
-            self.spill()
 
     def _sorted_memory(self):
         for fieldname in sorted(self.fields):
@@ -352,7 +347,7 @@ class FastSegmentWriter(SegmentWriter):
         # Character postings cost 16 bytes each while held (key and position, int64), and about
         # three times that while sorted: a third of the writer's budget before a run file.
         self.chars = CharPool(self._tempstorage.folder, run_limit=max(1024, int(limitmb * 1024 * 1024 / 48)))
-        self._wtables: dict[str, list[float]] = {}
+        self._wtables: dict[tuple[str, float], list[float]] = {}
 
     # -- adding
 

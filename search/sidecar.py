@@ -273,7 +273,8 @@ def load_columns(gen: Path, toc: int, reader: Any) -> Any:
         cols.source, cols.sources = _map(d, "col_source"), meta["sources"]
         cols.category, cols.categories = _map(d, "col_category"), meta["categories"]
         cols.cluster = _map(d, "col_cluster")
-        cols.clusters = Strings(_map(d, "clusters_off"), _map(d, "clusters_blob"))
+        # duck-typed stand-ins for the engine's list and dict, read lazily from the mapped files
+        cols.clusters = Strings(_map(d, "clusters_off"), _map(d, "clusters_blob"))  # type: ignore[assignment]
         cols.region_docs = _map(d, "region_docs")
         cols.region_codes = _map(d, "region_codes")
         cols.regions = meta["regions"]
@@ -289,7 +290,8 @@ def load_lexicon(gen: Path, toc: int, reader: Any) -> Any:
 
     def build(d: Path, meta: dict[str, Any]) -> Any:
         lex = Lexicon.__new__(Lexicon)
-        lex._by_char = LazyByChar(_map(d, "lex_chars"), _map(d, "lex_off"), _map(d, "lex_blob"))
+        lex._by_char = LazyByChar(  # type: ignore[assignment]
+            _map(d, "lex_chars"), _map(d, "lex_off"), _map(d, "lex_blob"))
         lex._parts = []  # everything is in the sidecar
         lex._sites = meta["sites"]
         lex._sources = [tuple(x) for x in meta["source_labels"]]

@@ -6,10 +6,10 @@ import logging
 import pickle
 
 import pytest
-from conftest import SEED
 from whoosh.filedb.filestore import RamStorage
 from whoosh.query import Phrase, Term
 
+from conftest import SEED
 from search.analysis import JiebaTokenizer, _user_words, analyze, query_words, segment
 from search.extract import extract_text_dump
 from search.normalize import fold, fold_text

@@ -136,6 +136,7 @@ def mess(tmp_path_factory) -> dict:
     return {"dir": d, "good": good, "good_pages": good_pages, "bad": bad}
 
 
+@pytest.mark.slow
 def test_mixed_directory_indexes_every_good_article_and_reports_every_bad_input(tmp_path, mess):
     ix = tmp_path / "index"
     r = run_reindex(str(mess["dir"]), "--index", str(ix), "--rebuild")
@@ -165,6 +166,7 @@ def test_mixed_directory_indexes_every_good_article_and_reports_every_bad_input(
     assert not [p for p in summary["problems"] if "internal error" in p["reason"]]
 
 
+@pytest.mark.slow
 def test_only_bad_inputs_exit_1_and_keep_the_served_index(tmp_path, mess):
     ix = tmp_path / "index"
     ok = run_reindex(str(mess["dir"] / "good.jsonl"), "--index", str(ix), "--rebuild")
@@ -178,6 +180,7 @@ def test_only_bad_inputs_exit_1_and_keep_the_served_index(tmp_path, mess):
     assert SearchEngine(ix).article_count() == 25
 
 
+@pytest.mark.slow
 def test_a_fifo_among_the_inputs_is_skipped_not_waited_on(tmp_path, mess):
     """An entry that is not a regular file (a FIFO here) must be reported, not opened:
     opening a FIFO blocks until a writer appears, which would hang a cron reindex forever
@@ -197,6 +200,7 @@ def test_a_fifo_among_the_inputs_is_skipped_not_waited_on(tmp_path, mess):
     assert {os.path.basename(p["path"]) for p in summary["problems"]} == {"pipe.html", "pipe.jsonl"}
 
 
+@pytest.mark.slow
 def test_a_50_mb_page_is_indexed_or_refused_with_a_reason(tmp_path):
     """A 50 MB HTML page: either indexed (its text possibly cut) or reported (too large)."""
     d = tmp_path / "inbox"

@@ -24,6 +24,9 @@ from webutil import SOURCES, build_index, free_port, start_server, stop_server  
 
 CHROMIUM = os.environ.get("XUNWEN_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("XUNWEN_CHROMEDRIVER", "/usr/bin/chromedriver")
+# A real browser and server per module.
+pytestmark = pytest.mark.slow
+
 WAIT = 20  # seconds an element may take to appear: a bound, not an assertion about speed
 
 
@@ -210,7 +213,7 @@ def test_chinese_is_drawn_not_tofu(server: str, driver) -> None:
     # the check itself must be able to fail: the no-glyph character is not "drawn"
     assert not is_drawn(driver, _NO_GLYPH)
     shapes = {ch: _glyph(driver, ch) for ch in han}
-    for ch, rows in shapes.items():
+    for ch in shapes:
         assert is_drawn(driver, ch), f"{ch!r} renders as tofu: install a CJK font (fonts-noto-cjk)"
     # tofu boxes all look alike; real glyphs do not
     assert len(set(shapes.values())) == len(shapes)

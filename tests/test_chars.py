@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import corpus, write_jsonl
 
+from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest
 from search.analysis import query_words
 from search.chars import CharPool, SegmentChars, needle_units, units
@@ -63,6 +63,7 @@ _MIXED = re.compile(r"[\u4e00-\u9fff0-9A-Za-z]*(?:[\u4e00-\u9fff][0-9A-Za-z]|[0-
                     r"[\u4e00-\u9fff0-9A-Za-z]*")
 
 
+@pytest.mark.slow
 def test_every_quoted_run_finds_exactly_its_holders(real) -> None:
     eng, arts, texts = real
     rng = random.Random(20261202)
@@ -91,6 +92,7 @@ def test_every_quoted_run_finds_exactly_its_holders(real) -> None:
     assert not wrong, wrong
 
 
+@pytest.mark.slow
 def test_title_prefix_finds_the_run_in_titles_only(real) -> None:
     eng, arts, texts = real
     rng = random.Random(5)
@@ -106,6 +108,8 @@ def test_title_prefix_finds_the_run_in_titles_only(real) -> None:
         assert set(got) == want and total == len(want), needle
 
 
+@pytest.mark.slow
+@pytest.mark.slow
 def test_unquoted_words_list_every_holder_first_and_count_exactly_those(real) -> None:
     """Names cut from real titles (3+ words): total = the articles holding every content word,
     and those are the first hits; anything after them is a looser match counted apart."""

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 
+from conftest import CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 from search import SearchEngine, SearchRequest
 from search.cli import main
 from search.indexer import current_generation, writer_lock

@@ -25,7 +25,6 @@ from search import SearchEngine, SearchRequest
 from search.errors import NotFound
 from search.indexer import delete_articles, index_articles, reindex
 from search.models import Article
-
 from webutil import free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +94,7 @@ class Searchers:
         with self.lock:
             self.searches += n
 
-    def __enter__(self) -> "Searchers":
+    def __enter__(self) -> Searchers:
         for t in self.threads:
             t.start()
         return self
@@ -118,6 +117,7 @@ def old_index(tmp_path) -> Path:
     return ix
 
 
+@pytest.mark.slow
 def test_search_through_a_rebuild_swap(tmp_path, old_index):
     engine = SearchEngine(old_index)
     assert total(engine, OLD) == 15 and total(engine, NEW) == 0
@@ -137,6 +137,7 @@ def test_search_through_a_rebuild_swap(tmp_path, old_index):
     assert engine.article_count() == 400
 
 
+@pytest.mark.slow
 def test_search_through_incremental_updates(tmp_path, old_index):
     engine = SearchEngine(old_index)
     with Searchers(engine) as searchers:
@@ -184,6 +185,7 @@ def test_new_thread_searching_right_after_a_commit(tmp_path, old_index):
     assert total(engine, NEW) == 24
 
 
+@pytest.mark.slow
 def test_two_reindex_runs_at_once(tmp_path, old_index):
     """The second writer refuses at once with a clear message (exit 1), or queues with --wait."""
     big = write_jsonl(tmp_path / "big.jsonl", records(3000, "大", NEW))
@@ -255,6 +257,7 @@ def test_a_request_keeps_its_snapshot_through_merges_and_deletes(old_index):
     assert engine.article_count() == 150 + 16 - 2
 
 
+@pytest.mark.slow
 def test_threads_through_many_small_commits_and_deletes(old_index):
     """THREADS threads search, fetch articles and ask for similar ones while 30 tiny
     commits (each merging segments) and 10 deletes land: no request fails."""
@@ -300,6 +303,7 @@ def test_threads_through_many_small_commits_and_deletes(old_index):
     assert engine.article_count() == 150 + 60 - 10
 
 
+@pytest.mark.slow
 def test_server_through_small_incremental_runs_and_deletes(tmp_path, old_index):
     """A real server, six keep-alive HTTP clients, and a loop of real `xunwen reindex --wait`
     runs of two articles each with a `xunwen delete` every third run: no 5xx, no transport

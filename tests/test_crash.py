@@ -189,6 +189,7 @@ def _rebuild_while_writing(tmp_path, corpora, base_index) -> tuple[Path, dict, s
     return ix, before, gens_before, current_before, proc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill", ["group", "parent-only"])
 def test_rebuild_killed_while_writing_leaves_served_index_unchanged(tmp_path, corpora, base_index, kill):
     """SIGKILL ``reindex --rebuild`` once its new generation is being written.
@@ -225,6 +226,7 @@ def test_rebuild_killed_while_writing_leaves_served_index_unchanged(tmp_path, co
         assert not orphans, f"orphaned reindex workers were still alive after the rerun: {orphans}"
 
 
+@pytest.mark.slow
 def test_rebuild_killed_leftovers_are_cleaned_by_the_next_rebuild(tmp_path, corpora, base_index):
     """A killed rebuild leaves a half-written generation; later rebuilds must not keep it
     in place of the generation that was being served."""
@@ -260,6 +262,7 @@ def _new_whoosh_files(gen: Path, before: set[str], suffixes: tuple[str, ...]):
     return cond
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["writing", "commit"])
 def test_incremental_killed_keeps_committed_articles(tmp_path, corpora, base_index, point):
     """SIGKILL an incremental ``reindex`` while it writes (first new Whoosh file) or commits
@@ -306,6 +309,7 @@ def test_incremental_killed_keeps_committed_articles(tmp_path, corpora, base_ind
         assert eng.get_article(i).id == i
 
 
+@pytest.mark.slow
 def test_rebuild_whose_writer_worker_dies_fails_and_keeps_the_served_index(tmp_path, corpora, base_index):
     """SIGKILL one of the rebuild's writer worker processes (the OOM killer's pick): Whoosh's
     own multi-process commit would leave that worker's segment out and report success; ours
@@ -330,6 +334,7 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+@pytest.mark.slow
 def test_rebuild_whose_writer_worker_dies_at_commit_leaves_no_generation(tmp_path, corpora, base_index):
     """A worker that dies after every article was handed out fails the commit itself; the
     abandoned generation (the other worker's segment) is removed, not left on disk."""

@@ -126,6 +126,7 @@ def test_short_template_items_need_near_identity():
     assert c.assign("a-copy", sig(a + "（完）")) == "a"
 
 
+@pytest.mark.slow
 def test_disk_clusterer_decides_like_the_in_memory_one(records, story, tmp_path):
     """The on-disk table (rebuilds) gives the same clusters as the dicts, copies included."""
     batch = [(r["id"], sig(r["body"])) for r in records]
@@ -145,6 +146,7 @@ def test_disk_clusterer_decides_like_the_in_memory_one(records, story, tmp_path)
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_disk_clusterer_reads_at_most_the_bucket_cap(tmp_path):
     """A band key shared by many articles is compared against its first _BUCKET_CAP members only."""
     disk = dedup.DiskClusterer(str(tmp_path / "d.sqlite"))

@@ -11,11 +11,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 
+from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 from search import Article, BadQuery, NotFound, SearchEngine, SearchPage, SearchRequest
 from search.extract import iter_articles
 from search.indexer import index_articles, reindex
+from search.params import RankParams
 from search.schema import SCHEMA_VERSION
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -628,6 +629,7 @@ def test_stats(engine, core_index: Path) -> None:
 # ---------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 def test_headlines_of_real_articles_find_their_article(tmp_path: Path) -> None:
     """A pasted headline (a long unquoted query) finds its article among 200 real ones."""
     path = corpus("news_articles_sample2k.jsonl.gz")
@@ -693,40 +695,39 @@ def _lcsts_pairs(n: int) -> list[dict]:
     return out
 
 
-def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.slow
+def test_query_likelihood_improves_summary_queries_on_real_data(tmp_path: Path) -> None:
     """One-line summaries (LCSTS PART III, human label >= 4) find their Weibo post among 400
     real news articles better with the query-likelihood scores (words, then character pairs)
     than with BM25F alone."""
-    import search.engine as engine_mod
 
     pairs = _lcsts_pairs(150)
     with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
         news = [json.loads(line) for line in itertools.islice(f, 400)]
     posts = [{"id": r["id"], "title": "", "body": r["short_text"], "source": "LCSTS"} for r in pairs]
     reindex([write_jsonl(tmp_path / "c.jsonl", news + posts)], tmp_path / "ix", procs=1)
-    eng = SearchEngine(tmp_path / "ix")
-
-    def mrr() -> float:
+    def mrr(**params: float) -> float:
+        eng = SearchEngine(tmp_path / "ix", params=RankParams(**params))
         total = 0.0
         for r in pairs:
             got = [h.id for h in eng.search(SearchRequest(q=r["summary"], size=10, snippets=False)).hits]
             total += next((1 / (i + 1) for i, d in enumerate(got) if d == r["id"]), 0.0)
+        eng.close()
         return total / len(pairs)
 
     assert (tmp_path / "ix" / "CURRENT").exists()
     gen = tmp_path / "ix" / (tmp_path / "ix" / "CURRENT").read_text().strip()
     assert (gen / "bigrams.npy").exists()  # the collection's character-pair counts
     with_lm = mrr()
-    monkeypatch.setattr(engine_mod, "BIGRAM_WEIGHT", 0.0)
-    words_only = mrr()
-    monkeypatch.setattr(engine_mod, "QL_WEIGHT", 0.0)
-    without = mrr()
+    words_only = mrr(bigram_weight=0.0)
+    without = mrr(bigram_weight=0.0, ql_weight=0.0)
     print(f"MRR@10 with both likelihoods {with_lm:.3f}, word likelihood only {words_only:.3f}, "
           f"BM25F alone {without:.3f}")
     assert with_lm > without + 0.01, (with_lm, words_only, without)
     assert words_only > without, (with_lm, words_only, without)
 
 
+@pytest.mark.slow
 def test_every_quoted_substring_of_real_articles_is_found_exactly(tmp_path: Path) -> None:
     """A quoted run of 2-5 Han characters cut anywhere out of real articles matches exactly the
     articles whose text holds it (however jieba cut it there), in the displayed script."""
@@ -788,9 +789,9 @@ def test_quoted_text_with_characters_that_fold_to_punctuation_or_letters(tmp_pat
 def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Path) -> None:
     import numpy as np
 
+    from search.bigrams import BIGRAM_FILE, bigram_codes
     from search.indexer import current_generation
     from search.normalize import fold_text
-    from search.ranking import BIGRAM_FILE, bigram_codes
 
     recs = [r for r in RECORDS.values()]
     reindex([write_jsonl(tmp_path / "a.jsonl", recs[:10])], tmp_path / "ix", rebuild=True, procs=1)
@@ -807,7 +808,8 @@ def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Pa
 def test_character_pair_likelihood_prefers_the_text_that_holds_the_pairs() -> None:
     import numpy as np
 
-    from search.ranking import BIGRAM_BUCKETS, bigram_codes, bigram_likelihood
+    from search.bigrams import BIGRAM_BUCKETS, bigram_codes
+    from search.ranking import bigram_likelihood
 
     texts = ["春节临近内地客赴港扫货游掀热潮", "春节临近各地天气晴好", "春节临近内地客赴港扫货游掀热潮" + "天气晴好" * 50]
     table = np.bincount(np.concatenate([bigram_codes(t) for t in texts]), minlength=BIGRAM_BUCKETS)

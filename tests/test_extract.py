@@ -256,7 +256,7 @@ def test_extract_html_rejects_non_html():
     with pytest.raises(ExtractError):
         extract_html(b"")
     with pytest.raises(ExtractError, match="not HTML"):
-        extract_html("只是一段纯文本，没有任何标记。".encode("utf-8"))
+        extract_html("只是一段纯文本，没有任何标记。".encode())
 
 
 # ----------------------------------------------------------------- JSON lines

@@ -116,6 +116,7 @@ def bomb_run(tmp_path_factory) -> dict:
     ("cuthead.warc:", ("truncated record", "WARC headers")),
     ("cuthead.warc.gz", ("truncated record", "WARC headers")),
 ])
+@pytest.mark.slow
 def test_each_bomb_is_refused_with_one_line_naming_its_limit(bomb_run, name, words):
     r = bomb_run["r"]
     about = lines_about(r.stderr, name)
@@ -139,6 +140,7 @@ def test_the_good_files_beside_the_bombs_are_indexed(bomb_run):
     assert summary["skipped"] == 15  # 12 refusals + 3 more copies of the whole WARC record (same id)
 
 
+@pytest.mark.slow
 def test_an_over_long_article_is_kept_cut_and_reported(tmp_path):
     d = tmp_path / "inbox"
     d.mkdir()
@@ -156,6 +158,7 @@ def test_an_over_long_article_is_kept_cut_and_reported(tmp_path):
     assert "text cut 1" in r.stdout, r.stdout
 
 
+@pytest.mark.slow
 def test_a_tree_1100_levels_deep_with_a_symlink_loop_is_walked(tmp_path):
     d = tmp_path / "inbox"
     deepest = h.deep_tree(d, 1100)
@@ -193,6 +196,7 @@ def odd_index(tmp_path_factory) -> dict:
     return {"index": d / "index", "r": r, "summary": summary}
 
 
+@pytest.mark.slow
 def test_ids_a_link_cannot_carry_are_refused_at_ingest_with_a_reason(odd_index):
     r, summary = odd_index["r"], odd_index["summary"]
     assert r.returncode == 0 and summary["indexed"] == len(ODD_IDS), r.stderr
@@ -266,6 +270,7 @@ def test_absolute_links_never_reflect_an_arbitrary_host(odd_index):
 # ---------------------------------------------------------------- delete --wait
 
 
+@pytest.mark.slow
 def test_delete_while_busy_refuses_then_waits_with_wait(odd_index, tmp_path):
     ix = tmp_path / "index"
     shutil.copytree(odd_index["index"], ix)
@@ -343,6 +348,7 @@ def small_disk(tmp_path):
         yield mnt, "fsize"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["incremental", "rebuild"])
 def test_a_full_disk_is_one_line_exit_1_and_the_index_intact(tmp_path, small_disk, mode):
     mnt, how = small_disk
@@ -374,6 +380,7 @@ def test_a_full_disk_is_one_line_exit_1_and_the_index_intact(tmp_path, small_dis
         assert r.returncode == 0 and summary["indexed"] == 1500, r.stderr
 
 
+@pytest.mark.slow
 def test_debris_of_killed_and_failed_writers_is_removed_by_the_next_run(tmp_path):
     ix = tmp_path / "index"
     r, _ = reindex(str(_write(tmp_path / "base.jsonl", _records(40))), "--index", str(ix))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import lxml.html
 import pytest

@@ -106,6 +106,7 @@ _values = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=st.lists(st.tuples(st.sampled_from(PARAMS), _values), max_size=8))
 def test_api_search_any_parameters(client, params) -> None:
@@ -236,6 +237,7 @@ def test_many_filter_values_are_refused_cleanly(client) -> None:
     assert body["ok"] is False
 
 
+@pytest.mark.slow
 def test_cli_search_with_hostile_queries(index_dir) -> None:
     for q in ['"', "(((", "*", "\x01监督", "nosuch:x", "监" * 1500]:
         r = subprocess.run([sys.executable, "-m", "search.cli", "search", q, "--index", str(index_dir), "--json"],

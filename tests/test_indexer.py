@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import CORE_ARTICLES, COPY_IDS, SEED, SEED_ID, core_records, write_jsonl
 from whoosh import index as windex
 from whoosh.fields import ID, TEXT, Schema
 
+from conftest import COPY_IDS, CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 from search import Article, IndexBusy, IndexIncompatible, IndexMissing, SearchEngine, SearchRequest
 from search import engine as engine_module
 from search.extract import iter_articles
@@ -306,6 +306,20 @@ def test_an_index_from_another_schema_version(fresh_index: Path) -> None:
     assert found(fresh_index, "大熊猫 -雅安") == ["core-panda-chengdu"]
 
 
+def test_a_storage_fault_is_an_error_not_another_version(fresh_index: Path) -> None:
+    """An unreadable TOC (here: a directory where the file was, EISDIR) is the OSError it is,
+    raised to the caller; it used to be reported as "an index of another version"."""
+    gen = current_generation(fresh_index)
+    (toc,) = gen.glob("_MAIN_*.toc")
+    toc.unlink()
+    toc.mkdir()
+    with pytest.raises(OSError) as e:
+        open_current(fresh_index)
+    assert not isinstance(e.value, IndexIncompatible)
+    with pytest.raises(OSError):
+        SearchEngine(fresh_index).search(SearchRequest(q="监督"))
+
+
 def test_a_generation_without_metadata_is_incompatible(fresh_index: Path) -> None:
     (current_generation(fresh_index) / "xunwen.json").unlink()
     with pytest.raises(IndexIncompatible, match="xunwen reindex --rebuild"):
@@ -369,6 +383,7 @@ def test_the_writer_lock_refuses_a_second_writer(fresh_index: Path) -> None:
     assert index_articles([article("x", "标题", "正文")], fresh_index, procs=1).indexed == 1
 
 
+@pytest.mark.slow
 def test_the_writer_lock_is_held_across_processes(fresh_index: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",

@@ -18,14 +18,13 @@ from urllib.parse import quote
 
 import pytest
 
+from conftest import write_jsonl
 from search import SearchEngine, SearchRequest
 from search.engine import MAX_SIZE, MAX_WINDOW
 from search.errors import BadQuery
 from search.indexer import reindex
 from search.query import MAX_QUERY_CHARS
-from conftest import write_jsonl
 from webutil import free_port, start_server, stop_server
-
 
 
 def _records(n: int = 60) -> list[dict]:
@@ -188,6 +187,7 @@ def raw(port: int, request: bytes) -> tuple[int, bytes]:
     return status, data
 
 
+@pytest.mark.slow
 def test_server_is_not_in_debug_mode(server) -> None:
     port, log = server
     status, data = raw(port, b"GET /api/search?page=%FF HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -346,6 +346,7 @@ def test_the_article_page_of_a_long_article(tmp_path) -> None:
 # ------------------------------------------------------------------ slow connections
 
 
+@pytest.mark.slow
 def test_slow_connections_do_not_stop_the_server(server) -> None:
     """200 connections that trickle a request's first bytes (what exhausted waitress's
     connection limit before): ordinary requests are still answered, and the server closes

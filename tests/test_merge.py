@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import corpus, write_jsonl
 from whoosh.reading import SegmentReader
 
+from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest, indexer
 from search.indexer import _MergeReader, merge_plan, open_current, reindex
 
@@ -38,6 +38,7 @@ def test_plan_merges_a_full_tier_and_leaves_big_segments(monkeypatch) -> None:
     assert merge_plan(big + [(300, 10)]) == []
 
 
+@pytest.mark.slow
 def test_merge_reader_yields_what_whoosh_yields(tmp_path: Path, records: list[dict]) -> None:
     src = tmp_path / "a.jsonl"
     write_jsonl(src, records[:60])
@@ -55,6 +56,7 @@ def test_merge_reader_yields_what_whoosh_yields(tmp_path: Path, records: list[di
         r.close()
 
 
+@pytest.mark.slow
 def test_many_small_runs_keep_segments_few_and_answers_right(tmp_path: Path, records: list[dict],
                                                              monkeypatch) -> None:
     monkeypatch.setattr(indexer, "MERGE_FACTOR", 3)

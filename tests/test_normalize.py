@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import SEED
 
+from conftest import SEED
 from search.extract import extract_text_dump
 from search.normalize import Folded, clean_text, fold, fold_text, is_han, strip_pinyin
 
@@ -101,16 +101,3 @@ def test_folded_identity_map() -> None:
 def test_is_han() -> None:
     assert is_han("監") and is_han("珙") and is_han("㐀")
     assert not is_han("a") and not is_han("２") and not is_han("，")
-
-
-def test_display_pattern_works_in_a_fresh_process() -> None:
-    """display_pattern builds its tables on first use even before anything was folded (it
-    once took the fold tables' lock twice and hung)."""
-    import subprocess
-    import sys
-
-    code = "from search.normalize import display_pattern; print(bool(display_pattern('监督').search('打出監督')))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         cwd=str(SEED.parent.parent.parent))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "True"

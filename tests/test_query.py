@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search.engine import Lexicon
@@ -113,7 +112,6 @@ def test_required_count_short_parts_need_every_word_unless_relaxed() -> None:
 def test_long_part_matches_by_information_share(tmp_path: Path) -> None:
     """A long part keeps an article holding one rare word of it, not one holding a common word."""
     from conftest import write_jsonl
-
     from search.indexer import reindex
 
     recs = [{"id": f"common-{i}", "title": f"第{i}期简报", "body": f"本地经济持续发展，第{i}期简报发布。"}

@@ -14,15 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import corpus, write_jsonl
 from whoosh import index as windex
 
-from search import SearchEngine, SearchRequest
-from search.chars import EXTENSIONS, SegmentChars
-from search.normalize import fold_text
+from conftest import corpus, write_jsonl
+from search import SearchEngine, SearchRequest, segwriter
 from search import indexer as indexer_module
-from search import segwriter
+from search.chars import EXTENSIONS, SegmentChars
 from search.indexer import current_generation, delete_articles, reindex
+from search.normalize import fold_text
 
 QUERIES = ("经济 发展", "疫情 防控", '"新闻联播"', "北京 OR 上海", "会议 -合作", "习近平", "covid", "5.3")
 
@@ -119,6 +118,7 @@ def results(root: Path) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch) -> None:
     stock = build(tmp_path / "stock", [slices["base"]], stock=True, monkeypatch=monkeypatch)
     fast = build(tmp_path / "fast", [slices["base"]], stock=False, monkeypatch=monkeypatch)
@@ -130,6 +130,7 @@ def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch) -> N
     assert chars_are_the_stored_text(fast) == 1
 
 
+@pytest.mark.slow
 def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkeypatch) -> None:
     spills = []
     real_spill = segwriter.TermPool.spill
@@ -150,6 +151,7 @@ def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkey
     assert chars_are_the_stored_text(fast) == 1
 
 
+@pytest.mark.slow
 def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypatch) -> None:
     stock = build(tmp_path / "stock", [slices["base"]], stock=True, procs=2, monkeypatch=monkeypatch)
     fast = build(tmp_path / "fast", [slices["base"]], stock=False, procs=2, monkeypatch=monkeypatch)
@@ -160,6 +162,7 @@ def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypat
     assert chars_are_the_stored_text(fast) == 2
 
 
+@pytest.mark.slow
 def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, monkeypatch) -> None:
     merged = []
     real = segwriter.FastSegmentWriter.add_postings_to_pool
@@ -198,9 +201,9 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
 
 def test_folded_text_from_the_main_process_is_what_the_writer_would_fold(tmp_path, slices, monkeypatch) -> None:
     # Documents given without _folded_* (e.g. by other callers) are folded by the writer itself.
-    from search.segwriter import FOLDED_PREFIX, FastSegmentWriter
     from search.indexer import _codec
     from search.schema import make_schema
+    from search.segwriter import FOLDED_PREFIX, FastSegmentWriter
 
     recs = corpus_records(40)
     dirs = {}

@@ -8,6 +8,10 @@ import json
 import re
 
 import pytest
+
+from search import SearchEngine, SearchRequest
+from web import create_app
+from web.export import CSV_COLUMNS
 from webutil import (  # noqa: F401 - fixtures are used by name
     CLUSTER_IDS,
     HOSTILE_ID,
@@ -19,10 +23,6 @@ from webutil import (  # noqa: F401 - fixtures are used by name
     web_client,
     web_index,
 )
-
-from search import SearchEngine, SearchRequest
-from web import create_app
-from web.export import CSV_COLUMNS
 
 HIT_KEYS = {
     "id", "title", "title_html", "url", "source", "region", "published", "score",

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 import pytest
 from lxml import etree
+
 from webutil import (  # noqa: F401 - fixtures are used by name
     css,
     web_app,

@@ -8,6 +8,7 @@ import pytest
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
+
 from webutil import TRAD_ID, web_app, web_client, web_index  # noqa: F401
 
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from webutil import ROOT, build_index, corpus_records, write_corpus
 
 
@@ -54,6 +55,7 @@ def _damaged_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_unreadable_index_is_one_line_and_exit_1(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     index_dir = build_index(tmp_path_factory.getbasetemp() / "web-corpus")
     bad = _damaged_copy(index_dir, tmp_path / "bad")
@@ -65,6 +67,7 @@ def test_unreadable_index_is_one_line_and_exit_1(tmp_path: Path, tmp_path_factor
     assert r.returncode != 0 and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_reindex_logs_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     n = len(corpus_records())
@@ -85,6 +88,7 @@ def test_reindex_logs_progress_lines_when_not_on_a_terminal(tmp_path: Path) -> N
     assert re.search(r"^read [\d,]+, indexed [\d,]+", r.stdout, re.M)
 
 
+@pytest.mark.slow
 def test_reindex_draws_a_bar_with_total_rate_and_eta_on_a_terminal(tmp_path: Path) -> None:
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     n = len(corpus_records())
@@ -119,6 +123,7 @@ def test_reindex_draws_a_bar_with_total_rate_and_eta_on_a_terminal(tmp_path: Pat
     assert "articles/s" in text and re.search(r"<\d\d:\d\d", text), text[-1000:]  # rate and ETA
 
 
+@pytest.mark.slow
 def test_one_article_is_singular(tmp_path: Path) -> None:
     rec = corpus_records()[0]
     corpus = write_corpus(tmp_path / "one.jsonl", [rec])
@@ -128,6 +133,7 @@ def test_one_article_is_singular(tmp_path: Path) -> None:
     assert r.stdout.startswith("1 article (1 story, "), r.stdout[:80]
 
 
+@pytest.mark.slow
 def test_cli_region_filter_takes_full_names(tmp_path_factory: pytest.TempPathFactory) -> None:
     index_dir = build_index(tmp_path_factory.getbasetemp() / "web-corpus")
     short = _xunwen("search", "监督", "--region", "宜宾", "--index", str(index_dir))

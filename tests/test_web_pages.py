@@ -7,11 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 import pytest
 from lxml import etree
+
 from webutil import (  # noqa: F401 - fixtures are used by name
-    css,
     CLUSTER_IDS,
     SOURCES,
     TRAD_ID,
+    css,
     web_app,
     web_client,
     web_index,

@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import lxml.html
 import pytest
 
 from web.pages import EXAMPLES
+
+# Builds the bundled sample index once (about half a minute).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

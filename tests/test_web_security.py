@@ -9,19 +9,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+
+from web.params import safe_url
 from webutil import (  # noqa: F401 - fixtures are used by name
-    css,
     HOSTILE,
     HOSTILE_ID,
     OWN_SCRIPT,
     active_content,
     assert_error_shape,
+    css,
     web_app,
     web_client,
     web_index,
 )
-
-from web.params import safe_url
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 EVIL_SOURCE = HOSTILE["source"]

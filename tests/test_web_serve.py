@@ -7,10 +7,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from webutil import corpus_records, free_port, start_server, stop_server, write_corpus
+import pytest
 
 from search.indexer import reindex
 from web import create_app
+from webutil import corpus_records, free_port, start_server, stop_server, write_corpus
 
 
 def test_served_app_follows_a_rebuild_swap(tmp_path: Path) -> None:
@@ -35,6 +36,7 @@ def test_served_app_follows_a_rebuild_swap(tmp_path: Path) -> None:
     assert not [h["id"] for h in got["hits"] if h["id"].startswith("trv-")]
 
 
+@pytest.mark.slow
 def test_first_start_builds_the_sample_index(tmp_path: Path) -> None:
     index_dir = tmp_path / "fresh-index"
     log = tmp_path / "serve.log"
@@ -51,6 +53,7 @@ def test_first_start_builds_the_sample_index(tmp_path: Path) -> None:
     assert "indexing" in text  # the progress bar
 
 
+@pytest.mark.slow
 def test_server_warms_a_swapped_in_index_before_anyone_searches(tmp_path: Path) -> None:
     records = corpus_records()
     index_dir = tmp_path / "index"

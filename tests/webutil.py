@@ -8,8 +8,8 @@ tagging, near-duplicate clustering and the engine exactly as production does.
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 import socket
 import subprocess
 import sys

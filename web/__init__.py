@@ -15,8 +15,7 @@ from typing import Any
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from search import SearchEngine
-from search import budget
+from search import SearchEngine, budget
 from search.errors import BadQuery, IndexIncompatible, IndexMissing, NotFound
 
 from .compress import gzip_response

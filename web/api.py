@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context

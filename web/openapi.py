@@ -6,6 +6,8 @@ import copy
 from functools import lru_cache
 from typing import Any
 
+from search import RESULT_WINDOW
+
 __all__ = ["openapi_document", "SCHEMAS"]
 
 _STR_OR_NULL = {"type": ["string", "null"]}
@@ -208,7 +210,7 @@ _FILTER_PARAMS = [
 _PAGING_PARAMS = [
     _param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1."),
     _param("size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-           "Results per page; page × size may not exceed 1000."),
+           f"Results per page; page × size may not exceed {RESULT_WINDOW}."),
 ]
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, make_response, render_template, reques
 from markupsafe import Markup, escape
 from werkzeug.routing import BaseConverter
 
-from search import SearchPage, SearchRequest
+from search import RESULT_WINDOW, SearchPage, SearchRequest
 from search.errors import BadQuery
 from search.suggest import FEW_RESULTS  # fewer results than this: offer "did you mean"
 
@@ -75,7 +75,6 @@ def public_base() -> str:
     log.debug("untrusted Host %r: relative links (set XUNWEN_BASE_URL)", request.host)
     return ""
 
-RESULT_WINDOW = 1000  # the engine refuses page × size beyond this
 # Examples on the landing page: each is checked against the bundled sample by a test
 # (tests/test_web_pages.py::test_landing_examples_find_the_sample), so none leads to nothing.
 EXAMPLES = (
@@ -177,7 +176,7 @@ def feed():  # type: ignore[no-untyped-def]
     page = get_engine().search(req)
     base = public_base()
     dates = [h.published for h in page.hits if h.published]
-    updated = max(dates) if dates else datetime.now(timezone.utc).isoformat(timespec="seconds")
+    updated = max(dates) if dates else datetime.now(UTC).isoformat(timespec="seconds")
     html_url = base + search_url(replace(req, size=10, sort="newest"))
     body = render_template(
         "feed.xml",

@@ -68,7 +68,7 @@ class TreeNode:
     value: str
     count: int
     level: int
-    children: list["TreeNode"]
+    children: list[TreeNode]
 
 
 @lru_cache(maxsize=1)
@@ -120,7 +120,7 @@ def build_region_map(values: Iterable[object], link: Callable[[str], str],
     """Lay out the 34 province tiles coloured by the region facet; None when no value is a place."""
     values = list(values)
     counts: dict[str, int] = {}
-    for label, count, level, _parent, prov in _place(values):
+    for _label, count, level, _parent, prov in _place(values):
         if level == 1 and prov:
             counts[prov] = max(counts.get(prov, 0), count)
     if not counts:

@@ -16,7 +16,6 @@ Fair service on a small machine:
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import threading
@@ -33,7 +32,7 @@ from search.errors import IndexMissing, XunwenError
 
 from . import create_app
 
-__all__ = ["run", "ensure_index", "main", "make_server", "HEADER_TIMEOUT", "CHANNEL_TIMEOUT"]
+__all__ = ["run", "ensure_index", "make_server", "HEADER_TIMEOUT", "CHANNEL_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def ensure_index(index_dir: str | os.PathLike[str], *, progress: bool = True) ->
         return engine.article_count()
     except IndexMissing:
         pass
-    from search.indexer import reindex  # only needed on a first start
+    from search import reindex  # only needed on a first start
 
     log.warning("no index at %s: building it from the bundled sample", index_dir)
     summary = reindex([], os.fspath(index_dir), rebuild=True, procs=1, progress=progress)
@@ -155,23 +154,3 @@ def run(
                 index_dir, host, port)
     make_server(app, host, port, threads).run()
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Parse ``--host --port --index --threads`` and serve (``python -m web.serve``)."""
-    parser = argparse.ArgumentParser(prog="python -m web.serve", description=run.__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--index", default=os.environ.get("XUNWEN_INDEX_DIR", "index"))
-    parser.add_argument("--threads", type=int, default=16)
-    parser.add_argument("--expensive-slots", type=int, default=1,
-                        help="requests doing expensive work at once (default 1)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(args.host, args.port, args.index, args.threads, expensive_slots=args.expensive_slots)
-    except XunwenError as exc:  # e.g. an index from another version: say what to run
-        parser.exit(1, f"error: {exc}\n")
-
-
-if __name__ == "__main__":
-    main()

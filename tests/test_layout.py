@@ -1,0 +1,97 @@
+"""The import rules of docs/ARCHITECTURE.md, read from the source (ast), imports inside functions too."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# web/ calls the search package's public API and these modules only; the stages (indexing,
+# storage, scoring, tokenizing) stay behind the engine.
+WEB_MAY_IMPORT = {
+    "search", "search.errors", "search.models", "search.params", "search.budget", "search.suggest",
+    "search.aliases", "search.region", "search.pinyin",
+    "search.engine",  # MAX_SIZE and MAX_WINDOW for the API's checks
+}
+# Known edges against the one-way graph, each imported lazily inside one function; they go with
+# the engine split (issue 14, after the storage work): listed so that no new one appears.
+SEARCH_EXCEPTIONS = {
+    ("search.cli", "web.serve"),  # `xunwen serve` starts the web layer
+    ("search.sidecar", "search.engine"),  # the engine's own builders of the cached objects
+}
+# Lower stages never import the stages above them.
+FORBIDDEN_INSIDE_SEARCH = {
+    "search.indexer": {"search.ranking", "search.query", "search.highlight", "search.suggest"},
+    "search.ranking": {"search.engine", "search.indexer", "search.query"},
+    "search.query": {"search.engine", "search.indexer"},
+    "search.normalize": {"search.analysis", "search.engine", "search.indexer"},
+    "search.params": {"search"},  # a leaf: everything may import it
+    "search.bigrams": {"search"},
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(REPO).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Return every module ``path`` imports (relative imports resolved, ``from x import y`` as x)."""
+    mod = module_name(path)
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+                out.add(name)
+                if node.module is None:  # from . import x
+                    out.update(f"{name}.{a.name}" for a in node.names)
+            else:
+                out.add(node.module or "")
+    return out
+
+
+def sources(top: str) -> list[Path]:
+    return sorted((REPO / top).rglob("*.py"))
+
+
+def test_the_parser_sees_relative_and_nested_imports() -> None:
+    """The check itself can fail: it finds the lazy edges it allows."""
+    assert "web.serve" in imports(REPO / "search" / "cli.py")
+    assert "search.engine" in imports(REPO / "search" / "sidecar.py")
+    assert "search.errors" in imports(REPO / "search" / "__init__.py")
+
+
+@pytest.mark.parametrize("path", sources("search"), ids=lambda p: p.name)
+def test_search_never_imports_the_web_layer(path: Path) -> None:
+    mod = module_name(path)
+    for name in imports(path):
+        top = name.split(".")[0]
+        if top in ("flask", "werkzeug", "waitress", "web"):
+            assert (mod, name) in SEARCH_EXCEPTIONS, f"{mod} imports {name}"
+
+
+@pytest.mark.parametrize("path", sources("search"), ids=lambda p: p.name)
+def test_lower_stages_do_not_import_higher_ones(path: Path) -> None:
+    mod = module_name(path)
+    for name in imports(path):
+        if (mod, name) in SEARCH_EXCEPTIONS:
+            continue
+        for banned in FORBIDDEN_INSIDE_SEARCH.get(mod, ()):
+            assert not (name == banned or name.startswith(banned + ".")), f"{mod} imports {name}"
+
+
+@pytest.mark.parametrize("path", sources("web"), ids=lambda p: p.name)
+def test_web_uses_the_public_search_api_only(path: Path) -> None:
+    mod = module_name(path)
+    for name in imports(path):
+        if name == "search" or name.startswith("search."):
+            assert name in WEB_MAY_IMPORT, f"{mod} imports {name}: use the search package's API"
