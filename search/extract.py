@@ -1266,6 +1266,26 @@ def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
     return href or url
 
 
+_LIST_HEADING_MAX = 12
+_WORD_CHARS_RE = re.compile(rf"[{_HAN}A-Za-z0-9]")
+
+
+def _drop_list_headings(body_lines: list[str], heads_links: list[bool], goods: list[float]) -> list[str]:
+    """Drop short unpunctuated lines that head only a link list ("重点推荐", "证券要闻" over teasers)."""
+    # trafilatura drops a heading whose section is empty: here the section held only links (now
+    # dropped) and no paragraph follows, so a subheading over a linked byline ("西南证券 张刚") stays
+    keep = []
+    for i, text in enumerate(body_lines):
+        words = _squeeze(text)
+        heading = (len(words) <= _LIST_HEADING_MAX and len(_WORD_CHARS_RE.findall(words)) >= 2
+                   and not any(c in _PUNCT or c in _PUNCT_ASCII for c in text)
+                   and parse_datetime(text) is None)  # a bullet "·" or a closing date is no heading
+        if heading and heads_links[i] and (i + 1 == len(body_lines) or not goods[i + 1]):
+            continue
+        keep.append(text)
+    return keep
+
+
 def extract_html(data: bytes, *, url: str | None = None, origin: str | None = None,
                  declared: str | None = None) -> Article:
     """Extract one news article from a page's raw bytes; raise ExtractError for non-articles."""
@@ -1323,12 +1343,20 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     title_key = _squeeze(title)
     total_good = sum(lines[i].good for i in idx) or 1.0
     done_good = 0.0
+    kept_good = 0.0  # content kept so far: metadata lines are dropped until the first paragraph
+    # per kept line: does a link list follow it before the next kept line (a list's heading)?
+    heads_links: list[bool] = []
+    goods: list[float] = []
     for i in idx:
         ln = lines[i]
         done_good += ln.good
         if done_good >= _END_SHARE * total_good and len(ln.text) <= 40 and _EDITOR_LINE_RE.match(ln.text):
             break  # "责任编辑：…" after most of the text closes the article; a feed of teasers follows
-        if ln.link > 0.5 * ln.n or _is_widget(ln.text):
+        if ln.link > 0.5 * ln.n:
+            if heads_links and ln.n >= 4:
+                heads_links[-1] = True
+            continue
+        if _is_widget(ln.text):
             continue
         if not body_lines and _DATE_FRAGMENT_RE.fullmatch(ln.text):
             continue  # "2019" / "09/07" / "19:02" set in separate boxes above the story
@@ -1339,11 +1367,15 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         body_keys.append(key)
         if title_key and _squeeze(_strip_title_labels(ln.text)).rstrip("。.") == title_key:
             continue
-        if not body_lines and _is_meta_line(ln.text):
+        if not kept_good and _is_meta_line(ln.text):
             continue  # "来源：… 2023-12-04 19:21" above the first paragraph is metadata
         if _is_boiler_line(ln.text):
             continue  # labels, "编辑：… 责任编辑：…", legal notices: furniture wherever they sit
         body_lines.append(ln.text)
+        heads_links.append(False)
+        goods.append(ln.good)
+        kept_good += ln.good
+    body_lines = _drop_list_headings(body_lines, heads_links, goods)
     body = "\n".join(body_lines)
     if not body:
         raise ExtractError("no article text found")
