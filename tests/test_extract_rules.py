@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.extract import extract_html, parse_byline
+from search.ingest import extract_html, parse_byline
 
 LEAD = "央视网消息（新闻联播）：本台今天（9月9日）播发央视快评《坚持多边主义 坚持开放共赢 坚持团结合作》。"
 

@@ -4,40 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections.abc import Iterable
-from typing import Any
 
-from ..normalize import clean_text
+from ..normalize import clean_text, opencc_converter
 from .dates import parse_datetime
 
 __all__ = ["detect_lang", "find_dateline", "parse_byline"]
 
 # --------------------------------------------------------------------------- shared text helpers
 
-_t2s_lock = threading.Lock()
-_converters: dict[str, Any] = {}
-
-
-def _opencc(config: str) -> Any:
-    conv = _converters.get(config)
-    if conv is None:
-        with _t2s_lock:
-            conv = _converters.get(config)
-            if conv is None:
-                import opencc
-
-                conv = _converters[config] = opencc.OpenCC(config)
-    return conv
-
-
 def detect_lang(text: str) -> str:
     """Return "zh-Hant" when traditional-only characters outnumber simplified-only ones, else "zh-Hans"."""
     sample = "".join(c for c in text[:4000] if "\u3400" <= c <= "\u9fff")[:1500]
     if not sample:
         return "zh-Hans"
-    simp = _opencc("t2s").convert(sample)
-    trad = _opencc("s2t").convert(sample)
+    simp = opencc_converter("t2s").convert(sample)
+    trad = opencc_converter("s2t").convert(sample)
     if len(simp) != len(sample) or len(trad) != len(sample):
         return "zh-Hans"
     trad_only = sum(a != b for a, b in zip(sample, simp))
