@@ -16,6 +16,10 @@ Modules, bottom up (each imports only those before it):
 * ``html``: one HTML page to an Article (DOM scoring, boilerplate rules, title, date, byline).
 * ``records``: JSON-lines records and files, WARC archives.
 * ``walk``: input paths to Articles (files, kinds, symlink loops, size limits).
+
+A module's ``__all__`` is its public API (re-exported here); the other names without an
+underscore (``clean_line``, ``open_stream``, ``AUTHOR_KEYS`` …) are shared between these
+modules only, and names with one are private to their module.
 """
 
 from __future__ import annotations

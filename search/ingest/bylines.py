@@ -48,7 +48,7 @@ def find_dateline(text: str) -> str | None:
 
 
 _NAME = r"[\u4e00-\u9fff·]{2,5}"
-_BYLINE_RE = re.compile(
+BYLINE_RE = re.compile(
     r"(?:[电電]|消息|[讯訊])\s*[（(]\s*((?:(?:实习|實習|见习|見習|特约|特約|总台|總台)?(?:记者|記者|通讯员|通訊員)\s*)?"
     rf"{_NAME}(?:\s*(?:[、,，\s]|(?:实习|實習|特约|特約)?(?:记者|記者|通讯员|通訊員))\s*{_NAME})*)\s*[)）]"
 )
@@ -56,24 +56,24 @@ _ROLE_RE = re.compile(r"(?:实习|實習|见习|見習|特约|特約|总台|總�
 _NOT_PERSON_RE = re.compile(r"[网網报報社台站]|集团|集團|新闻|新聞|扫|日报|日報|中心|部门|部門|政府")
 
 # ---- bylines: role keys, the values after them, and what a name may look like
-_AUTHOR_KEYS = (
+AUTHOR_KEYS = (
     r"(?:(?:本[报報刊台网網站]|总台|總台|特约|特約|实习|實習|见习|見習|驻[\u4e00-\u9fff]{1,4})?(?:记者|記者)|"
     r"(?:本[报報])?通讯员|(?:本[报報])?通訊員|实习生|實習生|作者|撰文|撰稿|文字|摄影|攝影|摄像|攝像|图片|圖片|配图|配圖|供图|供圖)"
 )
-_EDITOR_KEYS = (
+EDITOR_KEYS = (
     r"(?:责任编辑|責任編輯|值班编辑|值班編輯|网络编辑|網絡編輯|责编|責編|编辑|編輯|主编|主編|审核|審核|审校|審校|校对|校對|终审|終審)"
 )
-_SOURCE_KEYS = r"(?:本文来源|文章来源|文章來源|信息来源|信息來源|稿件来源|新闻来源|来源|來源|稿源|出处|出處|出自)"
+SOURCE_KEYS = r"(?:本文来源|文章来源|文章來源|信息来源|信息來源|稿件来源|新闻来源|来源|來源|稿源|出处|出處|出自)"
 _OTHER_KEYS = (
     r"(?:发布时间|發佈時間|发布日期|更新时间|更新時間|发表时间|发表于|發表於|时间|時間|日期|浏览|瀏覽|点击|點擊|阅读|閱讀|"
     r"字号|字號|关键词|關鍵詞|关键字|标签|標簽|分享到?|评论|評論|打印|关闭|關閉|责任|編號|编号)"
 )
 _KEY_RE = re.compile(
-    rf"(?P<author>{_AUTHOR_KEYS})|(?P<editor>{_EDITOR_KEYS})|(?P<source>{_SOURCE_KEYS})|(?P<other>{_OTHER_KEYS})"
+    rf"(?P<author>{AUTHOR_KEYS})|(?P<editor>{EDITOR_KEYS})|(?P<source>{SOURCE_KEYS})|(?P<other>{_OTHER_KEYS})"
 )
 _KEY_SEP_RE = re.compile(r"\s*(?:[:：︰︱|｜/／]\s*)?")
-_HAN = "\u4e00-\u9fff\u3400-\u4dbf"
-_HAN_NAME_RE = re.compile(rf"[{_HAN}]{{2,4}}|[{_HAN}]{{1,6}}(?:[·•][{_HAN}]{{1,8}})+")
+HAN = "\u4e00-\u9fff\u3400-\u4dbf"
+_HAN_NAME_RE = re.compile(rf"[{HAN}]{{2,4}}|[{HAN}]{{1,6}}(?:[·•][{HAN}]{{1,8}})+")
 _LATIN_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.&\-]{1,24}")
 _CODE_RE = re.compile(r"\d{3,}|^[A-Z]{1,4}\d+$|^\d+$")  # CMS user codes (NF055, L_104485), not names
 _EDITOR_CODE_RE = re.compile(r"_[A-Za-z]{1,4}\d{2,}$")  # 杨倩_NF4425: the CMS user code of an editor
@@ -104,7 +104,7 @@ def _valid_name(name: str, *, latin: bool = False) -> str | None:
     return None
 
 
-def _valid_source(value: str) -> str | None:
+def valid_source(value: str) -> str | None:
     """Return a publisher name, or None for furniture, markup, dates and counters."""
     value = value.strip(" []【】:：,，|｜")
     for o, c in ("()", "（）"):
@@ -122,24 +122,24 @@ def _valid_source(value: str) -> str | None:
 _NAME_SPLIT_RE = re.compile(r"[、,，;；:：/／\s]+")
 # a name ends at a space, a slash, a bracket, the end of the line, or a role suffix (摄, 报道, 文)
 _NAME_END = r"(?=$|[\s/／|｜)）\]】]|摄|攝|报道|報道|文(?![\u4e00-\u9fff]))"
-_SUFFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))([{_HAN}·]{{2,8}})\s*[/／]\s*(?:文|图|圖|摄|攝)(?![{_HAN}])|"
-                             rf"(?:^|(?<=[\s(（\[【]))([{_HAN}]{{2,4}})\s+(?:摄|攝)(?![{_HAN}])")
-_PREFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))(?:文|图|圖)\s*[/／︱|｜]\s*([{_HAN}·]{{2,8}}|[A-Za-z][\w.\-]{{1,24}})")
-_TRAILING_PAREN_RE = re.compile(
-    rf"[（(]\s*(?:(?:{_AUTHOR_KEYS})\s*)?([{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*(?:(?:{_AUTHOR_KEYS})\s*)?[{_HAN}·]{{2,8}}){{0,5}})\s*[)）]\s*$"
+_SUFFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))([{HAN}·]{{2,8}})\s*[/／]\s*(?:文|图|圖|摄|攝)(?![{HAN}])|"
+                             rf"(?:^|(?<=[\s(（\[【]))([{HAN}]{{2,4}})\s+(?:摄|攝)(?![{HAN}])")
+_PREFIX_ROLE_RE = re.compile(rf"(?:^|(?<=[\s(（\[【|｜]))(?:文|图|圖)\s*[/／︱|｜]\s*([{HAN}·]{{2,8}}|[A-Za-z][\w.\-]{{1,24}})")
+TRAILING_PAREN_RE = re.compile(
+    rf"[（(]\s*(?:(?:{AUTHOR_KEYS})\s*)?([{HAN}·]{{2,8}}(?:\s*[、,，\s]\s*(?:(?:{AUTHOR_KEYS})\s*)?[{HAN}·]{{2,8}}){{0,5}})\s*[)）]\s*$"
 )
 # "2004年7月16日08:19 [ 黄宇 ] 来源：[ 国际金融报 ]": the bracketed name before the source
-_BRACKET_NAME_RE = re.compile(rf"[\[【]\s*([{_HAN}·]{{2,8}}(?:\s+[{_HAN}·]{{2,4}}){{0,3}})\s*[\]】]\W{{0,3}}(?:{_SOURCE_KEYS})")
-_POSTED_BY_RE = re.compile(
-    rf"^(?:本[贴帖]由|由)\s*([{_HAN}A-Za-z0-9_&\-]{{2,20}}?)\s*于\s*(?:19|20)\d{{2}}|"
-    rf"^([{_HAN}A-Za-z0-9_&\-]{{2,20}})\s*(?:发表于|發表於)\s*(?:19|20)\d{{2}}|\d\s+by\s+([A-Za-z][\w.\-]{{1,24}})\b"
+_BRACKET_NAME_RE = re.compile(rf"[\[【]\s*([{HAN}·]{{2,8}}(?:\s+[{HAN}·]{{2,4}}){{0,3}})\s*[\]】]\W{{0,3}}(?:{SOURCE_KEYS})")
+POSTED_BY_RE = re.compile(
+    rf"^(?:本[贴帖]由|由)\s*([{HAN}A-Za-z0-9_&\-]{{2,20}}?)\s*于\s*(?:19|20)\d{{2}}|"
+    rf"^([{HAN}A-Za-z0-9_&\-]{{2,20}})\s*(?:发表于|發表於)\s*(?:19|20)\d{{2}}|\d\s+by\s+([A-Za-z][\w.\-]{{1,24}})\b"
 )
 
 
-_SPACED_NAME_RE = re.compile(rf"(?<![{_HAN}])([{_HAN}])[ \u3000]{{1,3}}([{_HAN}])(?![{_HAN}])")
+_SPACED_NAME_RE = re.compile(rf"(?<![{HAN}])([{HAN}])[ \u3000]{{1,3}}([{HAN}])(?![{HAN}])")
 
 
-def _names_in(value: str, *, latin: bool) -> list[str]:
+def names_in(value: str, *, latin: bool) -> list[str]:
     out = []
     # two-character names are padded to the width of three in many layouts: "赵  培"
     value = _SPACED_NAME_RE.sub(r"\1\2", _ROLE_RE.sub(" ", value))
@@ -169,36 +169,36 @@ def parse_byline(lines: Iterable[str]) -> tuple[list[str], str | None]:
             if m.lastgroup == "source":
                 if has_sep and source is None:
                     first = re.split(r"[\s|｜【\[]", value.strip(" \t[【"), maxsplit=1)[0]
-                    source = _valid_source(first)
+                    source = valid_source(first)
             elif m.lastgroup in ("author", "editor"):
                 # 记者了解到… is prose: without a separator the name must end at a boundary
-                if not has_sep and not re.match(rf"[{_HAN}·]{{2,4}}{_NAME_END}", value):
+                if not has_sep and not re.match(rf"[{HAN}·]{{2,4}}{_NAME_END}", value):
                     continue
-                names += _names_in(value, latin=has_sep)
+                names += names_in(value, latin=has_sep)
         m = _BRACKET_NAME_RE.search(line)
         if m:
-            names += _names_in(m.group(1), latin=False)
+            names += names_in(m.group(1), latin=False)
         for m in _SUFFIX_ROLE_RE.finditer(line):
-            names += _names_in(m.group(1) or m.group(2), latin=False)
+            names += names_in(m.group(1) or m.group(2), latin=False)
         for m in _PREFIX_ROLE_RE.finditer(line):
-            names += _names_in(m.group(1), latin=True)
-        m = _POSTED_BY_RE.search(line)
+            names += names_in(m.group(1), latin=True)
+        m = POSTED_BY_RE.search(line)
         if m:
-            names += _names_in(next(g for g in m.groups() if g), latin=True)
+            names += names_in(next(g for g in m.groups() if g), latin=True)
     return names, source
 
 
-def _split_names(s: str) -> list[str]:
+def split_names(s: str) -> list[str]:
     """Split an author field ("张三、李四", "记者 王五", "Hans Publishers") into valid names."""
     out = []
     for part in re.split(r"[、,，;；/／|｜]+", s):
         # a Latin field with spaces is one phrase (a publisher, a template placeholder), not names
-        if re.search(rf"[{_HAN}]", part) or " " not in part.strip():
-            out += _names_in(part, latin=True)
+        if re.search(rf"[{HAN}]", part) or " " not in part.strip():
+            out += names_in(part, latin=True)
     return out
 
 
-def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
+def dedupe(items: Iterable[str]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for it in items:
         if it:
@@ -206,14 +206,14 @@ def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _hash_id(prefix: str, *parts: str) -> str:
+def hash_id(prefix: str, *parts: str) -> str:
     h = hashlib.sha1("\n".join(parts).encode("utf-8")).hexdigest()[:12]
     return f"{prefix}-{h}"
 
 
-def _url_id(url: str) -> str:
+def url_id(url: str) -> str:
     return "web-" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:12]
 
 
-def _clean_line(text: str) -> str:
+def clean_line(text: str) -> str:
     return clean_text(text, multiline=False)

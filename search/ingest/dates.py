@@ -16,7 +16,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # --------------------------------------------------------------------------- dates
 
 _FW_TRANS = str.maketrans("０１２３４５６７８９：－／．", "0123456789:-/.")
-_DT_RE = re.compile(
+DT_RE = re.compile(
     r"(?<!\d)((?:19|20)\d{2})\s*(?:[-/.年]\s*)(\d{1,2})\s*(?:[-/.月]\s*)(\d{1,2})(?!\d)\s*日?"
     r"(?:[\sT,，]*(?:[上下]午\s*)?(\d{1,2})\s*[:时時点點]\s*(\d{1,2})(?:\s*[:分]\s*(\d{1,2}))?\s*(?:秒)?"
     r"(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?)?"
@@ -50,7 +50,7 @@ def parse_datetime(text: str, *, year_hint: int | None = None) -> datetime | Non
     if not text:
         return None
     t = unicodedata.normalize("NFKC", text).translate(_FW_TRANS)
-    m = _DT_RE.search(t)
+    m = DT_RE.search(t)
     if m:
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
         h = int(m.group(4)) if m.group(4) else 0
@@ -84,7 +84,7 @@ def parse_datetime(text: str, *, year_hint: int | None = None) -> datetime | Non
 _URL_DATE_RE = re.compile(r"/((?:19|20)\d{2})[-/_]?(\d{2})[-/_]?(\d{2})(?:/|[^\d])")
 
 
-def _date_from_url(url: str | None) -> datetime | None:
+def date_from_url(url: str | None) -> datetime | None:
     if not url:
         return None
     m = _URL_DATE_RE.search(url)

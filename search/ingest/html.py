@@ -23,27 +23,27 @@ from lxml import etree
 from ..errors import ExtractError
 from ..models import Article
 from .bylines import (
-    _AUTHOR_KEYS,
-    _BYLINE_RE,
-    _EDITOR_KEYS,
-    _HAN,
-    _POSTED_BY_RE,
-    _SOURCE_KEYS,
-    _TRAILING_PAREN_RE,
-    _clean_line,
-    _dedupe,
-    _hash_id,
-    _names_in,
-    _split_names,
-    _url_id,
-    _valid_source,
+    AUTHOR_KEYS,
+    BYLINE_RE,
+    EDITOR_KEYS,
+    HAN,
+    POSTED_BY_RE,
+    SOURCE_KEYS,
+    TRAILING_PAREN_RE,
+    clean_line,
+    dedupe,
     detect_lang,
     find_dateline,
+    hash_id,
+    names_in,
     parse_byline,
+    split_names,
+    url_id,
+    valid_source,
 )
 from .charset import decode_bytes
-from .dates import _DT_RE, _date_from_url, parse_datetime
-from .text import _META_LINE_KEYS
+from .dates import DT_RE, date_from_url, parse_datetime
+from .text import META_LINE_KEYS
 
 __all__ = ["extract_html"]
 
@@ -207,7 +207,7 @@ def _lines_of(root: Any) -> list[_Line]:
     walk(root, root, False)
     out = []
     for ln in lines:
-        text = _clean_line("".join(ln.parts))
+        text = clean_line("".join(ln.parts))
         if not text:
             continue
         ln.text = text
@@ -262,10 +262,10 @@ def _headline_element(root: Any, title: str) -> Any:
         return None
     key = _squeeze(title)
     for el in root.iter("h1", "h2", "h3"):
-        if _squeeze(_strip_title_labels(_clean_line(el.text_content()))) == key:
+        if _squeeze(_strip_title_labels(clean_line(el.text_content()))) == key:
             return el
     for el in root.xpath(".//*[contains(@class,'title') or contains(@id,'title')]"):
-        if _squeeze(_strip_title_labels(_clean_line(el.text_content()))) == key:
+        if _squeeze(_strip_title_labels(clean_line(el.text_content()))) == key:
             return el
     return None
 
@@ -362,7 +362,7 @@ def _date_elements(root: Any) -> list[datetime]:
     for el in root.xpath("descendant-or-self::*[@class or @id]"):  # in C, document order
         attrs = (el.get("class") or "") + " " + (el.get("id") or "")
         if _DATE_ATTR_RE.search(attrs):
-            t = _clean_line(el.text_content())
+            t = clean_line(el.text_content())
             if len(t) <= 80:
                 dt = parse_datetime(t)
                 if dt:
@@ -390,7 +390,7 @@ def _is_meta_line(text: str) -> bool:
     """A short line carrying the date (and source/author), not a sentence."""
     if len(text) > 80 or parse_datetime(text) is None:
         return False
-    return bool(_META_LINE_KEYS.search(text)) or ("。" not in text and bool(_TIME_RE.search(text)))
+    return bool(META_LINE_KEYS.search(text)) or ("。" not in text and bool(_TIME_RE.search(text)))
 
 
 def _pick_title(doc: Any, meta: dict[str, str]) -> str:
@@ -410,11 +410,11 @@ def _not_banner(text: str) -> str:
 
 
 def _pick_title_raw(doc: Any, meta: dict[str, str]) -> str:
-    title_tag = _not_banner(_clean_line(doc.findtext(".//title") or ""))
-    og = _not_banner(_clean_line(meta.get("og:title") or meta.get("twitter:title") or ""))
+    title_tag = _not_banner(clean_line(doc.findtext(".//title") or ""))
+    og = _not_banner(clean_line(meta.get("og:title") or meta.get("twitter:title") or ""))
     heads = []
     for el in doc.iter("h1", "h2", "h3"):
-        t = _clean_line(el.text_content())
+        t = clean_line(el.text_content())
         if 4 <= len(t) <= 120:
             heads.append((el.tag, t))
     ref = og or title_tag
@@ -427,7 +427,7 @@ def _pick_title_raw(doc: Any, meta: dict[str, str]) -> str:
         for el in doc.xpath("//*[contains(@class,'title') or contains(@id,'title')]"):
             if el.tag in ("title", "head", "meta", "html", "body"):
                 continue
-            t = _clean_line(el.text_content())
+            t = clean_line(el.text_content())
             if 4 <= len(t) <= 120 and ref and t in ref and len(t) > len(best):
                 best = t
     if best:
@@ -533,7 +533,7 @@ def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: s
         if ln.n > 200 and not (first <= i <= last):
             continue
         t = unicodedata.normalize("NFKC", ln.text)
-        for m in _DT_RE.finditer(t):
+        for m in DT_RE.finditer(t):
             dt = parse_datetime(m.group(0))
             if dt and 1990 <= dt.year <= 2100:
                 cands.append((i, dt, bool(m.group(4))))
@@ -549,7 +549,7 @@ def _find_published(doc: Any, meta: dict[str, str], lines: list[_Line], title: s
                 return group[0][1]
     if dated:
         return dated[0]
-    return _date_from_url(url) or (cands[0][1] if cands else None)
+    return date_from_url(url) or (cands[0][1] if cands else None)
 
 
 def _header_lines(lines: list[_Line], first: int, title: str) -> list[str]:
@@ -563,8 +563,8 @@ def _header_lines(lines: list[_Line], first: int, title: str) -> list[str]:
 _EDITOR_LINE_RE = re.compile(r"^[\[【（(]?\s*(?:责任编辑|責任編輯|责编|責編)\s*[:：]")
 _END_SHARE = 0.6
 _DATE_FRAGMENT_RE = re.compile(r"(?:19|20)\d{2}|\d{1,2}[/.\-月]\d{1,2}日?|\d{1,2}[:：]\d{2}(?:[:：]\d{2})?")
-_KEYED_LINE_RE = re.compile(rf"^[\[【（(]?\s*(?:{_AUTHOR_KEYS}|{_EDITOR_KEYS})\s*[:：︰︱|｜/／]")
-_NAMES_ONLY_RE = re.compile(rf"[{_HAN}·]{{2,8}}(?:\s*[、,，\s]\s*[{_HAN}·]{{2,8}}){{0,3}}")
+_KEYED_LINE_RE = re.compile(rf"^[\[【（(]?\s*(?:{AUTHOR_KEYS}|{EDITOR_KEYS})\s*[:：︰︱|｜/／]")
+_NAMES_ONLY_RE = re.compile(rf"[{HAN}·]{{2,8}}(?:\s*[、,，\s]\s*[{HAN}·]{{2,8}}){{0,3}}")
 
 
 def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_lines: list[str],
@@ -572,23 +572,23 @@ def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_
     """Return (names, source) from meta tags, the byline above the article and the lines after it."""
     names: list[str] = []
     if meta.get("author") and len(meta["author"]) <= 60:
-        names += _split_names(meta["author"])
+        names += split_names(meta["author"])
     head_names, source = parse_byline(header)
     tail_names, tail_source = parse_byline(tail)
     names += head_names + tail_names
-    m = _BYLINE_RE.search("\n".join(body_lines)[:300])
+    m = BYLINE_RE.search("\n".join(body_lines)[:300])
     if m:
-        names += _names_in(m.group(1), latin=False)
+        names += names_in(m.group(1), latin=False)
     for line in body_lines[-2:]:
-        m = _TRAILING_PAREN_RE.search(line)  # "……佳节。（常书香 马丹阳）" closes many regional stories
+        m = TRAILING_PAREN_RE.search(line)  # "……佳节。（常书香 马丹阳）" closes many regional stories
         if m:
-            names += _names_in(m.group(1), latin=False)
+            names += names_in(m.group(1), latin=False)
     # an essay or a column: the author's name alone on the line under the headline
     key = _squeeze(title) if title else ""
     for i, line in enumerate(header[1:], 1):
         prev = _squeeze(header[i - 1])
         if key and (key in prev or (len(prev) >= 4 and prev in key)) and _NAMES_ONLY_RE.fullmatch(line):
-            names += _names_in(line, latin=False)
+            names += names_in(line, latin=False)
             break
     # a line that starts with a role key is a byline wherever it sits in the article
     # ("责任编辑：郭明煜" above a long comment thread); the first "posted by" is the author
@@ -597,16 +597,16 @@ def _html_byline(meta: dict[str, str], header: list[str], tail: list[str], body_
         if len(line) <= 40 and _KEYED_LINE_RE.match(line):
             names += parse_byline([line])[0]
         if not posted and ("由" in line or "表" in line or "by" in line):
-            m = _POSTED_BY_RE.search(line)
+            m = POSTED_BY_RE.search(line)
             if m:
-                names += _names_in(next(g for g in m.groups() if g), latin=True)
+                names += names_in(next(g for g in m.groups() if g), latin=True)
                 posted = True
     if source is None:
         source = tail_source
     if source is None:
         for k in ("source", "og:site_name"):
             if meta.get(k):
-                src = _valid_source(re.sub(rf"^\s*{_SOURCE_KEYS}\s*[:：]?", "", meta[k]))
+                src = valid_source(re.sub(rf"^\s*{SOURCE_KEYS}\s*[:：]?", "", meta[k]))
                 if src:
                     source = src
                     break
@@ -628,7 +628,7 @@ def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
 
 
 _LIST_HEADING_MAX = 12
-_WORD_CHARS_RE = re.compile(rf"[{_HAN}A-Za-z0-9]")
+_WORD_CHARS_RE = re.compile(rf"[{HAN}A-Za-z0-9]")
 
 
 def _drop_list_headings(body_lines: list[str], heads_links: list[bool], goods: list[float]) -> list[str]:
@@ -681,7 +681,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         # it known, furniture that outgrew the article (a long comment thread) is no wrapper.
         heading = _heading_above(lines, first)
         if heading is not None:
-            title = _strip_title_labels(_clean_line(heading.text_content()))
+            title = _strip_title_labels(clean_line(heading.text_content()))
             _drop_furniture(root, heading)
             lines = _lines_of(root)
             node, good, bad, first, last = _best_span(lines)
@@ -747,17 +747,17 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
     authors, source = _html_byline(meta, header, tail, body_lines, title, span_lines)
     if not title:
         title = body_lines[0][:80]
-    art_id = _url_id(canonical) if canonical else _hash_id("html", title, body)
+    art_id = url_id(canonical) if canonical else hash_id("html", title, body)
     log.debug("%s: decoded as %s, %d body chars", origin, encoding, len(body))
     return Article(
         id=art_id,
         title=title,
         body=body,
         url=canonical,
-        source=_clean_line(source) if source else None,
+        source=clean_line(source) if source else None,
         published=published,
         category=None,
-        authors=_dedupe(authors),
+        authors=dedupe(authors),
         dateline=find_dateline(body),
         lang=detect_lang(title + body),
         origin=origin,

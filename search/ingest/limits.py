@@ -162,7 +162,7 @@ class _Limited(io.RawIOBase):
             n = self._raw.readinto(b)
         self.count += n or 0
         if self.count > self.limit:
-            raise InputTooLarge(f"too large: {self.what} over {_size(self.limit)}, the rest of the file was not read")
+            raise InputTooLarge(f"too large: {self.what} over {size_text(self.limit)}, the rest of the file was not read")
         return n
 
     def close(self) -> None:
@@ -170,22 +170,22 @@ class _Limited(io.RawIOBase):
         super().close()
 
 
-def _size(n: int) -> str:
+def size_text(n: int) -> str:
     return f"{n / (1024 * MIB):g} GiB" if n >= 1024 * MIB else f"{n / MIB:g} MiB"
 
 
-def _is_gz(path: Path) -> bool:
+def is_gz(path: Path) -> bool:
     return path.name.lower().endswith(".gz")
 
 
-def _open_stream(path: Path, limit: int) -> io.BufferedReader:
+def open_stream(path: Path, limit: int) -> io.BufferedReader:
     """Open a file (gunzipped when .gz) as a buffered stream that refuses more than limit bytes."""
-    raw: Any = gzip.open(path, "rb") if _is_gz(path) else open(path, "rb", buffering=0)
-    what = "decompressed size" if _is_gz(path) else "size"
+    raw: Any = gzip.open(path, "rb") if is_gz(path) else open(path, "rb", buffering=0)
+    what = "decompressed size" if is_gz(path) else "size"
     return io.BufferedReader(_Limited(raw, limit, what), buffer_size=MIB)
 
 
-def _read_line(f: io.BufferedReader, limit: int) -> tuple[bytes | None, int]:
+def read_line(f: io.BufferedReader, limit: int) -> tuple[bytes | None, int]:
     """Read one line of at most limit bytes; return (line, 0), or (None, its length) for a longer one.
 
     The rest of a long line is read and dropped in chunks, never held whole.
@@ -202,14 +202,14 @@ def _read_line(f: io.BufferedReader, limit: int) -> tuple[bytes | None, int]:
             return None, n
 
 
-def _check_markup(data: bytes) -> None:
+def check_markup(data: bytes) -> None:
     """Refuse a page with more tags than MAX_PAGE_TAGS before lxml builds a tree of them."""
     n = data.count(b"<")
     if n > MAX_PAGE_TAGS:
         raise InputTooLarge(f"too large: {n:,} tags, over the {MAX_PAGE_TAGS:,} limit for one page")
 
 
-def _io_reason(e: BaseException) -> str:
+def io_reason(e: BaseException) -> str:
     if isinstance(e, (EOFError, gzip.BadGzipFile, zlib.error)):
         return f"truncated or corrupt gzip: {e}"
     if isinstance(e, OSError):

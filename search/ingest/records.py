@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import ExtractError
 from ..models import Article
 from ..normalize import clean_text
-from .bylines import _clean_line, _dedupe, _hash_id, _split_names, _url_id, detect_lang
+from .bylines import clean_line, dedupe, detect_lang, hash_id, split_names, url_id
 from .dates import parse_datetime
 from .html import extract_html
 from .limits import (
@@ -25,12 +25,12 @@ from .limits import (
     MAX_TITLE_CHARS,
     InputTooLarge,
     Problem,
-    _check_markup,
-    _io_reason,
-    _open_stream,
-    _read_line,
-    _size,
+    check_markup,
     id_problem,
+    io_reason,
+    open_stream,
+    read_line,
+    size_text,
 )
 
 __all__ = ["article_from_record"]
@@ -58,13 +58,13 @@ def article_from_record(rec: dict, *, origin: str | None = None) -> Article:
     if rid is not None and (why := id_problem(rid)):
         raise ExtractError(why)
     # Cut before cleaning: clean_text of a 10 MB body costs seconds; cap_article cuts exactly.
-    title = _clean_line((_opt_str(rec, "title") or "")[: 4 * MAX_TITLE_CHARS])
+    title = clean_line((_opt_str(rec, "title") or "")[: 4 * MAX_TITLE_CHARS])
     body = clean_text((_opt_str(rec, "body") or "")[: 2 * MAX_BODY_CHARS])
     if not title and not body:
         raise ExtractError("record has neither title nor body")
     url = _opt_str(rec, "url")
     if not rid:
-        rid = _url_id(url) if url else _hash_id("rec", title, body)
+        rid = url_id(url) if url else hash_id("rec", title, body)
     published = None
     date = rec.get("published") or rec.get("date")
     if isinstance(date, str) and date.strip():
@@ -73,7 +73,7 @@ def article_from_record(rec: dict, *, origin: str | None = None) -> Article:
             log.debug("%s: unparseable date %r", origin, date)
     authors = rec.get("authors") or rec.get("author") or ()
     if isinstance(authors, str):
-        authors = _split_names(authors)
+        authors = split_names(authors)
     dateline = _opt_str(rec, "dateline_place") or _opt_str(rec, "dateline")
     lang = _opt_str(rec, "lang") or detect_lang(title + body)
     return Article(
@@ -84,25 +84,25 @@ def article_from_record(rec: dict, *, origin: str | None = None) -> Article:
         source=_opt_str(rec, "source"),
         published=published,
         category=_opt_str(rec, "category"),
-        authors=_dedupe(str(a).strip() for a in authors),
+        authors=dedupe(str(a).strip() for a in authors),
         dateline=dateline,
         lang=lang,
         origin=origin,
     )
 
 
-def _iter_jsonl(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
+def jsonl_articles(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
     lineno = 0
-    with _open_stream(path, MAX_STREAM_BYTES) as f:
+    with open_stream(path, MAX_STREAM_BYTES) as f:
         try:
             while True:
-                raw, too_long = _read_line(f, MAX_LINE_BYTES)
+                raw, too_long = read_line(f, MAX_LINE_BYTES)
                 if raw is not None and not raw:
                     break
                 lineno += 1
                 if raw is None:
                     report(Problem(str(path), lineno,
-                                   f"line too long: {too_long:,} bytes, over the {_size(MAX_LINE_BYTES)} limit for one record"))
+                                   f"line too long: {too_long:,} bytes, over the {size_text(MAX_LINE_BYTES)} limit for one record"))
                     continue
                 if not raw.strip():
                     continue
@@ -132,12 +132,12 @@ def _iter_jsonl(path: Path, report: Callable[[Problem], None]) -> Iterator[Artic
             report(Problem(str(path), lineno + 1, str(e)))
         except (EOFError, OSError, zlib.error) as e:
             # the good lines before the break were already yielded
-            report(Problem(str(path), lineno + 1, _io_reason(e)))
+            report(Problem(str(path), lineno + 1, io_reason(e)))
     if lineno == 0:
         report(Problem(str(path), None, "empty file"))
 
 
-def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
+def warc_articles(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
@@ -152,7 +152,7 @@ def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Articl
                 n += 1
                 total += max(rec.length or 0, 0)
                 if total > MAX_STREAM_BYTES:
-                    report(Problem(str(path), n, f"too large: records over {_size(MAX_STREAM_BYTES)}, "
+                    report(Problem(str(path), n, f"too large: records over {size_text(MAX_STREAM_BYTES)}, "
                                                  "the rest of the file was not read"))
                     break
                 if rec.rec_type not in ("response", "resource"):
@@ -181,7 +181,7 @@ def _iter_warc(path: Path, report: Callable[[Problem], None]) -> Iterator[Articl
                 except ExtractError as e:
                     report(Problem(str(path), n, f"{e} ({uri})"))
                 except Exception as e:  # noqa: BLE001 - a broken record must not end the run
-                    report(Problem(str(path), n, f"{_io_reason(e)} ({uri})"))
+                    report(Problem(str(path), n, f"{io_reason(e)} ({uri})"))
         except (ArchiveLoadFailed, EOFError, OSError, zlib.error) as e:
             report(Problem(str(path), n + 1, f"corrupt WARC: {str(e).strip()}"))
         except Exception as e:  # noqa: BLE001 - warcio fails on a record cut inside its headers in many ways
@@ -195,8 +195,8 @@ def _warc_payload(rec: Any) -> bytes:
     """Read a WARC record's payload up to MAX_PAGE_BYTES; refuse a longer or truncated one."""
     payload = rec.content_stream().read(MAX_PAGE_BYTES + 1)
     if len(payload) > MAX_PAGE_BYTES:
-        raise InputTooLarge(f"too large: record payload over the {_size(MAX_PAGE_BYTES)} limit for one page")
-    _check_markup(payload)
+        raise InputTooLarge(f"too large: record payload over the {size_text(MAX_PAGE_BYTES)} limit for one page")
+    check_markup(payload)
     missing = getattr(rec.raw_stream, "limit", 0)
     if missing > 0:
         # The record says it is longer than what the file holds: it was cut off (a partial download).

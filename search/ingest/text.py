@@ -8,13 +8,13 @@ from ..errors import ExtractError
 from ..models import Article
 from ..normalize import clean_text
 from .bylines import (
-    _BYLINE_RE,
-    _clean_line,
-    _dedupe,
-    _hash_id,
-    _names_in,
+    BYLINE_RE,
+    clean_line,
+    dedupe,
     detect_lang,
     find_dateline,
+    hash_id,
+    names_in,
     parse_byline,
 )
 from .dates import parse_datetime
@@ -28,7 +28,7 @@ _DISCLAIMER_RE = re.compile(
     r"版[权權](?:与|與|和)?免[责責][声聲]明|免[责責][声聲]明|版[权權]所有|版[权權][声聲]明|Copyright|©|（C）|\(C\)\s*\d{4}"
 )
 _END_MARK_RE = re.compile(r"\s*[（(]\s*完\s*[)）]\s*$")
-_META_LINE_KEYS = re.compile(r"来源|來源|编辑|編輯|作者|发布|發佈|发表|發表|记者|記者|时间|時間")
+META_LINE_KEYS = re.compile(r"来源|來源|编辑|編輯|作者|发布|發佈|发表|發表|记者|記者|时间|時間")
 
 
 def _is_breadcrumb(line: str) -> bool:
@@ -43,7 +43,7 @@ def extract_text_dump(text: str, *, origin: str | None = None) -> Article:
         raise ExtractError("empty text")
     meta_idx = None
     for i, ln in enumerate(lines[:20]):
-        if len(ln) < 160 and parse_datetime(ln) and (_META_LINE_KEYS.search(ln) or len(ln) < 30):
+        if len(ln) < 160 and parse_datetime(ln) and (META_LINE_KEYS.search(ln) or len(ln) < 30):
             meta_idx = i
             break
     if meta_idx is not None:
@@ -72,17 +72,17 @@ def extract_text_dump(text: str, *, origin: str | None = None) -> Article:
         raise ExtractError("no headline or body in text dump")
     published = parse_datetime(meta_line) if meta_line else None
     authors, source = parse_byline([meta_line])
-    m = _BYLINE_RE.search(body[:300])
+    m = BYLINE_RE.search(body[:300])
     if m:
-        authors += _names_in(m.group(1), latin=False)
-    title = _clean_line(title)
+        authors += names_in(m.group(1), latin=False)
+    title = clean_line(title)
     return Article(
-        id=_hash_id("txt", title, body),
+        id=hash_id("txt", title, body),
         title=title,
         body=body,
         source=source,
         published=published,
-        authors=_dedupe(authors),
+        authors=dedupe(authors),
         dateline=find_dateline(body),
         lang=detect_lang(title + body),
         origin=origin,

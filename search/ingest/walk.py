@@ -24,13 +24,13 @@ from .limits import (
     MAX_PAGE_BYTES,
     InputTooLarge,
     Problem,
-    _check_markup,
-    _io_reason,
-    _is_gz,
-    _size,
     cap_article,
+    check_markup,
+    io_reason,
+    is_gz,
+    size_text,
 )
-from .records import _iter_jsonl, _iter_warc
+from .records import jsonl_articles, warc_articles
 from .text import extract_text_dump
 
 __all__ = ["iter_articles", "count_inputs"]
@@ -132,27 +132,27 @@ def _read_bytes(path: Path) -> bytes:
     """Read one page or dump whole (gunzipped when .gz), refusing more than MAX_PAGE_BYTES."""
     size = path.stat().st_size
     if size > MAX_PAGE_BYTES:
-        raise InputTooLarge(f"too large: {size:,} bytes, over the {_size(MAX_PAGE_BYTES)} limit for one page")
-    opener: Any = gzip.open if _is_gz(path) else open
+        raise InputTooLarge(f"too large: {size:,} bytes, over the {size_text(MAX_PAGE_BYTES)} limit for one page")
+    opener: Any = gzip.open if is_gz(path) else open
     with opener(path, "rb") as f:
         data = f.read(MAX_PAGE_BYTES + 1)
     if len(data) > MAX_PAGE_BYTES:
-        raise InputTooLarge(f"too large: decompresses to over the {_size(MAX_PAGE_BYTES)} limit for one page")
+        raise InputTooLarge(f"too large: decompresses to over the {size_text(MAX_PAGE_BYTES)} limit for one page")
     return data
 
 
 def _iter_file(path: Path, kind: str, report: Callable[[Problem], None]) -> Iterator[Article]:
     if kind == "jsonl":
-        yield from _iter_jsonl(path, report)
+        yield from jsonl_articles(path, report)
         return
     if kind == "warc":
-        yield from _iter_warc(path, report)
+        yield from warc_articles(path, report)
         return
     data = _read_bytes(path)
     if not data.strip():
         raise ExtractError("empty file")
     if kind == "html":
-        _check_markup(data)
+        check_markup(data)
         yield extract_html(data, origin=str(path))
     else:
         text, _enc = decode_bytes(data)
@@ -179,7 +179,7 @@ def iter_articles(
         try:
             mode = path.stat().st_mode
         except OSError as e:
-            report(Problem(str(path), None, _io_reason(e)))
+            report(Problem(str(path), None, io_reason(e)))
             continue
         if not stat.S_ISREG(mode):
             # Opening a FIFO blocks until a writer appears; devices and sockets are no inputs.
@@ -194,7 +194,7 @@ def iter_articles(
         except ExtractError as e:
             report(Problem(str(path), None, str(e)))
         except (OSError, EOFError, zlib.error) as e:
-            report(Problem(str(path), None, _io_reason(e)))
+            report(Problem(str(path), None, io_reason(e)))
         except Exception as e:  # noqa: BLE001 - one bad file must not end a reindex
             log.exception("unexpected error on %s", path)
             report(Problem(str(path), None, f"internal error: {type(e).__name__}: {e}"))
