@@ -12,7 +12,9 @@ handling stays in front), so their numbers exclude charset errors.
 Also reported: pages where ours is below 0.5 while an anchor (readability or trafilatura) is
 above 0.9; bylines (author match where the reference has an author, and how many of all
 author/source values we output are page furniture or markup); extraction speed of ours in
-pages/s. ``--cache DIR`` keeps the anchors' per-page output (they do not change while ours
+pages/s; for a set whose reference keeps related-news teaser lines (a headline closed by its date
+or comment count), the F1 that returning exactly the article would score (the article-only
+ceiling). ``--cache DIR`` keeps the anchors' per-page output (they do not change while ours
 does), so that re-runs only time ours.
 Bench-only dependencies: readability-lxml, trafilatura (+ lxml_html_clean), gne.
 """
@@ -237,6 +239,23 @@ def author_match(expected: str, authors: list[str], source: str | None) -> bool:
     return bool(want) and all(w in have for w in want)
 
 
+# A teaser line of a related-news list: a headline closed by its date or its comment count
+# ("国泰君安暂停融券券源供给 2015/07/03", "证监会怒了！ 评论5463条").
+_TEASER_RE = re.compile(r"(?:(?:19|20)\d{2}[/-]\d{1,2}[/-]\d{1,2}|评论\d+条)\s*$")
+
+
+def article_only_ceiling(rows: list[dict]) -> dict[str, tuple[float, float]]:
+    """Per set: the share of reference characters on teaser lines and the F1 a perfect article-only extractor gets."""
+    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        ref = (r.get("expected") or {}).get("body")
+        if not ref:
+            continue
+        kept = "\n".join(line for line in ref.split("\n") if not _TEASER_RE.search(line))
+        out[r["set"]].append((1 - len(squeeze(kept)) / max(len(squeeze(ref)), 1), f1(kept, ref)))
+    return {k: (sum(a for a, _ in v) / len(v), sum(b for _, b in v) / len(v)) for k, v in out.items()}
+
+
 def _cache_path(cache: Path | None, name: str) -> Path | None:
     return cache / f"{name}.jsonl" if cache else None
 
@@ -404,6 +423,12 @@ def main() -> int:
                 f"| {int(sum(s['moji']))} | {int(sum(s['rejected']))} | "
                 f"{int(sum(s['list_rejected']))}/{len(s['list_rejected'])} |"
             )
+    for set_name, (share, ceiling) in sorted(article_only_ceiling(rows).items()):
+        if share >= 0.005:
+            # the reference keeps related-news teasers: an extractor that returns exactly the
+            # article (and no teaser) scores this, whatever its method
+            print(f"{set_name}: reference teaser lines {100 * share:.1f} % of its characters; "
+                  f"article-only ceiling body F1 {ceiling:.3f}")
     for name in names:
         pooled = {k: [x for st in stats.values() for x in st[name][k]] for k in ("title", "date")}
         print(f"{name} over all sets: " + "; ".join(

@@ -17,6 +17,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "clean_text",
@@ -27,6 +28,7 @@ __all__ = [
     "Folded",
     "is_han",
     "HAN_RE",
+    "opencc_converter",
 ]
 
 # CJK unified ideographs (basic + extension A) and compatibility ideographs.
@@ -76,16 +78,26 @@ def clean_text(text: str, *, multiline: bool = True) -> str:
 
 _converter_lock = threading.Lock()
 _converter = None
+_converters: dict[str, Any] = {}
+
+
+def opencc_converter(config: str) -> Any:
+    """Return the process's one OpenCC converter for config ("t2s", "s2t"), built on first use."""
+    conv = _converters.get(config)
+    if conv is None:
+        with _converter_lock:
+            conv = _converters.get(config)
+            if conv is None:
+                import opencc  # imported lazily: workers and tools that never fold skip it
+
+                conv = _converters[config] = opencc.OpenCC(config)
+    return conv
 
 
 def _t2s():
     global _converter
     if _converter is None:
-        with _converter_lock:
-            if _converter is None:
-                import opencc  # imported lazily: workers and tools that never fold skip it
-
-                _converter = opencc.OpenCC("t2s")
+        _converter = opencc_converter("t2s")  # kept in a global too: fold() asks for it per text
     return _converter
 
 

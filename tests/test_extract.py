@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from search.errors import ExtractError
-from search.extract import (
+from search.ingest import (
     SHANGHAI,
     Problem,
     article_from_record,
@@ -430,3 +430,22 @@ def test_corpus_pages_decode_without_replacement_chars():
         assert enc == expected, r["page_id"]
         checked += 1
     assert checked > 100
+
+
+def test_extract_module_is_the_ingest_package():
+    # search.extract stays for old importers (indexer, cli, other branches): the same objects
+    import search.extract
+    import search.ingest
+
+    assert search.extract.__all__ == search.ingest.__all__
+    for name in search.ingest.__all__:
+        assert getattr(search.extract, name) is getattr(search.ingest, name), name
+
+
+def test_one_opencc_converter_shared_with_normalize():
+    from search import normalize
+
+    detect_lang("監督是治理的內在要素")
+    normalize.fold_text("監督")
+    assert normalize._t2s() is normalize.opencc_converter("t2s")
+    assert {"t2s", "s2t"} <= set(normalize._converters)  # detect_lang's converters are normalize's

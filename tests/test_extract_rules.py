@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.extract import extract_html, parse_byline
+from search.ingest import extract_html, parse_byline
 
 LEAD = "央视网消息（新闻联播）：本台今天（9月9日）播发央视快评《坚持多边主义 坚持开放共赢 坚持团结合作》。"
 
@@ -227,3 +227,36 @@ def test_picture_captions_and_date_boxes_are_not_prose():
 <p>{PARAS[0]}</p><p>{PARAS[1]}</p></div>""", title="港特首就住宅违建事件道歉_某某网")
     art = extract_html(html)
     assert art.body.split("\n") == PARAS[:2]
+
+
+def teasers(n: int, topic: str) -> str:
+    return "".join(f'<p><a href="/t{topic}{i}.html">{topic}动态第{i}条 市场继续关注后续走势</a></p>' for i in range(n))
+
+
+def test_headings_of_link_lists_inside_the_article_are_dropped():
+    # a promo box inside the article's container: section labels over teaser links only
+    promo = (f"<div><h3>重点推荐</h3><span>{teasers(1, '更多')}</span></div>"
+             f"<p><b>证券要闻</b></p>{teasers(1, '证券')}<p><b>公司新闻</b></p>{teasers(1, '公司')}")
+    story = "".join(f"<p>{p}</p>" for p in PARAS)
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article">{story}
+{promo}</div>""", title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == PARAS
+
+
+def test_subheading_over_a_linked_byline_and_a_closing_date_stay():
+    # "沪指有望重返4200点" heads a linked analyst line and then prose; "2015年7月3日" closes a statement
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p>
+<p><b>沪指有望重返4200点</b></p><p><a href="/q/600369">西南证券</a> 张刚</p><p>{PARAS[1]}</p>
+<p>{PARAS[2]}</p><p>2015年7月3日</p>{teasers(2, '证券')}</div>""", title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == [PARAS[0], "沪指有望重返4200点", PARAS[1], PARAS[2], "2015年7月3日"]
+
+
+def test_byline_line_under_a_column_label_is_metadata():
+    # a blog column's label and issue number come before the "name date counter" line
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>亦观察</p><p>No.550</p>
+<p>maomaobear 2015-06-19 11:20:11 0人参与评论</p><p>{PARAS[0]}</p><p>{PARAS[1]}</p></div>""",
+                title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == ["亦观察", "No.550", PARAS[0], PARAS[1]]
