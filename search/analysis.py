@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from whoosh.analysis import Token, Tokenizer
 
+from .budget import not_counted
 from .normalize import Folded, fold
 
 __all__ = [
@@ -112,7 +113,7 @@ def ensure_dictionary() -> None:
     global _dict_ready
     if _dict_ready:
         return
-    with _dict_lock:
+    with _dict_lock, not_counted():
         if _dict_ready:
             return
         if _rj is None:

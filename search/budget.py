@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 from .errors import BadQuery, XunwenError
 
-__all__ = ["Budget", "Limiter", "OverBudget", "Overloaded", "BUDGET_SECONDS", "EXPENSIVE_CPU",
+__all__ = ["not_counted", "Budget", "Limiter", "OverBudget", "Overloaded", "BUDGET_SECONDS", "EXPENSIVE_CPU",
            "HARD_SLACK", "current", "guard", "scope", "LIMITER"]
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,18 @@ def guard() -> None:
     b = _CURRENT.get()
     if b is not None and b.overdue():
         raise OverBudget(f"the query is too expensive (over {b.seconds:g} s); use fewer or rarer words")
+
+
+@contextlib.contextmanager
+def not_counted() -> Iterator[None]:
+    """Leave a one-time load out of the running request's budget (a table read once per
+    process: the first query that needs it is not "too expensive" for it)."""
+    b = _CURRENT.get()
+    if b is None:
+        yield
+        return
+    with b.paused():
+        yield
 
 
 @contextlib.contextmanager

