@@ -199,3 +199,24 @@ def long_article(path: Path, body_chars: int) -> str:
     recs = [_record(0, "around"), {"id": "long-article", "title": "超长文章测试", "body": body}, _record(1, "around")]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs), "utf-8")
     return "long-article"
+
+
+def warc_header_bomb(path: Path, header_bytes: int) -> None:
+    """A .warc.gz: a good record, then a response record whose HTTP header is one line of header_bytes."""
+    http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nX-Pad: "
+
+    def chunks() -> Iterator[bytes]:
+        yield (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Target-URI: http://example.test/headers\r\n"
+               f"WARC-Record-ID: <urn:uuid:{1:032x}>\r\nContent-Type: application/http; msgtype=response\r\n"
+               f"Content-Length: {len(http) + header_bytes + 4}\r\n\r\n").encode() + http
+        yield from _repeat(b"a" * 4096, header_bytes)
+        yield b"\r\n\r\n\r\n\r\n"
+
+    with open(path, "wb") as f:
+        f.write(gzip.compress(warc_record("http://example.test/a", _page("档案前页甲"))))
+    tmp = path.with_name(path.name + ".part")
+    gzip_stream(tmp, chunks())
+    with open(path, "ab") as f, open(tmp, "rb") as g:
+        while block := g.read(MIB):
+            f.write(block)
+    tmp.unlink()

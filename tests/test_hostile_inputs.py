@@ -140,6 +140,23 @@ def test_the_good_files_beside_the_bombs_are_indexed(bomb_run):
     assert summary["skipped"] == 15  # 12 refusals + 3 more copies of the whole WARC record (same id)
 
 
+def test_a_warc_header_line_without_end_is_refused_not_read_whole(tmp_path):
+    """warcio reads a header line whole; ours stops each record's headers at 1 MiB."""
+    from search.ingest.limits import MAX_HEADER_BYTES
+
+    d = tmp_path / "inbox"
+    d.mkdir()
+    h.warc_header_bomb(d / "headers.warc.gz", 16 * MAX_HEADER_BYTES)
+    r, summary = reindex(str(d), "--index", str(tmp_path / "index"), "--procs", "1")
+    assert r.returncode == 0, r.stderr
+    about = lines_about(r.stderr, "headers.warc.gz")
+    assert len(about) == 1 and "headers over 1 MiB" in about[0], r.stderr
+    assert summary["indexed"] == 1  # the record before it
+    eng = SearchEngine(tmp_path / "index")
+    assert eng.search(SearchRequest(q="档案前页甲")).total == 1
+    eng.close()
+
+
 @pytest.mark.slow
 def test_an_over_long_article_is_kept_cut_and_reported(tmp_path):
     d = tmp_path / "inbox"

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_TITLE_CHARS",
     "MAX_BODY_CHARS",
     "MAX_ID_CHARS",
+    "MAX_HEADER_BYTES",
 ]
 
 # Input limits (docs/RELIABILITY.md, "Ingest"). Everything is read as a stream and checked
@@ -55,6 +56,9 @@ MAX_STREAM_BYTES = 16 * 1024 * MIB
 # Article text kept at ingest. The shared corpus (72,534 articles): longest body 69,025
 # characters (99.99th percentile 40,758), longest title 111. Text beyond the caps is cut,
 # the article kept and the cut reported: query-time stages read the whole stored text.
+# The WARC and HTTP headers of one record (warcio reads header lines without a limit of its
+# own): real records have a few KiB; the largest header block of a crawl is far under this.
+MAX_HEADER_BYTES = 1 * MIB
 MAX_TITLE_CHARS = 1_000
 MAX_BODY_CHARS = 200_000
 MAX_META_CHARS = 1_000  # source, category, dateline, each author

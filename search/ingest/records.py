@@ -18,6 +18,7 @@ from .dates import parse_datetime
 from .html import extract_html
 from .limits import (
     MAX_BODY_CHARS,
+    MAX_HEADER_BYTES,
     MAX_JSON_VALUES,
     MAX_LINE_BYTES,
     MAX_PAGE_BYTES,
@@ -137,12 +138,52 @@ def jsonl_articles(path: Path, report: Callable[[Problem], None]) -> Iterator[Ar
         report(Problem(str(path), None, "empty file"))
 
 
+class HeadersTooLarge(ValueError):
+    """A record's WARC or HTTP headers run past MAX_HEADER_BYTES."""
+
+
+class _BoundedLines:
+    """A stream whose ``readline`` stops a record's headers at MAX_HEADER_BYTES (warcio reads a
+    header line whole however long it is: one 1 GB line would be held in memory)."""
+
+    def __init__(self, stream: Any):
+        self.stream = stream
+        self.left = MAX_HEADER_BYTES
+
+    def readline(self, length: int | None = None) -> bytes:
+        line = self.stream.readline(self.left + 1)
+        self.left -= len(line)
+        if self.left < 0:
+            raise HeadersTooLarge(f"too large: a record's headers over {size_text(MAX_HEADER_BYTES)}")
+        return line
+
+
+def _bounded_parsers(loader: Any) -> None:
+    """Make warcio's header parsers of one iterator read at most MAX_HEADER_BYTES a record."""
+    from warcio.statusandheaders import StatusAndHeadersParser
+
+    class Bounded(StatusAndHeadersParser):
+        def parse(self, stream: Any, full_statusline: Any = None) -> Any:
+            return super().parse(_BoundedLines(stream), full_statusline)
+
+    for name in ("warc_parser", "http_parser", "http_req_parser"):
+        old = getattr(loader, name, None)
+        if isinstance(old, StatusAndHeadersParser):
+            new = Bounded(old.statuslist, old.verify)
+            new.__dict__.update(old.__dict__)
+            setattr(loader, name, new)
+
+
 def warc_articles(path: Path, report: Callable[[Problem], None]) -> Iterator[Article]:
     from warcio.archiveiterator import ArchiveIterator
     from warcio.exceptions import ArchiveLoadFailed
 
     class Records(ArchiveIterator):
         INC_RECORD = ""  # warcio writes its own warning to stderr; the Problem below says it once
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            _bounded_parsers(self.loader)
 
     n = 0
     total = 0  # declared record bytes so far: the decompressed size of the file
@@ -182,6 +223,8 @@ def warc_articles(path: Path, report: Callable[[Problem], None]) -> Iterator[Art
                     report(Problem(str(path), n, f"{e} ({uri})"))
                 except Exception as e:  # noqa: BLE001 - a broken record must not end the run
                     report(Problem(str(path), n, f"{io_reason(e)} ({uri})"))
+        except HeadersTooLarge as e:
+            report(Problem(str(path), n + 1, f"{e}; the rest of the file was not read"))
         except (ArchiveLoadFailed, EOFError, OSError, zlib.error) as e:
             report(Problem(str(path), n + 1, f"corrupt WARC: {str(e).strip()}"))
         except Exception as e:  # noqa: BLE001 - warcio fails on a record cut inside its headers in many ways
