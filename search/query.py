@@ -31,7 +31,7 @@ from .chars import CharIndex
 from .errors import BadQuery
 from .normalize import fold_text
 from .params import DEFAULT_PARAMS, RankParams, idf
-from .ranking import Postings
+from .ranking import Postings, intersect_sorted
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
            "FIELD_ALIASES", "required_count", "MAX_WORDS", "BUDGET_SECONDS"]
@@ -284,15 +284,14 @@ class _Compiler:
         parts = sub_words(w) if split else ()
         if cand is not None:
             return None, self._word_at(w, longer, parts, fields, cand)
+        readings = ((w, 1.0),) + tuple((x, prm.longer_boost) for x in longer)
         mask = np.zeros(self.n, dtype=bool)
         total = np.zeros(self.n, dtype=np.float32)
         for f in fields:
             best = np.zeros(self.n, dtype=np.float32)
-            for term, boost in [(w, 1.0)] + [(x, prm.longer_boost) for x in longer]:
-                ids, sc = self.p.bm25(f, term, self.r, boost)
-                if len(ids):
-                    best[ids] = np.maximum(best[ids], sc)
-                    mask[ids] = True
+            ids, sc = self.p.best_of(f, readings, self.r)  # the best reading per document
+            best[ids] = sc
+            mask[ids] = True
             if len(parts) > 1:
                 # 个人电脑 also matches a text that only has 个人 … 电脑 (segmented apart).
                 both = np.ones(self.n, dtype=bool)
@@ -318,16 +317,18 @@ class _Compiler:
         total = np.zeros(c, dtype=np.float32)
         for f in fields:
             best = np.zeros(c, dtype=np.float32)
-            for term, boost in [(w, 1.0)] + [(x, prm.longer_boost) for x in longer]:
-                sc, held = self.p.bm25_at(f, term, self.r, cand, boost)
-                best[held] = np.maximum(best[held], sc[held])
+            ids, sc = self.p.best_of(f, ((w, 1.0),) + tuple((x, prm.longer_boost) for x in longer), self.r)
+            at, k = intersect_sorted(cand, ids)
+            best[at] = sc[k]
             if len(parts) > 1:
                 both = np.ones(c, dtype=bool)
                 part_sum = np.zeros(c, dtype=np.float32)
                 for pt in parts:
-                    sc, held = self.p.bm25_at(f, pt, self.r, cand)
-                    both &= held
-                    part_sum[held] += sc[held]
+                    at, sc = self.p.bm25_at(f, pt, self.r, cand)
+                    pm = np.zeros(c, dtype=bool)
+                    pm[at] = True
+                    both &= pm
+                    part_sum[at] += sc
                 best = np.maximum(best, np.where(both, prm.split_share * part_sum, 0.0))
                 if prm.subword_sum:
                     total += prm.subword_sum * part_sum

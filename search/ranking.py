@@ -105,6 +105,9 @@ class Postings:
         got = self._read(field, text, reader)
         if not cache:  # one-off lookups (more-like-this keys) stay out of the working set
             return got
+        return self._remember(key, got)
+
+    def _remember(self, key: tuple[Any, ...], got: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         size = got[0].nbytes + got[1].nbytes
         with self._lock:
             if key not in self._cache:
@@ -115,6 +118,32 @@ class Postings:
                 _, (ids, w) = self._cache.popitem(last=False)
                 self._bytes -= ids.nbytes + w.nbytes
         return got
+
+    def best_of(self, field: str, readings: tuple[tuple[str, float], ...], reader: Any
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Return (ascending docnums, scores): per document, the best BM25 score over the
+        readings of a word (each a term and its boost: the word, the longer words holding it),
+        kept in the cache like a term's postings, so that a word read as many terms costs one
+        array on the next query."""
+        key = ("best", field, readings)
+        with self._lock:
+            got = self._cache.get(key)
+            if got is not None:
+                self._cache.move_to_end(key)
+                return got
+        parts = [got for t, boost in readings if len((got := self.bm25(field, t, reader, boost))[0])]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if len(parts) == 1:
+            ids, sc = parts[0]
+        else:
+            ids = np.concatenate([p[0] for p in parts])
+            sc = np.concatenate([p[1] for p in parts])
+            order = np.argsort(ids, kind="stable")
+            ids, sc = ids[order], sc[order]
+            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+            ids, sc = ids[starts], np.maximum.reduceat(sc, starts)
+        return self._remember(key, (ids, sc))
 
     def doc_frequency(self, field: str, text: str, reader: Any) -> int:
         """Documents holding a term (deleted ones included, as Whoosh counts): from the cached
@@ -177,24 +206,22 @@ class Postings:
 
     def bm25_at(self, field: str, text: str, reader: Any, docs: np.ndarray, boost: float = 1.0
                 ) -> tuple[np.ndarray, np.ndarray]:
-        """Return (BM25 score, held) of a term at the ascending documents ``docs`` only.
+        """Return (positions in ``docs``, BM25 scores) of the ascending documents ``docs`` that
+        hold a term.
 
-        The same per-document arithmetic as :meth:`bm25`, but a lookup of each document in
-        the term's postings (binary search) instead of a pass over all of them: a query whose
-        matches are few does not score every article holding one of its common words."""
+        The same per-document arithmetic as :meth:`bm25`, on the intersection only: the
+        shorter of the two sorted lists is looked up in the longer (binary search), so a query
+        whose matches are few does not score every article holding one of its common words,
+        and a rare reading costs what its few postings cost."""
         ids, w = self.term(field, text, reader)
-        out = np.zeros(len(docs), dtype=np.float32)
-        if not len(ids) or not len(docs):
-            return out, np.zeros(len(docs), dtype=bool)
-        pos = np.searchsorted(ids, docs)
-        np.minimum(pos, len(ids) - 1, out=pos)
-        held = ids[pos] == docs
+        where, k = intersect_sorted(docs, ids)
+        if not len(where):
+            return where, np.zeros(0, dtype=np.float32)
+        wh, held_ids = w[k], ids[k]
         k1, b = self.k1, self.b
-        wh = w[pos[held]]
-        dl = self.lengths(field, reader)[docs[held]]
+        dl = self.lengths(field, reader)[held_ids]
         norm = k1 * (1.0 - b + b * dl / self.avg_length(field, reader))
-        out[held] = (boost * idf(self.n, len(ids))) * (wh * (k1 + 1.0)) / (wh + norm)
-        return out, held
+        return where, (boost * idf(self.n, len(ids))) * (wh * (k1 + 1.0)) / (wh + norm)
 
     def total_length(self, field: str, reader: Any) -> float:
         """Sum of a field's lengths over all documents (the collection's size in words)."""
@@ -205,6 +232,23 @@ class Postings:
         """Probabilistic IDF of a term in a field (0 when absent)."""
         df = len(self.term(field, text, reader)[0])
         return idf(self.n, df) if df else 0.0
+
+
+def intersect_sorted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (in ``a``, in ``b``) of the values two ascending arrays share: the shorter
+    is looked up in the longer by binary search (cost of the shorter times log the longer)."""
+    if not len(a) or not len(b):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    if len(b) <= len(a):
+        at = np.searchsorted(a, b)
+        np.minimum(at, len(a) - 1, out=at)
+        hit = np.flatnonzero(a[at] == b)
+        return at[hit], hit
+    at = np.searchsorted(b, a)
+    np.minimum(at, len(b) - 1, out=at)
+    hit = np.flatnonzero(b[at] == a)
+    return hit, at[hit]
 
 
 def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:

@@ -109,7 +109,6 @@ def test_title_prefix_finds_the_run_in_titles_only(real) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_unquoted_words_list_every_holder_first_and_count_exactly_those(real) -> None:
     """Names cut from real titles (3+ words): total = the articles holding every content word,
     and those are the first hits; anything after them is a looser match counted apart."""
@@ -221,6 +220,7 @@ def test_breaks_titles_and_single_characters(tmp_path: Path) -> None:
     assert docs("廣州") == [0, 1, 2]  # either script
 
 
+@pytest.mark.slow
 def test_scoring_only_the_strict_matches_gives_the_same_scores(real) -> None:
     """A one-part query with a page of strict matches scores only those (query.compile_query
     ``within``): the match set and every kept document's score are what full scoring gives."""
@@ -251,3 +251,27 @@ def test_scoring_only_the_strict_matches_gives_the_same_scores(real) -> None:
                 pruned += 1  # scored the strict matches only
                 assert len(keep) >= 3 and cut.relaxed is None, q
     assert pruned >= 30, pruned
+
+
+@pytest.mark.slow
+def test_best_reading_table_is_the_maximum_over_the_readings(real) -> None:
+    """Postings.best_of (cached per word) gives each document its best reading's BM25 score,
+    as taking the maximum reading by reading does."""
+    eng, _arts, _texts = real
+    with eng._view() as (snap, s):
+        lex, post = eng._lexicon(snap, s), eng._postings(snap, s)
+        tried = 0
+        for w in ["中国", "发展", "经济", "会议", "习近平", "记者", "北京", "合作"]:
+            readings = ((w, 1.0),) + tuple((x, 0.5) for x in lex.containing(w, 20))
+            for f in ("title", "body"):
+                want = np.zeros(post.n, dtype=np.float32)
+                for t, boost in readings:
+                    ids, sc = post.bm25(f, t, s.reader(), boost)
+                    want[ids] = np.maximum(want[ids], sc)
+                ids, sc = post.best_of(f, readings, s.reader())
+                assert np.all(np.diff(ids) > 0)
+                got = np.zeros(post.n, dtype=np.float32)
+                got[ids] = sc
+                assert np.array_equal(got, want), (w, f)
+                tried += len(readings) > 1
+    assert tried >= 8
