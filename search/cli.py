@@ -21,6 +21,7 @@ from .models import SORTS, SearchRequest
 __all__ = ["main"]
 
 DEFAULT_INDEX = "index"
+log = logging.getLogger(__name__)
 
 
 def index_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -174,6 +175,19 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+# Batch work (reindex) yields the CPU to a server on the same machine by default.
+NICE = 10
+
+
+def _lower_priority(n: int) -> None:
+    """Raise this process's niceness by ``n`` (best effort: a refusal is not an error)."""
+    if n > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(n)
+        except OSError as e:
+            log.debug("could not lower the CPU priority: %s", e)
+
+
 @main.command()
 @click.argument("sources", nargs=-1, type=click.Path(exists=True))
 @index_option
@@ -181,11 +195,14 @@ def main(verbose: int) -> None:
 @click.option("--procs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: up to 2).")
 @click.option("--wait", is_flag=True, help="Wait for another running reindex instead of refusing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=NICE, show_default=True,
+              help="Lower this run's CPU priority by this much (0: keep it), so that a server on "
+                   "the same machine keeps answering while cron reindexes.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress: a bar with total, rate and ETA on a terminal, else a line every "
                    "XUNWEN_PROGRESS_EVERY seconds (default 10). On by default.")
 def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int | None, wait: bool,
-            as_json: bool, progress: bool | None) -> None:
+            as_json: bool, niceness: int, progress: bool | None) -> None:
     """Add or replace articles from SOURCES (files or directories; default: the bundled sample).
 
     Inputs: .html/.htm/.shtml (gzipped too), .txt page dumps, .jsonl/.jsonl.gz, .warc/.warc.gz.
@@ -194,6 +211,7 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
     from .indexer import default_sources
     from .indexer import reindex as run
 
+    _lower_priority(niceness)  # the writer's worker processes inherit it
     tty = sys.stderr.isatty()
     if progress is None:
         progress = True  # a bar on a terminal, a periodic line otherwise
