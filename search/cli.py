@@ -195,9 +195,10 @@ def _lower_priority(n: int) -> None:
 @click.option("--procs", type=click.IntRange(1, 64), default=None, help="Worker processes (default: up to 2).")
 @click.option("--wait", is_flag=True, help="Wait for another running reindex instead of refusing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=NICE, show_default=True,
-              help="Lower this run's CPU priority by this much (0: keep it), so that a server on "
-                   "the same machine keeps answering while cron reindexes.")
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=None,
+              help=f"Lower this run's CPU priority by this much (0: keep it), so that a server on "
+                   f"the same machine keeps answering while cron reindexes. Default: "
+                   f"$XUNWEN_NICE or {NICE}.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress: a bar with total, rate and ETA on a terminal, else a line every "
                    "XUNWEN_PROGRESS_EVERY seconds (default 10). On by default.")
@@ -211,6 +212,8 @@ def reindex(sources: tuple[str, ...], index_dir: str, rebuild: bool, procs: int 
     from .indexer import default_sources
     from .indexer import reindex as run
 
+    if niceness is None:
+        niceness = int(os.environ.get("XUNWEN_NICE", NICE) or 0)
     _lower_priority(niceness)  # the writer's worker processes inherit it
     tty = sys.stderr.isatty()
     if progress is None:

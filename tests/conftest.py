@@ -30,6 +30,9 @@ SEED = ROOT / "data" / "seed" / "000_6ede58738be5c303.txt"
 SEED_ID = "txt-a1083395b3e5"  # extract's id for the seed page (a hash of its text)
 # The shared real-data folder (read-only, never committed); override with XUNWEN_CORPUS.
 CORPUS = Path(os.environ.get("XUNWEN_CORPUS", ROOT.parent / "shared" / "corpus"))
+# `xunwen reindex` lowers its own CPU priority by default (a cron run beside a server); run in
+# process by the CLI tests it would lower the test runner's, and with it every later test's.
+os.environ.setdefault("XUNWEN_NICE", "0")
 COPY_IDS = ("core-copy-1", "core-copy-2", "core-copy-3")
 
 
