@@ -30,6 +30,7 @@ segment), raw little-endian arrays opened by memory-mapping:
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import re
 import threading
@@ -103,6 +104,55 @@ def _encode(keys: np.ndarray, pos: np.ndarray, base: int) -> tuple[np.ndarray, .
     big = np.flatnonzero(d > 0xFFFF)
     return (keys[first], (np.flatnonzero(first) + base).astype(np.uint32), (d & 0xFFFF).astype(np.uint16),
             (big + base).astype(np.uint32), (d[big] >> 16).astype(np.uint16))
+
+
+class _Run:
+    """One sorted run file pair of a writer: keys located by binary search on a map of the keys
+    file (whose touched pages are dropped again after each use), ranges read with ``pread``."""
+
+    def __init__(self, keys_path: Path, pos_path: Path):
+        self._kf = open(keys_path, "rb")
+        self._pf = open(pos_path, "rb")
+        self.n = os.path.getsize(keys_path) // 8
+        self._map = mmap.mmap(self._kf.fileno(), 0, access=mmap.ACCESS_READ)
+        self._keys: np.ndarray | None = np.frombuffer(self._map, dtype=np.int64)
+
+    def _release(self) -> None:
+        """Drop this process's resident pages of the keys map (they stay in the page cache)."""
+        if hasattr(self._map, "madvise"):
+            self._map.madvise(mmap.MADV_DONTNEED)
+
+    def sample(self, k: int) -> np.ndarray:
+        """About ``k`` keys spread over the run."""
+        assert self._keys is not None
+        out = np.array(self._keys[:: max(1, self.n // k)])
+        self._release()
+        return out
+
+    def find(self, lo: int, hi: int) -> tuple[int, int]:
+        """The run's index range of keys in ``[lo, hi)``."""
+        assert self._keys is not None
+        a, b = np.searchsorted(self._keys, [lo, hi])
+        self._release()
+        return int(a), int(b)
+
+    def read(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Keys and positions ``a..b-1``, read into new arrays."""
+        return _pread(self._kf, a, b), _pread(self._pf, a, b)
+
+    def close(self) -> None:
+        self._keys = None
+        self._map.close()
+        self._kf.close()
+        self._pf.close()
+
+
+def _pread(f: Any, a: int, b: int) -> np.ndarray:
+    """int64 values ``a..b-1`` of an open binary file."""
+    data = os.pread(f.fileno(), (b - a) * 8, a * 8)
+    if len(data) != (b - a) * 8:
+        raise OSError(f"short read from {f.name}: {len(data)} of {(b - a) * 8} bytes")
+    return np.frombuffer(data, dtype=np.int64)
 
 
 class CharPool:
@@ -190,7 +240,13 @@ class CharPool:
         self.runs.append((kp, pp))
 
     def _chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield sorted (keys, positions) in key order, merging the runs a key range at a time."""
+        """Yield sorted (keys, positions) in key order, merging the runs a key range at a time.
+
+        The runs are read with ``pread`` a key range at a time: a memory map would keep every
+        page it touched resident in this process until the end (16 bytes per character of the
+        segment: 2.9 GiB for a 181,000-article worker segment at 5×), and the key ranges are
+        located by binary search on a map of the keys, which touches a few pages per bound.
+        """
         if not self.runs:
             keys, pos = self._sorted()
             if len(keys):
@@ -198,29 +254,33 @@ class CharPool:
             return
         if self._keys:
             self._spill()
-        runs = [(np.memmap(k, dtype=np.int64, mode="r"), np.memmap(p, dtype=np.int64, mode="r"))
-                for k, p in self.runs if os.path.getsize(k)]
-        total = sum(len(k) for k, _ in runs)
-        # Key boundaries from a sample of every run, so that each range holds ~CHUNK postings.
-        sample = np.unique(np.concatenate([k[:: max(1, len(k) // 4096)] for k, _ in runs]))
-        parts = max(1, -(-total // CHUNK))
-        bounds = list(sample[np.linspace(0, len(sample), parts + 1, dtype=np.int64)[1:-1]]) + [np.iinfo(np.int64).max]
-        lo_key = np.iinfo(np.int64).min
-        for hi_key in bounds:
-            ks, ps = [], []
-            for k, p in runs:
-                a, b = np.searchsorted(k, [lo_key, hi_key])
-                if b > a:
-                    ks.append(np.asarray(k[a:b]))
-                    ps.append(np.asarray(p[a:b]))
-            lo_key = hi_key
-            if not ks:
-                continue
-            keys = np.concatenate(ks)
-            pos = np.concatenate(ps)
-            order = np.argsort(keys, kind="stable")  # runs are in document order: stable keeps it
-            yield keys[order], pos[order]
-        del runs
+        runs = [_Run(k, p) for k, p in self.runs if os.path.getsize(k)]
+        try:
+            total = sum(r.n for r in runs)
+            # Key boundaries from a sample of every run, so that each range holds ~CHUNK postings.
+            sample = np.unique(np.concatenate([r.sample(4096) for r in runs]))
+            parts = max(1, -(-total // CHUNK))
+            bounds = list(sample[np.linspace(0, len(sample), parts + 1, dtype=np.int64)[1:-1]]) + [np.iinfo(np.int64).max]
+            lo_key = np.iinfo(np.int64).min
+            for hi_key in bounds:
+                ks, ps = [], []
+                for r in runs:
+                    a, b = r.find(lo_key, hi_key)
+                    if b > a:
+                        k, p = r.read(a, b)
+                        ks.append(k)
+                        ps.append(p)
+                lo_key = hi_key
+                if not ks:
+                    continue
+                keys = np.concatenate(ks)
+                pos = np.concatenate(ps)
+                del ks, ps
+                order = np.argsort(keys, kind="stable")  # runs are in document order: stable keeps it
+                yield keys[order], pos[order]
+        finally:
+            for r in runs:
+                r.close()
 
     def write(self, create: Callable[[str], Any]) -> None:
         """Write the segment's files through ``create(extension) -> binary file``."""
@@ -374,7 +434,16 @@ class SegmentChars:
             j = min(max(j, i + 1), k)
             which, pos = self._decode_range(i, j)
             yield np.asarray(self.keys[i:j])[which], pos
+            self._release()  # a merge reads the whole segment: keep only the current chunk's pages
             i = j
+
+    def _release(self) -> None:
+        """Drop this process's resident pages of the segment's maps (they stay in the page cache;
+        a reader in another thread faults them in again)."""
+        for arr in (self.keys, self.offs, self.lo, self.exc_idx, self.exc_hi):
+            mm = getattr(arr, "_mmap", None)
+            if mm is not None and hasattr(mm, "madvise"):
+                mm.madvise(mmap.MADV_DONTNEED)
 
     def range_positions(self, cp: int, check: Callable[[], None]) -> np.ndarray:
         """Sorted positions of every key starting with code point ``cp`` (one character)."""

@@ -196,6 +196,13 @@ def test_run_files_and_merges_write_the_same_index(tmp_path: Path) -> None:
     want = _arrays(SegmentChars.build(kept, tmp_path))
     got = _arrays(merged)
     assert all(np.array_equal(want[k], got[k]) for k in want)
+    # A merge that reads a memory-mapped segment (its pages dropped after each chunk) and
+    # spills into runs read back by pread reproduces it exactly.
+    again_pool = CharPool(tmp_path, run_limit=3000)
+    again_pool.merge(spilled, None)
+    assert again_pool.runs  # written back through the run files
+    again = _arrays(_write(again_pool, tmp_path, "again"))
+    assert all(np.array_equal(a[k], again[k]) for k in a)
 
 
 def test_breaks_titles_and_single_characters(tmp_path: Path) -> None:
