@@ -354,7 +354,7 @@ class SegmentChars:
         self.starts = d[: n + 1]
         self.body_starts = d[n + 1:]
         self.n = n
-        self._cache: OrderedDict[tuple[bytes, bool], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
         self._cached = 0
         self._lock = threading.Lock()
 
@@ -485,39 +485,50 @@ class SegmentChars:
             cand = cand[_isin_sorted(cand + (m - 1), self.range_positions(int(cps[m - 1]), check))]
         return cand
 
-    def docs(self, cps: np.ndarray, check: Callable[[], None], title_only: bool = False,
-             counts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Local document numbers holding the needle (sorted), and how often each holds it.
+    def field_counts(self, cps: np.ndarray, check: Callable[[], None]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Local document numbers holding the needle (sorted), how often each holds it in its
+        title, and how often in all (title and body): one positional intersection answers both.
 
         Answers are cached per segment (segments never change), within CACHE_BYTES."""
-        key = (cps.tobytes(), title_only)
+        key = cps.tobytes()
         with self._lock:
             got = self._cache.get(key)
             if got is not None:
                 self._cache.move_to_end(key)
         if got is not None:
-            d, c = got
-            return d, (c if counts else None)
+            return got
         p = self.matches(cps, check)
         if not len(p):
-            d = c = np.zeros(0, dtype=np.int64)
+            d = ct = ca = np.zeros(0, dtype=np.int64)
         elif len(p) * 4 < self.n:  # few matches: find each one's article
-            d = np.searchsorted(self.starts, p, side="right") - 1
-            if title_only:
-                d = d[p < self.body_starts[d]]
-            d, c = np.unique(d, return_counts=True)
-        else:  # many: find each article's first and last match (the positions are sorted)
+            dd = np.searchsorted(self.starts, p, side="right") - 1
+            d, ca = np.unique(dd, return_counts=True)
+            ct = np.bincount(np.searchsorted(d, dd[p < self.body_starts[dd]]), minlength=len(d))
+        else:  # many: find each article's first, first-in-body and last match (sorted positions)
             lo = np.searchsorted(p, self.starts[:-1])
-            hi = np.searchsorted(p, self.body_starts if title_only else self.starts[1:])
-            c = hi - lo
-            d = np.flatnonzero(c)
-            c = c[d]
+            mid = np.searchsorted(p, self.body_starts)
+            ca = np.searchsorted(p, self.starts[1:]) - lo
+            d = np.flatnonzero(ca)
+            ct, ca = (mid - lo)[d], ca[d]
+        got = (d, ct.astype(np.int64), ca.astype(np.int64))
         with self._lock:
-            self._cache[key] = (d, c)
-            self._cached += d.nbytes + c.nbytes
+            self._cache[key] = got
+            self._cached += sum(x.nbytes for x in got)
             while self._cached > CACHE_BYTES and self._cache:
-                _, (od, oc) = self._cache.popitem(last=False)
-                self._cached -= od.nbytes + oc.nbytes
+                _, old = self._cache.popitem(last=False)
+                self._cached -= sum(x.nbytes for x in old)
+        return got
+
+    def docs(self, cps: np.ndarray, check: Callable[[], None], title_only: bool = False,
+             counts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Local document numbers holding the needle (sorted), and how often each holds it."""
+        d, ct, ca = self.field_counts(cps, check)
+        if title_only:
+            keep = ct > 0
+            d, c = d[keep], ct[keep]
+        else:
+            c = ca
         return d, (c if counts else None)
 
 
@@ -594,6 +605,20 @@ class CharIndex:
         if not ds:
             return np.zeros(0, dtype=np.int64), (np.zeros(0, dtype=np.int64) if counts else None)
         return np.concatenate(ds), (np.concatenate(cs) if counts else None)
+
+    def field_counts(self, text: str, check: Callable[[], None] = lambda: None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Documents holding ``text`` (sorted), with how often in the title and in all."""
+        u = needle_units(text)
+        empty = np.zeros(0, dtype=np.int64)
+        if not u:
+            return empty, empty, empty
+        cps = _codes(u)
+        parts = [(d + offset, ct, ca) for seg, offset in self.segments
+                 for d, ct, ca in [seg.field_counts(cps, check)] if len(d)]
+        if not parts:
+            return empty, empty, empty
+        return tuple(np.concatenate([x[i] for x in parts]) for i in range(3))
 
     def mask(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False) -> np.ndarray:
         """Boolean mask over the snapshot's documents of those holding ``text``."""

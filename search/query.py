@@ -32,6 +32,7 @@ from .errors import BadQuery
 from .normalize import fold_text
 from .params import DEFAULT_PARAMS, RankParams, idf
 from .ranking import Postings, intersect_sorted
+from .schema import TITLE_BOOST
 
 __all__ = ["Part", "ParsedQuery", "parse_query", "Plan", "compile_query", "MAX_QUERY_CHARS",
            "FIELD_ALIASES", "required_count", "MAX_WORDS", "BUDGET_SECONDS"]
@@ -337,6 +338,34 @@ class _Compiler:
         out[cand] = total
         return out
 
+    def phrase_score(self, text: str, words: list[str], fields: tuple[str, ...]) -> np.ndarray:
+        """BM25F of a quoted text as one term, as Lucene scores a phrase: its frequency in each
+        field (from the character index, the same intersection that found its holders), the
+        field's length normalisation, and the summed IDF of its words (rarer words, rarer
+        phrase); the title's frequency weighs ``TITLE_BOOST`` as its words' do.
+
+        Only the holders are scored, and no word postings are read: a quoted run of common
+        words (截至1月25) costs its few character pairs, not every article holding 月."""
+        score = np.zeros(self.n, dtype=np.float32)
+        d, in_title, in_all = self.chars.field_counts(text, self.check_budget)
+        if not len(d):
+            return score
+        k1, b = self.params.k1, self.params.b
+        for f, tf in (("title", in_title), ("body", in_all - in_title)):
+            if f not in fields:
+                continue
+            held = tf > 0
+            if not held.any():
+                continue
+            ids = d[held]
+            t = tf[held].astype(np.float32) * (TITLE_BOOST if f == "title" else 1.0)
+            w_idf = sum(idf(self.n, df) for w in dict.fromkeys(words)
+                        if (df := self.p.doc_frequency(f, w, self.r))) or idf(self.n, len(ids))
+            dl = self.p.lengths(f, self.r)[ids]
+            norm = k1 * (1.0 - b + b * dl / self.p.avg_length(f, self.r))
+            score[ids] += w_idf * (t * (k1 + 1.0)) / (t + norm)
+        return score
+
     def _text_bonus(self, held: np.ndarray, score: np.ndarray) -> None:
         """Give documents that hold a text only as characters (no indexed word scored it) half
         the text's IDF, so that they rank among the others."""
@@ -372,14 +401,14 @@ class _Compiler:
         # A word no article holds as a word is looked for across word boundaries in a short
         # part (研究生 in 研究|生命); in a long one (a summary) its absence is expected.
         mask, held = self.strict_mask(part, words)
+        if part.phrase:
+            if part.negate:  # only excludes: nothing to score
+                return mask, mask, None
+            self.highlight.append(re.sub(r"\s+", "", fold_text(part.text)))  # one run, not its words
+            return mask, mask, self.phrase_score(part.text, words, fields)
         cand = self.cand  # set when only strict matches are shown: score those only
         scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1, cand=cand) for w in words]
         score = np.sum([sc for _, sc in scored], axis=0, dtype=np.float32)
-        if part.phrase:
-            self._text_bonus(mask, score)
-            if not part.negate:  # marked as one run (its words are not marked apart)
-                self.highlight.append(re.sub(r"\s+", "", fold_text(part.text)))
-            return mask, mask, score
         # Function words and lone characters are not required when the part has other
         # words (they still score). Strict: every content word, as a word or as characters
         # (what the totals count).

@@ -816,3 +816,30 @@ def test_character_pair_likelihood_prefers_the_text_that_holds_the_pairs() -> No
     lik = bigram_likelihood(texts, "北客南飞涌港扫年货", table, float(table.sum()))
     assert lik[0] > lik[1] and lik[0] > lik[2]  # holds 港扫; the short text beats the padded one
     assert list(bigram_codes("研究a生命")) == list(bigram_codes("研究")) + list(bigram_codes("生命"))
+
+
+def test_a_phrase_is_scored_by_its_own_frequency_in_each_field(tmp_path: Path) -> None:
+    """A quoted text is ranked as one term (its count in the title and in the body, from the
+    character index), not by its words: an article holding the run more often ranks higher,
+    one holding it in its title above those holding it once in the body, and an article with
+    the run's words apart is not a match at all (the same holders as before)."""
+    filler = "会议指出要继续推进各项工作。" * 6
+    arts = [
+        Article(id="once", title="综合新闻", body=filler + "截至1月25日全省已完成。", source="测试"),
+        Article(id="thrice", title="综合新闻",
+                body="截至1月25日进展顺利。" + filler[:40] + "截至1月25日统计。" + filler[40:] + "截至1月25日止。",
+                source="测试"),
+        Article(id="title", title="截至1月25日的统计", body=filler + "全省已完成。", source="测试"),
+        Article(id="apart", title="综合新闻", body="截至目前，1月份有25个项目。" + filler, source="测试"),
+    ]
+    index_articles(arts, tmp_path / "ix", procs=1)
+    eng = SearchEngine(tmp_path / "ix")
+    page = search(eng, '"截至1月25"')
+    got = [h.id for h in page.hits]
+    assert sorted(got) == ["once", "thrice", "title"] and page.total == 3
+    assert got.index("thrice") < got.index("once")
+    assert got.index("title") < got.index("once")
+    assert all(h.score > 0 for h in page.hits)
+    # ANDed with a word every holder has: the same holders.
+    both = {h.id: h.score for h in search(eng, '"截至1月25" 会议').hits}
+    assert set(both) == set(got)
