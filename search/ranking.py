@@ -15,20 +15,21 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from whoosh.reading import TermNotFound
 
 from .bigrams import bigram_codes
 from .params import DEFAULT_PARAMS, RankParams, idf
+from .store.readers import length_array, positions, term_postings
 
-__all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions"]
+__all__ = ["Postings", "proximity_bonus", "query_likelihood"]
 
 
 # ---------------------------------------------------------------- vectorised scoring
 #
 # Whoosh's matchers walk postings one document at a time in Python; on the full corpus a
 # pair of common words took ~0.5 s. The engine instead reads a term's postings once, block
-# by block, into numpy arrays (cached per index snapshot) and scores every candidate at
-# once with the same BM25F formula (probabilistic IDF, per-field length normalisation).
+# by block, into numpy arrays (search.store.readers.term_postings, cached per index snapshot)
+# and scores every candidate at once with the same BM25F formula (probabilistic IDF,
+# per-field length normalisation).
 
 
 # Postings and best-reading tables kept per snapshot (least recently used out first). 12 bytes
@@ -75,18 +76,7 @@ class Postings:
         if got is None:
             if reader is None:
                 raise RuntimeError(f"field lengths of {field!r} not loaded yet")
-            from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-            from whoosh.util.numeric import byte_to_length
-
-            table = np.array([byte_to_length(b) if b else 0 for b in range(256)], dtype=np.float32)
-            out = np.zeros(self.n, dtype=np.float32)
-            for leaf, base in reader.leaf_readers():
-                pdr = getattr(leaf, "_perdoc", None)
-                col = pdr._cached_reader(_lenfield(field), LENGTHS_COLUMN) if pdr is not None else None
-                if col is None:
-                    continue
-                raw = np.fromiter(col, dtype=np.uint8, count=leaf.doc_count_all())
-                out[base: base + len(raw)] = table[raw]
+            out = length_array(reader, field, self.n)
             total = float(reader.field_length(field)) if self.n else 0.0
             with self._lock:
                 self._lengths[field] = out
@@ -161,45 +151,7 @@ class Postings:
         return len(got[0]) if got is not None else reader.doc_frequency(field, text)
 
     def _read(self, field: str, text: str, reader: Any) -> tuple[np.ndarray, np.ndarray]:
-        ids_parts: list[np.ndarray] = []
-        w_parts: list[np.ndarray] = []
-        for leaf, base in reader.leaf_readers():
-            try:
-                if (field, text) not in leaf:
-                    continue
-                m = leaf.postings(field, text)
-            except TermNotFound:  # a field this segment lacks (a closed reader is an error, raised)
-                continue
-            m = getattr(m, "child", m)  # deleted documents are masked by `live` instead
-            if hasattr(m, "_read_data") and hasattr(m, "_next_block"):
-                while not m._atend and m._blocklength:
-                    if m._data is None:
-                        m._read_data()
-                    raw_ids, raw_w = m._data[0], m._data[1]
-                    ids = np.cumsum(np.asarray(raw_ids, dtype=np.int64)) if not m._byteids else np.asarray(raw_ids, dtype=np.int64)
-                    cnt = len(ids)
-                    if raw_w is None:
-                        w = np.ones(cnt, dtype=np.float32)
-                    elif isinstance(raw_w, float):
-                        w = np.full(cnt, raw_w, dtype=np.float32)
-                    else:
-                        w = np.asarray(raw_w, dtype=np.float32)
-                    ids_parts.append(ids + base)
-                    w_parts.append(w)
-                    if m._lastblock:
-                        break
-                    m._next_block()
-            else:
-                ids, ws = [], []
-                while m.is_active():
-                    ids.append(m.id())
-                    ws.append(m.weight())
-                    m.next()
-                ids_parts.append(np.asarray(ids, dtype=np.int64) + base)
-                w_parts.append(np.asarray(ws, dtype=np.float32))
-        if not ids_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return np.concatenate(ids_parts), np.concatenate(w_parts)
+        return term_postings(reader, field, text)
 
     def bm25(self, field: str, text: str, reader: Any, boost: float = 1.0,
              cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -259,25 +211,6 @@ def intersect_sorted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return hit, at[hit]
 
 
-def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
-    """Positions of a term in each of the (ascending) documents that hold it."""
-    out: dict[int, list[int]] = {}
-    try:
-        m = searcher.postings(field, term)
-    except TermNotFound:  # the term is not in the index
-        return out
-    for d in docs.tolist():
-        if not m.is_active():
-            break
-        if m.id() < d:
-            m.skip_to(d)
-            if not m.is_active():
-                break
-        if m.id() == d:
-            out[d] = m.value_as("positions")
-    return out
-
-
 def _near(pa: list[int], pb: list[int], slop: int) -> bool:
     j = 0
     for x in pa:
@@ -301,7 +234,7 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
     def pos(f: str, t: str) -> dict[int, list[int]]:
         key = (f, t)
         if key not in cache:
-            cache[key] = term_positions(searcher, f, t, asc)
+            cache[key] = positions(searcher, f, t, asc)
         return cache[key]
 
     index = {int(d): i for i, d in enumerate(docs.tolist())}

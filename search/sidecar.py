@@ -135,16 +135,15 @@ def write(gen: str | os.PathLike) -> Path | None:
 
     Failure is logged and leaves no directory (readers then build from the index).
     """
-    from whoosh import index as windex
-
     from .engine import Lexicon, _Columns  # the engine's own builders: one definition of each
     from .ranking import Postings
+    from .store.generations import open_generation
 
     gen = Path(gen)
     t0 = time.perf_counter()
     tmp: Path | None = None
     try:
-        ix = windex.open_dir(str(gen))
+        ix = open_generation(gen)
         with ix.reader() as reader:
             toc = reader.generation()
             final = directory(gen, toc)

@@ -790,8 +790,8 @@ def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Pa
     import numpy as np
 
     from search.bigrams import BIGRAM_FILE, bigram_codes
-    from search.indexer import current_generation
     from search.normalize import fold_text
+    from search.store.generations import current_generation
 
     recs = [r for r in RECORDS.values()]
     reindex([write_jsonl(tmp_path / "a.jsonl", recs[:10])], tmp_path / "ix", rebuild=True, procs=1)

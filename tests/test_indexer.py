@@ -19,17 +19,10 @@ from conftest import COPY_IDS, CORE_ARTICLES, SEED, SEED_ID, core_records, write
 from search import Article, IndexBusy, IndexIncompatible, IndexMissing, SearchEngine, SearchRequest
 from search import engine as engine_module
 from search.extract import iter_articles
-from search.indexer import (
-    ReindexSummary,
-    current_generation,
-    default_sources,
-    delete_articles,
-    index_articles,
-    open_current,
-    reindex,
-    writer_lock,
-)
+from search.indexer import ReindexSummary, default_sources, delete_articles, index_articles, reindex
 from search.schema import SCHEMA_VERSION
+from search.store.generations import current_generation, open_current
+from search.store.lock import writer_lock
 
 N_DOCS = len(core_records()) + 1
 
@@ -387,7 +380,7 @@ def test_the_writer_lock_refuses_a_second_writer(fresh_index: Path) -> None:
 def test_the_writer_lock_is_held_across_processes(fresh_index: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys\nfrom search.indexer import writer_lock\n"
+         "import sys\nfrom search.store.lock import writer_lock\n"
          "with writer_lock(sys.argv[1]):\n    print('locked', flush=True)\n    sys.stdin.read()\n",
          str(fresh_index)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

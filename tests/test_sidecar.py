@@ -14,7 +14,8 @@ import pytest
 from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest, sidecar
 from search.engine import Lexicon, _Columns
-from search.indexer import current_generation, delete_articles, open_current, reindex
+from search.indexer import delete_articles, reindex
+from search.store.generations import current_generation, open_current
 
 N = 600
 
