@@ -25,19 +25,17 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from . import sidecar
 from .bigrams import BIGRAM_BUCKETS, BIGRAM_FILE, bigram_codes
 from .errors import IndexWriteFailed
+from .hits import article_doc
 from .models import Article
 from .normalize import fold_text
-from .params import SHANGHAI
 from .store.generations import (
     current_generation,
     new_generation,
@@ -133,24 +131,6 @@ def _write_failed(root: Path, e: OSError, committed: bool) -> IndexWriteFailed:
 # ---------------------------------------------------------------- documents
 
 
-def _site(url: str | None) -> str:
-    if not url:
-        return ""
-    try:
-        host = (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-    return host[4:] if host.startswith("www.") else host
-
-
-def _epoch(dt: datetime | None) -> int:
-    return int(dt.timestamp()) if dt else 0
-
-
-def _month(dt: datetime | None) -> str:
-    return dt.astimezone(SHANGHAI).strftime("%Y-%m") if dt else ""
-
-
 def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
     """Tag the region, compute the near-duplicate signature and band keys of one article, and
     return them with its folded title and body (handed on to the writer)."""
@@ -161,32 +141,6 @@ def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
         article = replace(article, region=region.tag_region(article, folded_title=ft, folded_body=fb))
     sig = dedup.signature(fb or ft)
     return article, sig, dedup.band_keys(sig), ft, fb
-
-
-def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
-    """Return the Whoosh fields of one enriched article."""
-    from .region import tag_codes  # stage module, imported late like in _enrich
-
-    return {
-        "id": a.id,
-        "url": a.url or "",
-        "site": _site(a.url),
-        "title": a.title or "",
-        "body": a.body or "",
-        "published": _epoch(a.published),
-        "month": _month(a.published),
-        "source": a.source or "",
-        "category": a.category or "",
-        "region": ",".join(a.region),
-        "regions": "|".join(tag_codes(a.region)),  # adcodes: the engine reads level and parent
-        "authors": ",".join(x.replace(",", " ") for x in a.authors),
-        "cluster": a.cluster or a.id,
-        "dupkeys": ",".join(keys),
-        "dupsig": sig,
-        "dateline": a.dateline or "",
-        "lang": a.lang or "",
-        "origin": a.origin or "",
-    }
 
 
 def _index_candidates(searcher, keys: list[str]) -> list[tuple[str, str, Any]]:

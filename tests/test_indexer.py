@@ -17,7 +17,7 @@ from whoosh.fields import ID, TEXT, Schema
 
 from conftest import COPY_IDS, CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 from search import Article, IndexBusy, IndexIncompatible, IndexMissing, SearchEngine, SearchRequest
-from search import engine as engine_module
+from search import snapshot as snapshot_module
 from search.extract import iter_articles
 from search.indexer import ReindexSummary, default_sources, delete_articles, index_articles, reindex
 from search.schema import SCHEMA_VERSION
@@ -229,7 +229,7 @@ def test_a_running_engine_picks_up_new_generations_and_commits(fresh_index: Path
             got = eng.search(SearchRequest(q="监督")).total
             if got == total:
                 break
-            time.sleep(engine_module._RECHECK_SECONDS / 2)
+            time.sleep(snapshot_module._RECHECK_SECONDS / 2)
         return got
 
     index_articles([article("inc", "增量稿件", "增量写入的稿件讲述监督工作")], fresh_index, procs=1)
