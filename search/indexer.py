@@ -279,7 +279,7 @@ def _write_all(articles: Iterable[Article], root: Path, gen: Path | None, target
                fresh: bool, searcher: Any, writer: Any, summary: ReindexSummary,
                progress: Callable[[int], None] | None, state: dict[str, bool]) -> None:
     """Add the articles through writer, commit, and (for a fresh generation) swap it in."""
-    from .extract import cap_article, id_problem
+    from .ingest import cap_article, id_problem
 
     clusterer = _run_clusterer(root)  # near-duplicate state on disk: memory does not grow with the run
     pairs = _PairCounts(None if fresh else target)
@@ -370,7 +370,7 @@ def reindex(
     wait: bool = False,
 ) -> ReindexSummary:
     """Extract articles from files/directories and index them; no sources = the bundled sample."""
-    from .extract import iter_articles
+    from .ingest import iter_articles
 
     paths = list(sources or []) or default_sources()
     summary = ReindexSummary(index_dir=str(index_dir), rebuild=rebuild)

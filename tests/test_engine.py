@@ -14,8 +14,8 @@ import pytest
 
 from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 from search import Article, BadQuery, NotFound, SearchEngine, SearchPage, SearchRequest
-from search.extract import iter_articles
 from search.indexer import index_articles, reindex
+from search.ingest import iter_articles
 from search.params import RankParams
 from search.schema import SCHEMA_VERSION
 

@@ -18,8 +18,8 @@ from whoosh.fields import ID, TEXT, Schema
 from conftest import COPY_IDS, CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 from search import Article, IndexBusy, IndexIncompatible, IndexMissing, SearchEngine, SearchRequest
 from search import snapshot as snapshot_module
-from search.extract import iter_articles
 from search.indexer import ReindexSummary, default_sources, delete_articles, index_articles, reindex
+from search.ingest import iter_articles
 from search.schema import SCHEMA_VERSION
 from search.store.generations import current_generation, open_current
 from search.store.lock import writer_lock

@@ -150,6 +150,14 @@ def test_another_whoosh_release_is_refused_with_a_clear_error() -> None:
         check_version("2.7.5")
 
 
+@pytest.mark.parametrize("path", sources("search") + sources("web"), ids=lambda p: p.name)
+def test_input_is_read_through_the_ingest_package(path: Path) -> None:
+    """search/extract.py re-exports a few names for the benchmark scripts; code imports search.ingest."""
+    mod = module_name(path)
+    for name in imports(path):
+        assert name != "search.extract", f"{mod} imports search.extract: import search.ingest"
+
+
 @pytest.mark.parametrize("path", sources("web"), ids=lambda p: p.name)
 def test_web_uses_the_public_search_api_only(path: Path) -> None:
     mod = module_name(path)
