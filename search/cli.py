@@ -368,7 +368,7 @@ def search(query: tuple[str, ...], index_dir: str, page: int, size: int, sort: s
 @click.option("--json", "as_json", is_flag=True, help="One JSON article per line.")
 def extract(paths: tuple[str, ...], as_json: bool) -> None:
     """Show what the ingester makes of each input (what would be indexed)."""
-    from .extract import iter_articles
+    from .ingest import iter_articles
     from .region import with_region
 
     problems = 0

@@ -6,29 +6,41 @@ article the weight of a rare one's tail, so long articles full of common words (
 ``log(1 + (N - df + 0.5) / (df + 0.5))`` is used, so common words count for almost nothing.
 The title's weight comes from its field boost at index time (schema.TITLE_BOOST), applied to
 term frequency as BM25F does.
+
+:func:`rank` fuses the scores of a query plan (BM25F, query likelihood, recency) and reranks
+the best candidates (proximity, character-pair likelihood); :func:`by_score`, :func:`by_date`
+and :func:`collapse` order and fold the rest; :func:`more_like_this` scores an article's
+neighbours on the same postings.
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections import OrderedDict
+import time
+from collections import Counter, OrderedDict
 from typing import Any
 
 import numpy as np
-from whoosh.reading import TermNotFound
 
+from . import budget as _budget
 from .bigrams import bigram_codes
+from .normalize import fold_text
 from .params import DEFAULT_PARAMS, RankParams, idf
+from .schema import TITLE_BOOST
+from .store.readers import length_array, positions, term_postings
 
-__all__ = ["Postings", "proximity_bonus", "query_likelihood", "term_positions"]
+__all__ = ["Postings", "proximity_bonus", "query_likelihood", "bigram_likelihood", "rank", "by_score", "by_date",
+           "collapse", "key_term_counts", "more_like_this"]
 
 
 # ---------------------------------------------------------------- vectorised scoring
 #
 # Whoosh's matchers walk postings one document at a time in Python; on the full corpus a
 # pair of common words took ~0.5 s. The engine instead reads a term's postings once, block
-# by block, into numpy arrays (cached per index snapshot) and scores every candidate at
-# once with the same BM25F formula (probabilistic IDF, per-field length normalisation).
+# by block, into numpy arrays (search.store.readers.term_postings, cached per index snapshot)
+# and scores every candidate at once with the same BM25F formula (probabilistic IDF,
+# per-field length normalisation).
 
 
 # Postings and best-reading tables kept per snapshot (least recently used out first). 12 bytes
@@ -75,18 +87,7 @@ class Postings:
         if got is None:
             if reader is None:
                 raise RuntimeError(f"field lengths of {field!r} not loaded yet")
-            from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-            from whoosh.util.numeric import byte_to_length
-
-            table = np.array([byte_to_length(b) if b else 0 for b in range(256)], dtype=np.float32)
-            out = np.zeros(self.n, dtype=np.float32)
-            for leaf, base in reader.leaf_readers():
-                pdr = getattr(leaf, "_perdoc", None)
-                col = pdr._cached_reader(_lenfield(field), LENGTHS_COLUMN) if pdr is not None else None
-                if col is None:
-                    continue
-                raw = np.fromiter(col, dtype=np.uint8, count=leaf.doc_count_all())
-                out[base: base + len(raw)] = table[raw]
+            out = length_array(reader, field, self.n)
             total = float(reader.field_length(field)) if self.n else 0.0
             with self._lock:
                 self._lengths[field] = out
@@ -161,45 +162,7 @@ class Postings:
         return len(got[0]) if got is not None else reader.doc_frequency(field, text)
 
     def _read(self, field: str, text: str, reader: Any) -> tuple[np.ndarray, np.ndarray]:
-        ids_parts: list[np.ndarray] = []
-        w_parts: list[np.ndarray] = []
-        for leaf, base in reader.leaf_readers():
-            try:
-                if (field, text) not in leaf:
-                    continue
-                m = leaf.postings(field, text)
-            except TermNotFound:  # a field this segment lacks (a closed reader is an error, raised)
-                continue
-            m = getattr(m, "child", m)  # deleted documents are masked by `live` instead
-            if hasattr(m, "_read_data") and hasattr(m, "_next_block"):
-                while not m._atend and m._blocklength:
-                    if m._data is None:
-                        m._read_data()
-                    raw_ids, raw_w = m._data[0], m._data[1]
-                    ids = np.cumsum(np.asarray(raw_ids, dtype=np.int64)) if not m._byteids else np.asarray(raw_ids, dtype=np.int64)
-                    cnt = len(ids)
-                    if raw_w is None:
-                        w = np.ones(cnt, dtype=np.float32)
-                    elif isinstance(raw_w, float):
-                        w = np.full(cnt, raw_w, dtype=np.float32)
-                    else:
-                        w = np.asarray(raw_w, dtype=np.float32)
-                    ids_parts.append(ids + base)
-                    w_parts.append(w)
-                    if m._lastblock:
-                        break
-                    m._next_block()
-            else:
-                ids, ws = [], []
-                while m.is_active():
-                    ids.append(m.id())
-                    ws.append(m.weight())
-                    m.next()
-                ids_parts.append(np.asarray(ids, dtype=np.int64) + base)
-                w_parts.append(np.asarray(ws, dtype=np.float32))
-        if not ids_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        return np.concatenate(ids_parts), np.concatenate(w_parts)
+        return term_postings(reader, field, text)
 
     def bm25(self, field: str, text: str, reader: Any, boost: float = 1.0,
              cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -259,25 +222,6 @@ def intersect_sorted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return hit, at[hit]
 
 
-def term_positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
-    """Positions of a term in each of the (ascending) documents that hold it."""
-    out: dict[int, list[int]] = {}
-    try:
-        m = searcher.postings(field, term)
-    except TermNotFound:  # the term is not in the index
-        return out
-    for d in docs.tolist():
-        if not m.is_active():
-            break
-        if m.id() < d:
-            m.skip_to(d)
-            if not m.is_active():
-                break
-        if m.id() == d:
-            out[d] = m.value_as("positions")
-    return out
-
-
 def _near(pa: list[int], pb: list[int], slop: int) -> bool:
     j = 0
     for x in pa:
@@ -301,7 +245,7 @@ def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, t
     def pos(f: str, t: str) -> dict[int, list[int]]:
         key = (f, t)
         if key not in cache:
-            cache[key] = term_positions(searcher, f, t, asc)
+            cache[key] = positions(searcher, f, t, asc)
         return cache[key]
 
     index = {int(d): i for i, d in enumerate(docs.tolist())}
@@ -410,3 +354,179 @@ def bigram_likelihood(texts: list[str], query: str, table: np.ndarray, total: fl
         tf = np.searchsorted(d, codes, side="right") - np.searchsorted(d, codes, side="left")
         out[i] = float(np.sum(counts * np.log((tf + prior) / (len(d) + mu))))
     return out
+
+
+# ---------------------------------------------------------------- fusion, reranks, collapse
+#
+# Long queries get BM25F plus ql_weight of the best BM25F score times the query likelihood
+# rescaled to 0..1 over the candidates (CombSUM of the two models), and the best ``rerank``
+# also bigram_weight of the best score times the character-pair likelihood rescaled to 0..1
+# (bigram_likelihood); every knob is a RankParams field (search.params).
+
+
+def rank(s: Any, plan: Any, mask: np.ndarray, want: int, cols: Any, post: Postings,
+         collapse: bool, recency: bool,
+         pairs: tuple[np.ndarray | None, float] = (None, 0.0),
+         budget: _budget.Budget | None = None, params: RankParams = DEFAULT_PARAMS) -> list[tuple[int, float]]:
+    """Return ``(docnum, score)`` of the best candidates in ``mask``, best first: a query plan's
+    BM25F scores (``plan``: a query.Plan) fused with the query likelihood, recency, the proximity
+    and character-pair reranks of the best ``params.rerank``; more when collapsing needs them
+    (``cols``: the snapshot's columns)."""
+    budget = budget or _budget.Budget()
+    cand = np.flatnonzero(mask)
+    if not len(cand):
+        return []
+    pub = cols.published
+    sc = plan.score[cand].astype(np.float64)
+    prm = params
+    if plan.ql_words and prm.ql_weight and len(cand) > 1 and not budget.stop():
+        ql = query_likelihood(post, s.reader(), plan.ql_words, cand, TITLE_BOOST, prm.ql_mu)
+        # Rescale over the pool both models would show (each one's best ``rerank``), as
+        # score fusion does over retrieved lists; the rest of the candidates clip to 0.
+        k = min(prm.rerank, len(cand))
+        pool = np.union1d(np.argpartition(-sc, k - 1)[:k], np.argpartition(-ql, k - 1)[:k])
+        lo, hi = float(ql[pool].min()), float(ql[pool].max())
+        if hi > lo:
+            sc = sc + prm.ql_weight * float(sc.max()) * np.clip((ql - lo) / (hi - lo), 0.0, 1.0)
+    if recency:
+        age_days = np.maximum(0.0, time.time() - pub[cand]) / 86400.0
+        sc = np.where(pub[cand] > 0, sc * (1.0 + prm.recency_boost / (1.0 + age_days / prm.recency_days)), sc)
+    limit = min(len(cand), max(want * (4 if collapse else 1) + 20, prm.rerank))
+    sc = np.round(sc, 6)
+    while True:
+        if limit < len(cand):
+            # Everything tied with the limit-th score too: which of a tie is listed first is
+            # decided below (newest, then docnum), so that every page agrees with the others.
+            kth = sc[np.argpartition(-sc, limit - 1)[limit - 1]]
+            idx = np.flatnonzero(sc >= kth)
+        else:
+            idx = np.arange(len(cand))
+        top, tsc = cand[idx], sc[idx]
+        order = np.lexsort((top, -pub[top], -np.round(tsc, 6)))  # score, newest, then docnum (pages agree)
+        top, tsc = top[order], tsc[order]
+        r = min(len(top), prm.rerank)
+        if plan.pairs and r and not budget.stop():
+            # Proximity: the query's neighbouring words close together, for the best candidates.
+            tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r], prm)
+        pair_scored = bool(plan.ql_text and prm.bigram_weight and r > 1) and not budget.stop() and \
+            pair_bonus(s, plan, top[:r], tsc[:r], *pairs, budget=budget, params=prm)
+        if (plan.pairs or pair_scored) and r:
+            head = np.lexsort((top[:r], -pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
+            top[:r], tsc[:r] = top[:r][head], tsc[:r][head]
+        ranked = list(zip(top.tolist(), tsc.tolist()))
+        if (not collapse or limit >= len(cand) or budget.stop()
+                or len(set(cols.cluster[top].tolist())) >= want):
+            return ranked
+        limit = min(len(cand), limit * 4)
+
+def pair_bonus(s: Any, plan: Any, docs: np.ndarray, tsc: np.ndarray,
+               table: np.ndarray | None, total: float, budget: _budget.Budget | None = None,
+               params: RankParams = DEFAULT_PARAMS) -> bool:
+    """Add the character-pair likelihood bonus to ``tsc`` in place; False when unavailable."""
+    if table is None:
+        return False
+    texts = []
+    for d in docs.tolist():
+        if budget is not None and budget.stop():
+            return False  # an unfinished rerank would favour the candidates read first
+        f = s.stored_fields(d)
+        # The opening of a long article stands for it: folding 10 MB per candidate would not fit any budget.
+        texts.append(fold_text(((f.get("title") or "") + "\n" + (f.get("body") or ""))[:params.pair_text_chars]))
+    lik = bigram_likelihood(texts, fold_text(plan.ql_text), table, total, params.bigram_mu)
+    span = float(lik.max() - lik.min())
+    if span <= 0:
+        return False
+    tsc += params.bigram_weight * float(tsc.max()) * (lik - lik.min()) / span
+    return True
+
+def by_score(score: np.ndarray, mask: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Return the ``k`` best-scored documents of ``mask`` (no rerank), best first."""
+    cand = np.flatnonzero(mask)
+    sc = score[cand]
+    k = min(len(cand), k)
+    idx = np.argpartition(-sc, k - 1)[:k] if 0 < k < len(cand) else np.arange(len(cand))
+    idx = idx[np.argsort(-sc[idx], kind="stable")]
+    return [(int(cand[i]), float(sc[i])) for i in idx]
+
+def by_date(mask: np.ndarray, cols: Any, newest: bool) -> list[tuple[int, float]]:
+    """Return the documents of ``mask`` newest (or oldest) first, undated ones last."""
+    cand = np.flatnonzero(mask)
+    pub = cols.published[cand]
+    if newest:
+        order = np.lexsort((cand, -pub))
+    else:  # unknown dates (0) go last in both orders
+        order = np.lexsort((cand, pub, pub == 0))
+    return [(int(d), 0.0) for d in cand[order]]
+
+def collapse(ordered: list[tuple[int, float]], clusters: np.ndarray, want: int) -> list[tuple[int, float]]:
+    """Keep the first document of each story (cluster), up to ``want``."""
+    seen: set[int] = set()
+    out = []
+    for d, sc in ordered:
+        c = int(clusters[d])
+        if c in seen:
+            continue
+        seen.add(c)
+        out.append((d, sc))
+        if len(out) >= want:
+            break
+    return out
+
+
+# ---------------------------------------------------------------- more like this
+#
+# The key term weight (``log(1 + N / (df + 1))``, the document frequency from the term
+# dictionary) is a different quantity from the ranking IDF: it only chooses the keys.
+
+
+def key_term_counts(title: str, body: str) -> tuple[Counter[str], set[str]]:
+    """Return the candidate key terms of an article (words of its title and of its first 2,000
+    characters, with their counts) and its title words, for :func:`more_like_this`."""
+    from .analysis import analyze
+
+    # analyze(), not the cached query_words(): article texts would fill the query cache.
+    title_words = {t.text for t in analyze(title, "default") if len(t.text) > 1}
+    body_words = [t.text for t in analyze(body[:2000], "default") if len(t.text) > 1]
+    tf = Counter(body_words)
+    tf.update(title_words)
+    return tf, title_words
+
+
+def more_like_this(tf: Counter[str], title_words: set[str], d: int, reader: Any, post: Postings,
+                   clusters: np.ndarray, limit: int, budget: _budget.Budget) -> list[tuple[int, float]]:
+    """Return ``(docnum, score)`` of up to ``limit`` articles similar to document ``d`` by its key
+    terms (BM25 on the same postings as a search), other stories only, best first."""
+    n = max(1, reader.doc_count_all())
+
+    def df(w: str) -> int:
+        # Document frequency from the term dictionary: no postings are read to choose keys.
+        return reader.doc_frequency("body", w) + reader.doc_frequency("title", w)
+
+    def weight(w: str) -> float:
+        here = (w in title_words) + (w in tf and tf[w] > (w in title_words))
+        others = df(w) - here
+        if others <= 0:  # found in no other article: cannot find a neighbour
+            return 0.0
+        return tf[w] * math.log(1.0 + n / (others + 1.0)) * len(w)
+
+    # Key terms: frequent here, rare in the collection; their (short) postings are cached.
+    keys = [w for w in sorted(tf, key=weight, reverse=True)[:12] if weight(w) > 0]
+    score = np.zeros(post.n, dtype=np.float64)
+    try:
+        for w in keys:
+            if budget.stop():
+                break  # neighbours by the best keys read so far
+            for fname in ("title", "body"):
+                ids, sc = post.bm25(fname, w, reader, cache=False)
+                score[ids] += tf[w] * sc  # a word the article repeats weighs more
+    except _budget.OverBudget:
+        budget.partial = True
+    score[~post.live] = 0.0
+    score[clusters == clusters[d]] = 0.0  # itself and its copies
+    cand = np.flatnonzero(score)
+    if not len(cand):
+        return []
+    k = min(len(cand), limit)
+    top = cand[np.argpartition(-score[cand], k - 1)[:k]]
+    top = top[np.argsort(-score[top], kind="stable")]
+    return [(int(x), float(score[x])) for x in top]

@@ -3,7 +3,7 @@
 A searcher of a new process (``xunwen search``, a restarted server) or of a newly swapped-in
 generation or commit used to build its caches by walking the archive: every column value, every
 field length, every deleted flag and every indexed word, in Python, ~8 s at 362k articles.
-The writer builds the same objects once per commit instead (with the engine's own code) and
+The writer builds the same objects once per commit instead (with the snapshot's own code) and
 writes them as ``.npy`` arrays in ``open-<toc>/`` inside the generation; a reader opens them
 with ``mmap_mode="r"``, so open costs page-cache reads of what a query touches.
 
@@ -135,16 +135,15 @@ def write(gen: str | os.PathLike) -> Path | None:
 
     Failure is logged and leaves no directory (readers then build from the index).
     """
-    from whoosh import index as windex
-
-    from .engine import Lexicon, _Columns  # the engine's own builders: one definition of each
     from .ranking import Postings
+    from .snapshot import Columns, Lexicon  # the snapshot's own builders: one definition of each
+    from .store.generations import open_generation
 
     gen = Path(gen)
     t0 = time.perf_counter()
     tmp: Path | None = None
     try:
-        ix = windex.open_dir(str(gen))
+        ix = open_generation(gen)
         with ix.reader() as reader:
             toc = reader.generation()
             final = directory(gen, toc)
@@ -154,7 +153,7 @@ def write(gen: str | os.PathLike) -> Path | None:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             n = reader.doc_count_all()
-            cols = _Columns(reader)
+            cols = Columns(reader)
             post = Postings(reader)
             lengths = {f: post.lengths(f, reader) for f in LENGTH_FIELDS}
             lex = Lexicon(reader)
@@ -175,7 +174,7 @@ def write(gen: str | os.PathLike) -> Path | None:
         _save(tmp, "live", post.live)
         for f, arr in lengths.items():
             _save(tmp, f"len_{f}", arr)
-        by_char = lex._parts[0]  # words by character (the engine's Lexicon merges per-segment lists lazily)
+        by_char = lex._parts[0]  # words by character (the snapshot's Lexicon merges per-segment lists lazily)
         chars = sorted(by_char, key=ord)
         parts = [("\n".join(by_char[c])).encode("utf-8") for c in chars]
         loff = np.zeros(len(parts) + 1, dtype=np.int64)
@@ -263,17 +262,17 @@ def _load(gen: Path, toc: int, reader: Any, what: str, build: Any) -> Any:
 
 
 def load_columns(gen: Path, toc: int, reader: Any) -> Any:
-    """Return the engine's columns of commit ``toc`` from its sidecar, or None."""
-    from .engine import _Columns
+    """Return the snapshot's columns of commit ``toc`` from its sidecar, or None."""
+    from .snapshot import Columns
 
     def build(d: Path, meta: dict[str, Any]) -> Any:
-        cols = _Columns.__new__(_Columns)
+        cols = Columns.__new__(Columns)
         cols.published = _map(d, "col_published")
         cols.month, cols.months = _map(d, "col_month"), meta["months"]
         cols.source, cols.sources = _map(d, "col_source"), meta["sources"]
         cols.category, cols.categories = _map(d, "col_category"), meta["categories"]
         cols.cluster = _map(d, "col_cluster")
-        # duck-typed stand-ins for the engine's list and dict, read lazily from the mapped files
+        # duck-typed stand-ins for the snapshot's list and dict, read lazily from the mapped files
         cols.clusters = Strings(_map(d, "clusters_off"), _map(d, "clusters_blob"))  # type: ignore[assignment]
         cols.region_docs = _map(d, "region_docs")
         cols.region_codes = _map(d, "region_codes")
@@ -285,8 +284,8 @@ def load_columns(gen: Path, toc: int, reader: Any) -> Any:
 
 
 def load_lexicon(gen: Path, toc: int, reader: Any) -> Any:
-    """Return the engine's lexicon of commit ``toc`` from its sidecar, or None."""
-    from .engine import Lexicon
+    """Return the snapshot's lexicon of commit ``toc`` from its sidecar, or None."""
+    from .snapshot import Lexicon
 
     def build(d: Path, meta: dict[str, Any]) -> Any:
         lex = Lexicon.__new__(Lexicon)

@@ -11,7 +11,7 @@ from whoosh.query import Phrase, Term
 
 from conftest import SEED
 from search.analysis import JiebaTokenizer, _user_words, analyze, query_words, segment
-from search.extract import extract_text_dump
+from search.ingest import extract_text_dump
 from search.normalize import fold, fold_text
 from search.schema import SCHEMA_VERSION, JiebaText, make_schema
 

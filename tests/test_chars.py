@@ -23,8 +23,8 @@ from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest
 from search.analysis import query_words
 from search.chars import CharPool, SegmentChars, needle_units, units
-from search.extract import iter_articles
 from search.indexer import reindex
+from search.ingest import iter_articles
 from search.normalize import fold_text
 from search.query import STOPWORDS
 

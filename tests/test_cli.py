@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from conftest import CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 from search import SearchEngine, SearchRequest
 from search.cli import main
-from search.indexer import current_generation, writer_lock
 from search.schema import SCHEMA_VERSION
+from search.store.generations import current_generation
+from search.store.lock import writer_lock
 
 N_DOCS = len(core_records()) + 1
 

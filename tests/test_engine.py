@@ -14,8 +14,8 @@ import pytest
 
 from conftest import COPY_IDS, SEED_ID, core_records, corpus, write_jsonl
 from search import Article, BadQuery, NotFound, SearchEngine, SearchPage, SearchRequest
-from search.extract import iter_articles
 from search.indexer import index_articles, reindex
+from search.ingest import iter_articles
 from search.params import RankParams
 from search.schema import SCHEMA_VERSION
 
@@ -790,8 +790,8 @@ def test_character_pair_counts_follow_rebuilds_and_incremental_runs(tmp_path: Pa
     import numpy as np
 
     from search.bigrams import BIGRAM_FILE, bigram_codes
-    from search.indexer import current_generation
     from search.normalize import fold_text
+    from search.store.generations import current_generation
 
     recs = [r for r in RECORDS.values()]
     reindex([write_jsonl(tmp_path / "a.jsonl", recs[:10])], tmp_path / "ix", rebuild=True, procs=1)

@@ -1,4 +1,4 @@
-"""Boilerplate, title and byline rules of search.extract, each on a small readable page."""
+"""Boilerplate, title and byline rules of search.ingest, each on a small readable page."""
 
 from __future__ import annotations
 

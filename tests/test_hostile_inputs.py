@@ -27,8 +27,8 @@ from lxml import html as lhtml
 
 import hostile_inputs as h
 from search import SearchEngine, SearchRequest
-from search.extract import MAX_BODY_CHARS, MAX_JSON_VALUES, MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS
-from search.indexer import writer_lock
+from search.ingest import MAX_BODY_CHARS, MAX_JSON_VALUES, MAX_LINE_BYTES, MAX_PAGE_BYTES, MAX_PAGE_TAGS
+from search.store.lock import writer_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 300

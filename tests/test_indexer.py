@@ -17,19 +17,12 @@ from whoosh.fields import ID, TEXT, Schema
 
 from conftest import COPY_IDS, CORE_ARTICLES, SEED, SEED_ID, core_records, write_jsonl
 from search import Article, IndexBusy, IndexIncompatible, IndexMissing, SearchEngine, SearchRequest
-from search import engine as engine_module
-from search.extract import iter_articles
-from search.indexer import (
-    ReindexSummary,
-    current_generation,
-    default_sources,
-    delete_articles,
-    index_articles,
-    open_current,
-    reindex,
-    writer_lock,
-)
+from search import snapshot as snapshot_module
+from search.indexer import ReindexSummary, default_sources, delete_articles, index_articles, reindex
+from search.ingest import iter_articles
 from search.schema import SCHEMA_VERSION
+from search.store.generations import current_generation, open_current
+from search.store.lock import writer_lock
 
 N_DOCS = len(core_records()) + 1
 
@@ -236,7 +229,7 @@ def test_a_running_engine_picks_up_new_generations_and_commits(fresh_index: Path
             got = eng.search(SearchRequest(q="监督")).total
             if got == total:
                 break
-            time.sleep(engine_module._RECHECK_SECONDS / 2)
+            time.sleep(snapshot_module._RECHECK_SECONDS / 2)
         return got
 
     index_articles([article("inc", "增量稿件", "增量写入的稿件讲述监督工作")], fresh_index, procs=1)
@@ -387,7 +380,7 @@ def test_the_writer_lock_refuses_a_second_writer(fresh_index: Path) -> None:
 def test_the_writer_lock_is_held_across_processes(fresh_index: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys\nfrom search.indexer import writer_lock\n"
+         "import sys\nfrom search.store.lock import writer_lock\n"
          "with writer_lock(sys.argv[1]):\n    print('locked', flush=True)\n    sys.stdin.read()\n",
          str(fresh_index)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -1,4 +1,4 @@
-"""The merge policy of incremental runs (indexer.merge_plan / tiered_merge) on real indexes."""
+"""The merge policy of incremental runs (store.merge.merge_plan / tiered_merge) on real indexes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import pytest
 from whoosh.reading import SegmentReader
 
 from conftest import corpus, write_jsonl
-from search import SearchEngine, SearchRequest, indexer
-from search.indexer import _MergeReader, merge_plan, open_current, reindex
+from search import SearchEngine, SearchRequest
+from search.indexer import reindex
+from search.store import merge
+from search.store.generations import open_current
+from search.store.merge import MergeReader, merge_plan
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +25,9 @@ def records() -> list[dict]:
 
 
 def test_plan_merges_a_full_tier_and_leaves_big_segments(monkeypatch) -> None:
-    monkeypatch.setattr(indexer, "MERGE_FACTOR", 4)
-    monkeypatch.setattr(indexer, "MERGE_FLOOR", 100)
-    monkeypatch.setattr(indexer, "MERGE_BUDGET", 1000)
+    monkeypatch.setattr(merge, "MERGE_FACTOR", 4)
+    monkeypatch.setattr(merge, "MERGE_FLOOR", 100)
+    monkeypatch.setattr(merge, "MERGE_BUDGET", 1000)
     big = [(50_000, 0), (48_000, 0)]
     assert merge_plan(big + [(120, 0)] * 3) == []  # a tier of 3 < factor 4
     assert merge_plan(big + [(120, 0)] * 4) == [2, 3, 4, 5]
@@ -51,7 +54,7 @@ def test_merge_reader_yields_what_whoosh_yields(tmp_path: Path, records: list[di
     r = SegmentReader(ix.storage, ix.schema, seg)
     try:
         want = list(r.iter_postings())
-        assert want and list(_MergeReader(r).iter_postings()) == want
+        assert want and list(MergeReader(r).iter_postings()) == want
     finally:
         r.close()
 
@@ -59,9 +62,9 @@ def test_merge_reader_yields_what_whoosh_yields(tmp_path: Path, records: list[di
 @pytest.mark.slow
 def test_many_small_runs_keep_segments_few_and_answers_right(tmp_path: Path, records: list[dict],
                                                              monkeypatch) -> None:
-    monkeypatch.setattr(indexer, "MERGE_FACTOR", 3)
-    monkeypatch.setattr(indexer, "MERGE_FLOOR", 4)
-    monkeypatch.setattr(indexer, "MERGE_BUDGET", 60)
+    monkeypatch.setattr(merge, "MERGE_FACTOR", 3)
+    monkeypatch.setattr(merge, "MERGE_FLOOR", 4)
+    monkeypatch.setattr(merge, "MERGE_BUDGET", 60)
     ix_dir = tmp_path / "ix"
     base, rest = records[:40], records[40:]
     src = tmp_path / "base.jsonl"

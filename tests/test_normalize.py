@@ -7,7 +7,7 @@ import re
 import pytest
 
 from conftest import SEED
-from search.extract import extract_text_dump
+from search.ingest import extract_text_dump
 from search.normalize import Folded, clean_text, fold, fold_text, is_han, strip_pinyin
 
 # A parenthesised run of Latin letters with a tone mark: what a pinyin annotation looks like.

@@ -9,8 +9,8 @@ import pytest
 
 from search.engine import Lexicon
 from search.errors import BadQuery
-from search.indexer import open_current
 from search.query import MAX_QUERY_CHARS, MAX_WORDS, Part, compile_query, parse_query, required_count
+from search.store.generations import open_current
 
 
 def _groups(q: str) -> list[list[tuple[str, bool, str | None]]]:

@@ -1,8 +1,10 @@
-"""search.segwriter: the per-term postings writer against Whoosh's own writer, on real corpus text.
+"""search.store.segwriter: the per-term postings writer against Whoosh's own writer, on real corpus text.
 
 Every index here is real (temp dirs, the real indexer); the reference is the same indexer with
-``search.indexer._STOCK_WRITER`` set, i.e. Whoosh 2.7.4's SegmentWriter/MpWriter with its
-PostingPool (what xunwen wrote before).
+``search.store.writer._STOCK_WRITER`` set, i.e. Whoosh 2.7.4's SegmentWriter/MpWriter with its
+PostingPool (what xunwen wrote before), run with the three write-path fixes of
+``search.store.compat.install()``, which ``open_writer`` installs for it as for ours: stock
+Whoosh 2.7.4 cannot write the inline-list codec without the first (it calls a misspelt method).
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import pytest
 from whoosh import index as windex
 
 from conftest import corpus, write_jsonl
-from search import SearchEngine, SearchRequest, segwriter
-from search import indexer as indexer_module
+from search import SearchEngine, SearchRequest
 from search.chars import EXTENSIONS, SegmentChars
-from search.indexer import current_generation, delete_articles, reindex
+from search.indexer import delete_articles, reindex
 from search.normalize import fold_text
+from search.store import segwriter
+from search.store import writer as writer_module
+from search.store.generations import current_generation
 
 QUERIES = ("经济 发展", "疫情 防控", '"新闻联播"', "北京 OR 上海", "会议 -合作", "习近平", "covid", "5.3")
 
@@ -45,7 +49,7 @@ def slices(tmp_path_factory) -> dict[str, Path]:
 
 def build(root: Path, sources: list[Path], *, stock: bool, procs: int = 1, rebuild: bool = True,
           monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(indexer_module, "_STOCK_WRITER", stock)
+    monkeypatch.setattr(writer_module, "_STOCK_WRITER", stock)
     s = reindex(sources, root, rebuild=rebuild, procs=procs)
     assert s.indexed > 0
     return root
@@ -141,7 +145,7 @@ def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkey
 
     stock = build(tmp_path / "stock", [slices["base"]], stock=True, monkeypatch=monkeypatch)
     monkeypatch.setattr(segwriter.TermPool, "spill", counting_spill)
-    monkeypatch.setattr(indexer_module, "WRITER_LIMIT_MB", 0.5)
+    monkeypatch.setattr(writer_module, "WRITER_LIMIT_MB", 0.5)
     fast = build(tmp_path / "fast", [slices["base"]], stock=False, monkeypatch=monkeypatch)
     assert len(spills) >= 3
     assert contents(fast) == contents(stock)
@@ -201,9 +205,9 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
 
 def test_folded_text_from_the_main_process_is_what_the_writer_would_fold(tmp_path, slices, monkeypatch) -> None:
     # Documents given without _folded_* (e.g. by other callers) are folded by the writer itself.
-    from search.indexer import _codec
     from search.schema import make_schema
-    from search.segwriter import FOLDED_PREFIX, FastSegmentWriter
+    from search.store.segwriter import FOLDED_PREFIX, FastSegmentWriter
+    from search.store.writer import codec
 
     recs = corpus_records(40)
     dirs = {}
@@ -211,7 +215,7 @@ def test_folded_text_from_the_main_process_is_what_the_writer_would_fold(tmp_pat
         d = tmp_path / f"w{with_folded}"
         d.mkdir()
         ix = windex.create_in(str(d), make_schema())
-        w = FastSegmentWriter(ix, codec=_codec(), compound=False)
+        w = FastSegmentWriter(ix, codec=codec(), compound=False)
         for r in recs:
             doc = {"id": r["id"], "title": r["title"], "body": r["body"]}
             if with_folded:
@@ -227,12 +231,12 @@ def test_folded_text_from_the_main_process_is_what_the_writer_would_fold(tmp_pat
 
 
 def test_cancel_removes_run_files(tmp_path, monkeypatch) -> None:
-    from search.indexer import _codec
     from search.schema import make_schema
-    from search.segwriter import FastSegmentWriter
+    from search.store.segwriter import FastSegmentWriter
+    from search.store.writer import codec
 
     ix = windex.create_in(str(tmp_path), make_schema())
-    w = FastSegmentWriter(ix, codec=_codec(), compound=False, limitmb=0.05)
+    w = FastSegmentWriter(ix, codec=codec(), compound=False, limitmb=0.05)
     for r in corpus_records(30):
         w.add_document(id=r["id"], title=r["title"], body=r["body"])
     assert w.pool.runs

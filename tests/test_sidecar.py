@@ -13,8 +13,9 @@ import pytest
 
 from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest, sidecar
-from search.engine import Lexicon, _Columns
-from search.indexer import current_generation, delete_articles, open_current, reindex
+from search.indexer import delete_articles, reindex
+from search.snapshot import Columns, Lexicon
+from search.store.generations import current_generation, open_current
 
 N = 600
 
@@ -92,7 +93,7 @@ def test_mapped_objects_equal_built_ones(index_dir: Path) -> None:
     ix, gen = open_current(index_dir)
     with ix.reader() as r:
         toc = r.generation()
-        built, mapped = _Columns(r), sidecar.load_columns(gen, toc, r)
+        built, mapped = Columns(r), sidecar.load_columns(gen, toc, r)
         lex, mlex = Lexicon(r), sidecar.load_lexicon(gen, toc, r)
         live, lengths, avg = sidecar.load_postings(gen, toc, r)
         assert isinstance(mapped.cluster, np.memmap) and isinstance(live, np.memmap)

@@ -41,7 +41,7 @@ class ArticleIdConverter(BaseConverter):
 
     The server hands the route the decoded path, so an id holding ``/`` arrives as several
     segments; ``.+`` takes them all. Ids a link cannot carry (``.``/``..``, control
-    characters, over 200 characters) are refused at ingest (search.extract.id_problem).
+    characters, over 200 characters) are refused at ingest (search.ingest.id_problem).
     """
 
     regex = ".+"

@@ -28,7 +28,7 @@ import waitress
 from waitress.channel import HTTPChannel
 
 from search import SearchEngine, budget
-from search.errors import IndexMissing, XunwenError
+from search.errors import IndexMissing
 
 from . import create_app
 
@@ -53,25 +53,6 @@ def ensure_index(index_dir: str | os.PathLike[str], *, progress: bool = True) ->
 
 
 WARM_EVERY = 2.0  # seconds between checks for a swapped or committed index to warm up
-
-
-def _keep_warm(engine: SearchEngine) -> threading.Thread:
-    """Warm each new index generation (a rebuild swapped in, an incremental commit) in the
-    background, so that its first visitor does not wait for the lexicon and columns."""
-
-    def loop() -> None:
-        while True:
-            threading.Event().wait(WARM_EVERY)
-            try:
-                engine.warm_up()
-            except XunwenError as exc:  # e.g. an index of another version swapped in
-                log.warning("could not warm the index: %s", exc)
-            except Exception:  # never let the warmer die silently
-                log.exception("warming the index failed")
-
-    t = threading.Thread(target=loop, name="xunwen-warm", daemon=True)
-    t.start()
-    return t
 
 
 HEADER_TIMEOUT = 10.0  # seconds from a request's first byte to its complete headers and body
@@ -139,7 +120,7 @@ def run(
     count = ensure_index(index_dir, progress=progress)
     engine = SearchEngine(str(index_dir))
     engine.warm_up()  # load columns and lexicon now, not during the first visitor's search
-    _keep_warm(engine)
+    engine.keep_warm(WARM_EVERY)  # each new generation or commit warmed before its first visitor
     # pinyin readings (about a second): in the background, so that startup does not wait for
     # them and the first Latin query does not either
     from search.pinyin import warm_up as warm_pinyin

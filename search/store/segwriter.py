@@ -36,20 +36,22 @@ from hashlib import md5
 from pickle import dump, dumps
 from typing import Any
 
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo, _lenfield
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3Codec, W3TermInfo
 from whoosh.filedb.filetables import _lengths as _HASH_LENGTHS
 from whoosh.formats import Positions
 from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util import random_name
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
-from .analysis import term_positions
-from .chars import CharPool
-from .errors import IndexWriteFailed
-from .normalize import fold
-from .schema import JiebaText
+from ..analysis import term_positions
+from ..chars import CharPool
+from ..errors import IndexWriteFailed
+from ..normalize import fold
+from ..schema import JiebaText
+from .compat import install
+from .readers import field_lengths
 
 __all__ = ["FastSegmentWriter", "FastMpWriter", "TermPool", "FOLDED_PREFIX"]
 
@@ -182,17 +184,6 @@ class TermPool:
 # ---------------------------------------------------------------- writing a segment's postings
 
 
-def _field_lengths(pdr: Any, fieldname: str) -> list | None:
-    """Per-document stored lengths of a field as Whoosh's writer sees them (None for byte 0)."""
-    if pdr is None:
-        return None
-    reader = pdr._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
-    if reader is None:
-        return None
-    table = [byte_to_length(b) if b else None for b in range(256)]
-    return [table[b] for b in reader]
-
-
 def _length_range(lens: list | None, ids: list[int]) -> tuple[int | None, int]:
     """Shortest (None if none) and longest non-zero stored field length of some documents."""
     if lens is None:
@@ -241,7 +232,7 @@ def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W
             fieldobj = schema[fieldname]
             fieldwriter.start_field(fieldname, fieldobj)
             prefix = pack_ushort(fieldwriter._fieldid)
-            lens = _field_lengths(pdr, fieldname)
+            lens = field_lengths(pdr, fieldname)
             fixedsize = fieldobj.format.fixed_value_size()
             lastfn = fieldname
 
@@ -338,6 +329,7 @@ class FastSegmentWriter(SegmentWriter):
     def _init_pool(self, limitmb: float) -> None:
         if not isinstance(self.codec, W3Codec):
             raise TypeError("FastSegmentWriter writes Whoosh's W3 codec only")
+        install()  # the Whoosh fixes every writer of ours runs with (search.store.compat)
         for name in self.schema.names():
             f = self.schema[name]
             if f.vector or f.separate_spelling():
@@ -460,7 +452,7 @@ class FastSegmentWriter(SegmentWriter):
         """Carry a merged segment's character index over (deleted articles dropped)."""
         from pathlib import Path
 
-        from .chars import open_segment
+        from ..chars import open_segment
 
         def texts():
             for d in range(reader.doc_count_all()):

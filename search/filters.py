@@ -1,0 +1,99 @@
+"""Requests checked and narrowed: validation, the filter mask over the columns, facet counts.
+
+Everything here works on a snapshot's columns (search.snapshot.Columns) as numpy masks over
+document numbers, before any ranking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import BadQuery
+from .hits import day_bounds
+from .models import SORTS, FacetValue, SearchRequest
+from .params import RESULT_WINDOW
+from .query import MAX_WORDS
+from .ranking import Postings
+from .region import facet_tree
+from .snapshot import Columns
+
+__all__ = ["validate", "filter_mask", "facets", "postings_to_read", "MAX_SIZE", "MAX_WINDOW", "FACET_LIMIT"]
+
+MAX_SIZE = 100
+MAX_WINDOW = RESULT_WINDOW
+FACET_LIMIT = 20
+
+
+def validate(req: SearchRequest, window: int = MAX_WINDOW, max_size: int = MAX_SIZE) -> None:
+    """Raise BadQuery for a request that cannot be answered as given.
+
+    ``window``/``max_size`` are raised only by exports (web/export.py), which walk every match.
+    """
+    if req.sort not in SORTS:
+        raise BadQuery(f"sort must be one of {', '.join(SORTS)}, not {str(req.sort)[:40]!r}")
+    if not 1 <= req.size <= max_size:
+        raise BadQuery(f"size must be between 1 and {max_size}")
+    if req.page < 1:
+        raise BadQuery("page must be 1 or more")
+    if req.page * req.size > window:
+        raise BadQuery(
+            f"results beyond the first {window} are not served (page {req.page} × size {req.size}); "
+            "narrow the search with filters or a date range"
+        )
+    lo = day_bounds(req.date_from, "from", False)
+    hi = day_bounds(req.date_to, "to", True)
+    if lo is not None and hi is not None and lo > hi:
+        raise BadQuery(f"from ({req.date_from}) is after to ({req.date_to})")
+
+
+def postings_to_read(parsed: Any, reader: Any, post: Postings) -> int:
+    """Postings a query reads at least: its words' document frequencies (from the term dictionary)."""
+    from .analysis import query_words
+
+    total, words = 0, 0
+    for part in [p for g in parsed.groups for p in g] + list(parsed.excluded):
+        if part.field in ("source", "region", "site"):
+            continue
+        for w in query_words(part.text):
+            if words >= MAX_WORDS:
+                return total
+            words += 1
+            total += post.doc_frequency("body", w, reader) + post.doc_frequency("title", w, reader)
+    return total
+
+def filter_mask(mask: np.ndarray, req: SearchRequest, cols: Columns, n: int) -> np.ndarray:
+    """Return ``mask`` narrowed to the request's dates, sources, categories, regions and story."""
+    lo = day_bounds(req.date_from, "from", False)
+    hi = day_bounds(req.date_to, "to", True)
+    if lo is not None or hi is not None:
+        pub = cols.published
+        mask = mask & (pub > 0) & (pub >= (lo if lo is not None else 1)) & (pub <= (hi if hi is not None else 1 << 62))
+    if req.source:
+        mask = mask & cols.value_mask(cols.source, cols.sources, req.source)
+    if req.category:
+        mask = mask & cols.value_mask(cols.category, cols.categories, req.category)
+    for r in req.region:  # several regions narrow (四川, then 宜宾)
+        mask = mask & cols.region_mask(r, n)
+    if req.cluster:
+        mask = mask & cols.value_mask(cols.cluster, cols.clusters, (req.cluster,))
+    return mask
+
+def facets(mask: np.ndarray, cols: Columns) -> dict[str, tuple[FacetValue, ...]]:
+    """Return the source, region (a tree) and month counts of the documents in ``mask``."""
+    def top(counts: np.ndarray, table: list[Any], limit: int | None) -> tuple[FacetValue, ...]:
+        pairs = [(table[i], int(counts[i])) for i in np.flatnonzero(counts) if table[i]]
+        if limit is None:
+            return tuple(FacetValue(v, c) for v, c in sorted(pairs))
+        pairs.sort(key=lambda vc: (-vc[1], vc[0]))
+        return tuple(FacetValue(v, c) for v, c in pairs[:limit])
+
+    in_match = mask[cols.region_docs] if len(cols.region_docs) else np.zeros(0, dtype=bool)
+    per_region = np.bincount(cols.region_codes[in_match], minlength=len(cols.regions))
+    held = np.flatnonzero(per_region)  # the tree is built from the regions that occur only
+    return {
+        "source": top(np.bincount(cols.source[mask], minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
+        "region": facet_tree([cols.regions[i] for i in held], per_region[held].tolist(), FACET_LIMIT),
+        "month": top(np.bincount(cols.month[mask], minlength=len(cols.months)), cols.months, None),
+    }
