@@ -591,20 +591,11 @@ class CharIndex:
     def docs(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False,
              counts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         """Document numbers holding ``text`` as folding sees it (sorted), with counts if asked."""
-        u = needle_units(text)
-        if not u:
-            return np.zeros(0, dtype=np.int64), None
-        cps = _codes(u)
-        ds, cs = [], []
-        for seg, offset in self.segments:
-            d, c = seg.docs(cps, check, title_only, counts)
-            if len(d):
-                ds.append(d + offset)
-                if c is not None:
-                    cs.append(c)
-        if not ds:
-            return np.zeros(0, dtype=np.int64), (np.zeros(0, dtype=np.int64) if counts else None)
-        return np.concatenate(ds), (np.concatenate(cs) if counts else None)
+        d, ct, ca = self.field_counts(text, check)
+        if title_only:
+            keep = ct > 0
+            d, ca = d[keep], ct[keep]
+        return d, (ca if counts else None)
 
     def field_counts(self, text: str, check: Callable[[], None] = lambda: None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

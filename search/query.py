@@ -350,7 +350,6 @@ class _Compiler:
         d, in_title, in_all = self.chars.field_counts(text, self.check_budget)
         if not len(d):
             return score
-        k1, b = self.params.k1, self.params.b
         for f, tf in (("title", in_title), ("body", in_all - in_title)):
             if f not in fields:
                 continue
@@ -361,9 +360,7 @@ class _Compiler:
             t = tf[held].astype(np.float32) * (TITLE_BOOST if f == "title" else 1.0)
             w_idf = sum(idf(self.n, df) for w in dict.fromkeys(words)
                         if (df := self.p.doc_frequency(f, w, self.r))) or idf(self.n, len(ids))
-            dl = self.p.lengths(f, self.r)[ids]
-            norm = k1 * (1.0 - b + b * dl / self.p.avg_length(f, self.r))
-            score[ids] += w_idf * (t * (k1 + 1.0)) / (t + norm)
+            score[ids] += self.p.saturated(f, self.r, ids, t, w_idf)
         return score
 
     def _text_bonus(self, held: np.ndarray, score: np.ndarray) -> None:

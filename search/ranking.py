@@ -170,10 +170,15 @@ class Postings:
         ids, w = self.term(field, text, reader, cache)
         if not len(ids):
             return ids, w
+        return ids, self.saturated(field, reader, ids, w, boost * idf(self.n, len(ids)))
+
+    def saturated(self, field: str, reader: Any, ids: np.ndarray, w: np.ndarray, weight: float) -> np.ndarray:
+        """BM25's per-document part: ``weight`` (boost × IDF) times the saturated,
+        length-normalised frequency ``w`` of documents ``ids`` in ``field``."""
         k1, b = self.k1, self.b
         dl = self.lengths(field, reader)[ids]
         norm = k1 * (1.0 - b + b * dl / self.avg_length(field, reader))
-        return ids, (boost * idf(self.n, len(ids))) * (w * (k1 + 1.0)) / (w + norm)
+        return weight * (w * (k1 + 1.0)) / (w + norm)
 
     def bm25_at(self, field: str, text: str, reader: Any, docs: np.ndarray, boost: float = 1.0
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -188,11 +193,7 @@ class Postings:
         where, k = intersect_sorted(docs, ids)
         if not len(where):
             return where, np.zeros(0, dtype=np.float32)
-        wh, held_ids = w[k], ids[k]
-        k1, b = self.k1, self.b
-        dl = self.lengths(field, reader)[held_ids]
-        norm = k1 * (1.0 - b + b * dl / self.avg_length(field, reader))
-        return where, (boost * idf(self.n, len(ids))) * (wh * (k1 + 1.0)) / (wh + norm)
+        return where, self.saturated(field, reader, ids[k], w[k], boost * idf(self.n, len(ids)))
 
     def total_length(self, field: str, reader: Any) -> float:
         """Sum of a field's lengths over all documents (the collection's size in words)."""
