@@ -23,7 +23,7 @@ from search import SearchEngine, SearchRequest
 from search.chars import EXTENSIONS, SegmentChars
 from search.indexer import delete_articles, reindex
 from search.normalize import fold_text
-from search.store import segwriter
+from search.store import segwriter, termindex
 from search.store import writer as writer_module
 from search.store.generations import current_generation
 
@@ -123,9 +123,23 @@ def results(root: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch) -> None:
+@pytest.mark.parametrize("flush", [None, 97], ids=["term-index-in-memory", "term-index-spilled"])
+def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch, flush) -> None:
     stock = build(tmp_path / "stock", [slices["base"]], stock=True, monkeypatch=monkeypatch)
+    if flush is not None:  # the term index's hashes and positions go through its files many times
+        flushes = []
+        real_flush = termindex.SpilledBuckets._flush
+
+        def counting_flush(self):
+            flushes.append(self._held)
+            real_flush(self)
+
+        monkeypatch.setattr(termindex, "_FLUSH", flush)
+        monkeypatch.setattr(termindex.SpilledBuckets, "_flush", counting_flush)
     fast = build(tmp_path / "fast", [slices["base"]], stock=False, monkeypatch=monkeypatch)
+    if flush is not None:
+        assert len(flushes) >= 10
+        assert not list(tmp_path.rglob("xterms-*")) and not list(tmp_path.rglob("xtindex-*"))
     a, b = segment_files(stock), segment_files(fast)
     assert sorted(a) == sorted(b)
     for ext in a:

@@ -52,6 +52,7 @@ from ..normalize import fold
 from ..schema import JiebaText
 from .compat import install
 from .readers import field_lengths
+from .termindex import SpilledBuckets, SpilledIndex, spill_term_index
 
 __all__ = ["FastSegmentWriter", "FastMpWriter", "TermPool", "FOLDED_PREFIX"]
 
@@ -192,13 +193,15 @@ def _length_range(lens: list | None, ids: list[int]) -> tuple[int | None, int]:
     return (min(ls), max(ls)) if ls else (None, 0)
 
 
-def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W3Codec) -> None:
+def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W3Codec,
+                   tempdir: str | None = None) -> None:
     """Write ``(fieldname, tbytes, flat postings)`` in order through a ``W3FieldWriter``'s files.
 
     Produces the bytes of ``W3FieldWriter.add_postings`` fed the same postings one by one:
     posting lists of fewer than ``inlinelimit`` documents inline in the term entry, longer
     ones in blocks of ``blocklimit`` (pickled, zlib-compressed), term entries in the ordered
-    hash file.
+    hash file. With ``tempdir``, the term index's per-term hashes and positions wait there
+    instead of in memory (:mod:`search.store.termindex`).
     """
     blocklimit = codec._blocklimit
     comp = codec._compression
@@ -212,7 +215,14 @@ def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W
             return int.from_bytes(md5(key).digest()[12:], "big")
     else:
         hashfn = tindex.hashfn
+    if tempdir is not None:
+        spill_term_index(tindex, tempdir)
     buckets = tindex.buckets
+    if isinstance(buckets, SpilledBuckets):
+        bucket_add = buckets.add
+    else:
+        def bucket_add(h: int, pos: int) -> None:
+            buckets[h & 255].append((h, pos))
     index_append = tindex.index.append
     lastkey = tindex.lastkey
     ppos = postfile.tell()
@@ -303,7 +313,7 @@ def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W
         rec = _PACK_HASH_LENGTHS(len(key), len(val)) + key + val
         twrite(rec)
         h = hashfn(key)
-        buckets[h & 255].append((h, tpos))
+        bucket_add(h, tpos)
         tpos += len(rec)
         lastkey = key
     if lastfn is not None:
@@ -476,12 +486,17 @@ class FastSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         try:
-            write_postings(self.fieldwriter, self.schema, pdr, self.pool.iter_terms(), self.codec)
+            write_postings(self.fieldwriter, self.schema, pdr, self.pool.iter_terms(), self.codec,
+                           tempdir=self._tempstorage.folder)
             self.chars.write(lambda ext: self.storage.create_file(self.newsegment.make_filename(ext)))
+            self.fieldwriter.close()
         finally:
             self.pool.cleanup()
             self.chars.cleanup()
-        self.fieldwriter.close()
+            tindex = getattr(self.fieldwriter, "_tindex", None)
+            for part in (getattr(tindex, "buckets", None), getattr(tindex, "index", None)):
+                if isinstance(part, (SpilledBuckets, SpilledIndex)):
+                    part.cleanup()
         if pdr:
             pdr.close()
 
