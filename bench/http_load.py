@@ -172,6 +172,22 @@ def in_process(index: Path, queries: list[str]) -> dict[str, Any]:
     return out
 
 
+def server_memory(pid: int) -> dict:
+    """The server's memory after the load (MiB): peak and current RSS, and the anonymous part
+    (file pages of the memory-mapped index count in RSS but are the page cache's to reclaim)."""
+    out: dict = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+                    out[{"VmHWM": "peak_rss", "VmRSS": "rss", "RssAnon": "rss_anon",
+                         "RssFile": "rss_file"}[key]] = round(int(val.split()[0]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the load and print the result as JSON (and a Markdown table row)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -210,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.warmup:
             run_load(base, paths, min(args.clients, 4), 120, args.warmup)
         res = run_load(base, paths, args.clients, args.duration, args.max_requests)
+        if proc is not None:
+            res["server_memory_mib"] = server_memory(proc.pid)
     finally:
         if proc is not None:
             stop_server(proc)

@@ -271,6 +271,24 @@ def delete(ids: tuple[str, ...], index_dir: str, wait: bool) -> None:
 
 @main.command()
 @index_option
+@click.option("--wait", is_flag=True, help="Wait for a running reindex instead of refusing.")
+def upgrade(index_dir: str, wait: bool) -> None:
+    """Add, in place, what an index built by an older xunwen lacks (flat postings for fast
+    first reads of common words); no reindex needed. Safe to re-run."""
+    from .indexer import upgrade_index
+
+    def tick(segment: str, terms: int) -> None:
+        click.echo(f"{segment}: {terms:,} terms", err=True)
+
+    try:
+        n = upgrade_index(index_dir, wait=wait, progress=tick)
+    except XunwenError as e:
+        raise _fail(e) from e
+    click.echo(f"upgraded {n} segment(s)" if n else "nothing to upgrade")
+
+
+@main.command()
+@index_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def stats(index_dir: str, as_json: bool) -> None:
     """Show articles, sources, date range, size on disk and schema version."""

@@ -425,3 +425,16 @@ def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: b
                 remove_debris(root)
                 raise _write_failed(root, e, False) from e
     return missing
+
+
+def upgrade_index(index_dir: str | os.PathLike, *, wait: bool = False,
+                  progress: Callable[[str, int], None] | None = None) -> int:
+    """Write, in place, what segments written by an older xunwen lack (their flat postings,
+    search.store.flatpostings), under the writer lock; return how many segments gained them.
+    Searches already open keep reading Whoosh's blocks until the next commit is served."""
+    from .store.flatpostings import backfill
+
+    root = Path(index_dir)
+    with writer_lock(root, wait=wait):
+        open_current(root)  # a clear IndexMissing / IndexIncompatible first
+        return backfill(current_generation(root), progress)

@@ -275,6 +275,27 @@ def test_delete_while_locked_exits_1(runner, fresh_index: Path) -> None:
     assert "another xunwen process is writing" in r.stderr
 
 
+def test_upgrade_adds_flat_postings_to_an_older_index(runner, fresh_index: Path) -> None:
+    r = run(runner, "upgrade", "--index", str(fresh_index))
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "nothing to upgrade"  # the writer wrote them
+    gen = current_generation(fresh_index)
+    flat = sorted(p for p in gen.iterdir() if p.suffix in (".xpk", ".xpi", ".xpw"))
+    assert flat
+    saved = {p.name: p.read_bytes() for p in flat}
+    before = [(h.id, round(h.score, 6)) for h in SearchEngine(fresh_index).search(SearchRequest(q="监督")).hits]
+    for p in flat:  # as an index written before flat postings existed
+        p.unlink()
+    with writer_lock(fresh_index):
+        r = run(runner, "upgrade", "--index", str(fresh_index))
+    assert r.exit_code == 1 and "another xunwen process is writing" in r.stderr
+    r = run(runner, "upgrade", "--index", str(fresh_index))
+    assert r.exit_code == 0, r.output
+    assert re.fullmatch(r"upgraded \d+ segment\(s\)", r.stdout.strip()), r.stdout
+    assert {p.name: p.read_bytes() for p in gen.iterdir() if p.suffix in (".xpk", ".xpi", ".xpw")} == saved
+    assert [(h.id, round(h.score, 6)) for h in SearchEngine(fresh_index).search(SearchRequest(q="监督")).hits] == before
+
+
 # ---------------------------------------------------------------- extract
 
 

@@ -25,7 +25,10 @@ from search.indexer import delete_articles, reindex
 from search.normalize import fold_text
 from search.store import segwriter, termindex
 from search.store import writer as writer_module
+from search.store.flatpostings import EXTENSIONS as FLAT_EXTENSIONS
+from search.store.flatpostings import backfill, flat_postings
 from search.store.generations import current_generation
+from search.store.readers import block_arrays
 
 QUERIES = ("经济 发展", "疫情 防控", '"新闻联播"', "北京 OR 上海", "会议 -合作", "习近平", "covid", "5.3")
 
@@ -61,7 +64,7 @@ def segment_files(root: Path) -> dict[str, bytes]:
     gen = current_generation(root)
     out = {}
     names = [p for p in gen.iterdir() if p.name.startswith("MAIN_") and "LOCK" not in p.name
-             and not p.name.endswith(EXTENSIONS)]
+             and not p.name.endswith(EXTENSIONS + FLAT_EXTENSIONS)]
     assert len({p.name.split(".", 1)[0] for p in names}) == 1, names
     for p in names:
         out[p.name.split(".", 1)[1]] = p.read_bytes()
@@ -111,6 +114,31 @@ def chars_are_the_stored_text(root: Path) -> int:
             for a in ("keys", "offs", "lo", "exc_idx", "exc_hi", "starts", "body_starts"):
                 assert np.array_equal(getattr(on_disk, a), getattr(built, a)), (name, a)
             n += 1
+    return n
+
+
+def flat_is_whoosh(root: Path) -> int:
+    """Check that every segment's flat postings hold exactly Whoosh's documents and weights
+    for every term not inlined in the term table; return the number of such terms."""
+    ix = windex.open_dir(str(current_generation(root)))
+    n = 0
+    with ix.reader() as r:
+        for leaf, _offset in (r.leaf_readers() if hasattr(r, "leaf_readers") else [(r, 0)]):
+            fp = flat_postings(leaf)
+            assert fp is not None, leaf.segment()
+            terms = leaf._terms
+            long_terms = 0
+            for fieldname, tbytes in terms.terms():
+                ti = terms.term_info(fieldname, tbytes)
+                got = fp.get(ti._offset) if ti._inlined is None else None
+                if ti._inlined is not None:
+                    continue
+                ids, ws = block_arrays(terms.matcher(fieldname, tbytes, leaf.schema[fieldname].format))
+                assert got is not None, (fieldname, tbytes)
+                assert np.array_equal(got[0], ids) and np.array_equal(got[1], ws), (fieldname, tbytes)
+                long_terms += 1
+            assert long_terms == len(fp.keys)
+            n += long_terms
     return n
 
 
@@ -167,6 +195,7 @@ def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkey
     gen = current_generation(fast)
     assert not list(gen.rglob("*.xrun"))  # run files removed after the commit
     assert chars_are_the_stored_text(fast) == 1
+    assert flat_is_whoosh(fast) > 100
 
 
 @pytest.mark.slow
@@ -178,6 +207,7 @@ def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypat
     ix = windex.open_dir(str(current_generation(fast)))
     assert len(ix._segments()) == 2  # one segment per worker (two job files of 256), as before
     assert chars_are_the_stored_text(fast) == 2
+    assert flat_is_whoosh(fast) > 100
 
 
 @pytest.mark.slow
@@ -207,6 +237,7 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
     changed = json.loads(slices["changed"].read_text("utf-8").splitlines()[0])
     assert b["stored"][changed["id"]]["title"].endswith("（更新）")
     assert chars_are_the_stored_text(roots[False]) >= 1
+    assert flat_is_whoosh(roots[False]) > 100  # merged segments get theirs from the merge
     # Merged segments carried their characters over: what was deleted or replaced is gone.
     eng = SearchEngine(roots[False])
     old = json.loads(slices["base"].read_text("utf-8").splitlines()[0])
@@ -215,6 +246,26 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
     assert all(h.id != old["id"] for h in eng.search(SearchRequest(q=f'"{tail}"', size=100)).hits) or \
         tail in changed["body"]
     eng.close()
+
+
+@pytest.mark.slow
+def test_backfill_writes_the_flat_postings_the_writer_writes(tmp_path, slices, monkeypatch) -> None:
+    stock = build(tmp_path / "stock", [slices["base"]], stock=True, monkeypatch=monkeypatch)
+    fast = build(tmp_path / "fast", [slices["base"]], stock=False, monkeypatch=monkeypatch)
+    before = results(stock)  # read through Whoosh's blocks: the stock writer wrote no flat postings
+    gen = current_generation(stock)
+    assert not [p for p in gen.iterdir() if p.name.endswith(FLAT_EXTENSIONS)]
+    assert backfill(gen) == 1
+    assert backfill(gen) == 0  # nothing left to do
+    assert not list(gen.glob(".*.tmp"))
+
+    def flat_files(root: Path) -> dict[str, bytes]:
+        return {p.suffix: p.read_bytes() for p in current_generation(root).iterdir()
+                if p.name.endswith(FLAT_EXTENSIONS)}
+
+    assert flat_files(stock) == flat_files(fast)  # byte for byte: same postings offsets, same arrays
+    assert flat_is_whoosh(stock) > 100
+    assert results(stock) == before  # a new engine reads the flat postings: the same scores
 
 
 def test_folded_text_from_the_main_process_is_what_the_writer_would_fold(tmp_path, slices, monkeypatch) -> None:

@@ -17,7 +17,9 @@ from whoosh.query import Or, Term
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
-__all__ = ["FieldLengths", "field_lengths", "length_array", "term_postings", "positions", "docs_with_any"]
+from .flatpostings import flat_postings
+
+__all__ = ["FieldLengths", "field_lengths", "length_array", "term_postings", "block_arrays", "positions", "docs_with_any"]
 
 # A stored length byte decoded as Whoosh does (byte 0: no length).
 _LENGTHS: list[int | None] = [byte_to_length(b) if b else None for b in range(256)]
@@ -68,47 +70,71 @@ def length_array(reader: Any, field: str, n: int) -> np.ndarray:
     return out
 
 
+def block_arrays(m: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(segment-local docnums int64, weights float32) of a Whoosh leaf matcher, block by block."""
+    m = getattr(m, "child", m)  # deleted documents are masked by `live` instead
+    ids_parts: list[np.ndarray] = []
+    w_parts: list[np.ndarray] = []
+    if hasattr(m, "_read_data") and hasattr(m, "_next_block"):
+        while not m._atend and m._blocklength:
+            if m._data is None:
+                m._read_data()
+            raw_ids, raw_w = m._data[0], m._data[1]
+            ids = np.cumsum(np.asarray(raw_ids, dtype=np.int64)) if not m._byteids else np.asarray(raw_ids, dtype=np.int64)
+            cnt = len(ids)
+            if raw_w is None:
+                w = np.ones(cnt, dtype=np.float32)
+            elif isinstance(raw_w, float):
+                w = np.full(cnt, raw_w, dtype=np.float32)
+            else:
+                w = np.asarray(raw_w, dtype=np.float32)
+            ids_parts.append(ids)
+            w_parts.append(w)
+            if m._lastblock:
+                break
+            m._next_block()
+    else:
+        ids_l, ws = [], []
+        while m.is_active():
+            ids_l.append(m.id())
+            ws.append(m.weight())
+            m.next()
+        ids_parts.append(np.asarray(ids_l, dtype=np.int64))
+        w_parts.append(np.asarray(ws, dtype=np.float32))
+    if not ids_parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    return np.concatenate(ids_parts), np.concatenate(w_parts)
+
+
 def term_postings(reader: Any, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
     """Return (global docnums int64, weights float32) of a term, deleted documents included;
-    empty arrays when absent."""
+    empty arrays when absent. A segment's long posting lists come from its flat postings
+    (search.store.flatpostings) when it has them, else from Whoosh's blocks."""
     ids_parts: list[np.ndarray] = []
     w_parts: list[np.ndarray] = []
     for leaf, base in reader.leaf_readers():
         try:
             if (field, text) not in leaf:
                 continue
+            fp = flat_postings(leaf)
+            if fp is not None:
+                ti = leaf.term_info(field, text)
+                if ti._inlined is None and ti._offset is not None:
+                    got = fp.get(ti._offset)
+                    if got is not None:
+                        ids_parts.append(got[0].astype(np.int64) + base)
+                        w_parts.append(got[1])
+                        continue
             m = leaf.postings(field, text)
         except TermNotFound:  # a field this segment lacks (a closed reader is an error, raised)
             continue
-        m = getattr(m, "child", m)  # deleted documents are masked by `live` instead
-        if hasattr(m, "_read_data") and hasattr(m, "_next_block"):
-            while not m._atend and m._blocklength:
-                if m._data is None:
-                    m._read_data()
-                raw_ids, raw_w = m._data[0], m._data[1]
-                ids = np.cumsum(np.asarray(raw_ids, dtype=np.int64)) if not m._byteids else np.asarray(raw_ids, dtype=np.int64)
-                cnt = len(ids)
-                if raw_w is None:
-                    w = np.ones(cnt, dtype=np.float32)
-                elif isinstance(raw_w, float):
-                    w = np.full(cnt, raw_w, dtype=np.float32)
-                else:
-                    w = np.asarray(raw_w, dtype=np.float32)
-                ids_parts.append(ids + base)
-                w_parts.append(w)
-                if m._lastblock:
-                    break
-                m._next_block()
-        else:
-            ids_l, ws = [], []
-            while m.is_active():
-                ids_l.append(m.id())
-                ws.append(m.weight())
-                m.next()
-            ids_parts.append(np.asarray(ids_l, dtype=np.int64) + base)
-            w_parts.append(np.asarray(ws, dtype=np.float32))
+        ids, w = block_arrays(m)
+        ids_parts.append(ids + base)
+        w_parts.append(w)
     if not ids_parts:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if len(ids_parts) == 1:
+        return ids_parts[0], np.asarray(w_parts[0])
     return np.concatenate(ids_parts), np.concatenate(w_parts)
 
 

@@ -51,6 +51,7 @@ from ..errors import IndexWriteFailed
 from ..normalize import fold
 from ..schema import JiebaText
 from .compat import install
+from .flatpostings import FlatPostingsWriter
 from .readers import field_lengths
 from .termindex import SpilledBuckets, SpilledIndex, spill_term_index
 
@@ -194,14 +195,15 @@ def _length_range(lens: list | None, ids: list[int]) -> tuple[int | None, int]:
 
 
 def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W3Codec,
-                   tempdir: str | None = None) -> None:
+                   tempdir: str | None = None, flat_out: FlatPostingsWriter | None = None) -> None:
     """Write ``(fieldname, tbytes, flat postings)`` in order through a ``W3FieldWriter``'s files.
 
     Produces the bytes of ``W3FieldWriter.add_postings`` fed the same postings one by one:
     posting lists of fewer than ``inlinelimit`` documents inline in the term entry, longer
     ones in blocks of ``blocklimit`` (pickled, zlib-compressed), term entries in the ordered
     hash file. With ``tempdir``, the term index's per-term hashes and positions wait there
-    instead of in memory (:mod:`search.store.termindex`).
+    instead of in memory (:mod:`search.store.termindex`); with ``flat_out``, the long posting
+    lists are also written there as flat arrays (:mod:`search.store.flatpostings`).
     """
     blocklimit = codec._blocklimit
     comp = codec._compression
@@ -305,6 +307,8 @@ def write_postings(fieldwriter: Any, schema: Any, pdr: Any, items: Any, codec: W
             ppos += len(blob)
             val = _PACK_TERMINFO(False, total, n, 0 if minl is None else lb(minl), lb(maxl), maxw,
                                  ids[0], ids[-1]) + pack_long(start) + pack_int(ppos - start)
+            if flat_out is not None:
+                flat_out.add(start, ids, ws)
 
         key = prefix + tbytes
         if key <= lastkey:
@@ -486,8 +490,14 @@ class FastSegmentWriter(SegmentWriter):
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         try:
-            write_postings(self.fieldwriter, self.schema, pdr, self.pool.iter_terms(), self.codec,
-                           tempdir=self._tempstorage.folder)
+            flat_out = FlatPostingsWriter(lambda ext: self.storage.create_file(self.newsegment.make_filename(ext)))
+            try:
+                write_postings(self.fieldwriter, self.schema, pdr, self.pool.iter_terms(), self.codec,
+                               tempdir=self._tempstorage.folder, flat_out=flat_out)
+            except BaseException:
+                flat_out.cancel()
+                raise
+            flat_out.close()
             self.chars.write(lambda ext: self.storage.create_file(self.newsegment.make_filename(ext)))
             self.fieldwriter.close()
         finally:
