@@ -7,6 +7,7 @@ corpus itself is the 1× point. Every stage prints one JSON line and appends it 
     python bench/scale.py ingest --corpus /tmp/scale/x5.jsonl.gz --index /tmp/scale/ix-x5
     python bench/scale.py cold --index /tmp/scale/ix-x5            # `xunwen search` in new processes
     python bench/scale.py latency --index /tmp/scale/ix-x5         # keywords + phrases, first pass and warm
+    python bench/scale.py latency --index /tmp/scale/ix-x5 --without-flat   # the same, flat postings aside
     python bench/scale.py incremental --index /tmp/scale/ix-inc --runs 20 --source /tmp/scale/x5.jsonl.gz \\
         --skip 72534                                               # 1,000 new articles a run
     python bench/scale.py tantivy --corpus /tmp/scale/x5.jsonl.gz --index /tmp/scale/tv-x5
@@ -210,10 +211,25 @@ def latency(index: Path, rounds: int, phrases: bool = True) -> dict:
 
 
 def stage_latency(args) -> dict:
-    """Report keyword/phrase p50/p95/p99, first pass and warm."""
+    """Report keyword/phrase p50/p95/p99, first pass and warm (``--without-flat``: with the
+    segments' flat postings moved aside for the run and put back, i.e. read from Whoosh's blocks)."""
     index = Path(args.index)
-    return _emit({"stage": "latency", "index": str(index), "segments": _segments(index),
-                  "queries": len(read_queries()), "rounds": args.rounds, **latency(index, args.rounds)})
+    gen = _generation(index)
+    flat = [p for p in gen.iterdir() if p.suffix in (".xpk", ".xpi", ".xpw")]
+    aside = Path(tempfile.mkdtemp(prefix="aside-", dir=index)) if args.without_flat else None
+    try:
+        if aside is not None:
+            for p in flat:
+                shutil.move(str(p), aside / p.name)
+        have = bool(flat) and aside is None
+        return _emit({"stage": "latency", "index": str(index), "segments": _segments(index),
+                      "flat_postings": have, "queries": len(read_queries()), "rounds": args.rounds,
+                      **latency(index, args.rounds)})
+    finally:
+        if aside is not None:
+            for p in aside.iterdir():
+                shutil.move(str(p), gen / p.name)
+            aside.rmdir()
 
 
 def _read(path: Path):
@@ -395,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("latency")
     p.add_argument("--index", required=True)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--without-flat", action="store_true", help="read postings from Whoosh's blocks (A/B)")
     p = sub.add_parser("incremental")
     p.add_argument("--index", required=True)
     p.add_argument("--source", required=True)
