@@ -51,7 +51,10 @@ SHIFT = 21  # code points are < 2**21
 GAP = 2  # empty positions after a title and after an article
 RUN_LIMIT = 4_000_000  # characters held in memory by a writer before a sorted run file
 CHUNK = 1_000_000  # characters merged at a time when runs are written into the segment
-CACHE_BYTES = 32 << 20  # answers (documents holding a text) kept per segment
+CACHE_BYTES = 32 << 20  # answers (documents holding a text) kept per segment, at least
+# An answer takes 24 bytes per holding article, so what a segment keeps grows with it: 256 bytes
+# an article (130 MiB for a 508k-article segment at 1M) keep a working set of ~10 common words.
+CACHE_BYTES_PER_DOC = 256
 LIMIT = 1 << 32  # positions and postings of one segment (uint32 offsets, 16+16-bit deltas)
 EXTENSIONS = (".xck", ".xco", ".xcl", ".xcx", ".xcy", ".xcd")
 _BREAKS = re.compile("\x00+")
@@ -490,7 +493,8 @@ class SegmentChars:
         """Local document numbers holding the needle (sorted), how often each holds it in its
         title, and how often in all (title and body): one positional intersection answers both.
 
-        Answers are cached per segment (segments never change), within CACHE_BYTES."""
+        Answers are cached per segment (segments never change), within CACHE_BYTES or
+        CACHE_BYTES_PER_DOC per article, whichever is more."""
         key = cps.tobytes()
         with self._lock:
             got = self._cache.get(key)
@@ -506,16 +510,16 @@ class SegmentChars:
             d, ca = np.unique(dd, return_counts=True)
             ct = np.bincount(np.searchsorted(d, dd[p < self.body_starts[dd]]), minlength=len(d))
         else:  # many: find each article's first, first-in-body and last match (sorted positions)
-            lo = np.searchsorted(p, self.starts[:-1])
-            mid = np.searchsorted(p, self.body_starts)
-            ca = np.searchsorted(p, self.starts[1:]) - lo
+            edges = np.searchsorted(p, self.starts)  # one search gives every article's first and end
+            lo = edges[:-1]
+            ca = edges[1:] - lo
             d = np.flatnonzero(ca)
-            ct, ca = (mid - lo)[d], ca[d]
+            ct, ca = np.searchsorted(p, self.body_starts[d]) - lo[d], ca[d]
         got = (d, ct.astype(np.int64), ca.astype(np.int64))
         with self._lock:
             self._cache[key] = got
             self._cached += sum(x.nbytes for x in got)
-            while self._cached > CACHE_BYTES and self._cache:
+            while self._cached > max(CACHE_BYTES, CACHE_BYTES_PER_DOC * self.n) and self._cache:
                 _, old = self._cache.popitem(last=False)
                 self._cached -= sum(x.nbytes for x in old)
         return got

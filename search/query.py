@@ -366,9 +366,11 @@ class _Compiler:
     def _text_bonus(self, held: np.ndarray, score: np.ndarray) -> None:
         """Give documents that hold a text only as characters (no indexed word scored it) half
         the text's IDF, so that they rank among the others."""
-        df = int(np.count_nonzero(held))
-        if df:
-            score[held & (score <= 0)] += self.params.text_idf_share * idf(self.n, df)
+        ids = np.flatnonzero(held)  # one pass over the archive, then only the holders
+        if len(ids):
+            bonus = self.params.text_idf_share * idf(self.n, len(ids))
+            ids = ids[score[ids] <= 0]
+            score[ids] += bonus
 
     def _strict(self, words: list[str], fields: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Documents holding every one of ``words`` as text, and each word's holders (rarest
