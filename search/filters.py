@@ -89,11 +89,25 @@ def facets(mask: np.ndarray, cols: Columns) -> dict[str, tuple[FacetValue, ...]]
         pairs.sort(key=lambda vc: (-vc[1], vc[0]))
         return tuple(FacetValue(v, c) for v, c in pairs[:limit])
 
-    in_match = mask[cols.region_docs] if len(cols.region_docs) else np.zeros(0, dtype=bool)
-    per_region = np.bincount(cols.region_codes[in_match], minlength=len(cols.regions))
+    ids = np.flatnonzero(mask)
+    if len(ids) * 8 < len(mask):  # few matches: count over them, not over the archive
+        sel = cols.region_docs[:0]
+        if len(cols.region_docs) and len(ids):
+            # (document, region) pairs are in document order: each match's pairs are one run
+            a = np.searchsorted(cols.region_docs, ids)
+            lens = np.searchsorted(cols.region_docs, ids, side="right") - a
+            starts = np.cumsum(lens) - lens
+            sel = np.repeat(a - starts, lens) + np.arange(int(lens.sum()))
+        region_codes = cols.region_codes[sel]
+        source, month = cols.source[ids], cols.month[ids]
+    else:
+        in_match = mask[cols.region_docs] if len(cols.region_docs) else np.zeros(0, dtype=bool)
+        region_codes = cols.region_codes[in_match]
+        source, month = cols.source[mask], cols.month[mask]
+    per_region = np.bincount(region_codes, minlength=len(cols.regions))
     held = np.flatnonzero(per_region)  # the tree is built from the regions that occur only
     return {
-        "source": top(np.bincount(cols.source[mask], minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
+        "source": top(np.bincount(source, minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
         "region": facet_tree([cols.regions[i] for i in held], per_region[held].tolist(), FACET_LIMIT),
-        "month": top(np.bincount(cols.month[mask], minlength=len(cols.months)), cols.months, None),
+        "month": top(np.bincount(month, minlength=len(cols.months)), cols.months, None),
     }

@@ -843,3 +843,33 @@ def test_a_phrase_is_scored_by_its_own_frequency_in_each_field(tmp_path: Path) -
     # ANDed with a word every holder has: the same holders.
     both = {h.id: h.score for h in search(eng, '"截至1月25" 会议').hits}
     assert set(both) == set(got)
+
+
+def test_facets_of_few_or_many_matches_are_the_counts_of_a_plain_loop(engine) -> None:
+    # facets() counts over the matches' ids when they are few (< 1/8 of the archive) and over
+    # N-length masks otherwise: both must give what counting the matches one by one gives.
+    from collections import Counter
+
+    import numpy as np
+
+    from search.filters import FACET_LIMIT, facets
+    from search.hits import split_codes
+    from search.region import facet_tree
+
+    with engine._view() as (snap, s):
+        cols = engine._columns(snap, s)
+        raw = {name: list(s.reader().column_reader(name)) for name in ("source", "month", "regions")}
+    n = len(cols.published)
+    rng = np.random.default_rng(7)
+    for density in (0.0, 1.5 / n, 0.05, 0.1, 0.2, 0.5, 1.0):
+        mask = rng.random(n) < density
+        got = facets(mask, cols)
+        ids = np.flatnonzero(mask).tolist()
+        src = Counter(raw["source"][d] for d in ids if raw["source"][d])
+        want_src = sorted(src.items(), key=lambda vc: (-vc[1], vc[0]))[:FACET_LIMIT]
+        assert [(v.value, v.count) for v in got["source"]] == want_src, density
+        month = Counter(raw["month"][d] for d in ids if raw["month"][d])
+        assert [(v.value, v.count) for v in got["month"]] == sorted(month.items()), density
+        tags = Counter(r for d in ids if raw["regions"][d] for r in split_codes(raw["regions"][d]))
+        regions = [r for r in cols.regions if tags[r]]
+        assert got["region"] == facet_tree(regions, [tags[r] for r in regions], FACET_LIMIT), density
