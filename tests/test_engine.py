@@ -873,3 +873,38 @@ def test_facets_of_few_or_many_matches_are_the_counts_of_a_plain_loop(engine) ->
         tags = Counter(r for d in ids if raw["regions"][d] for r in split_codes(raw["regions"][d]))
         regions = [r for r in cols.regions if tags[r]]
         assert got["region"] == facet_tree(regions, [tags[r] for r in regions], FACET_LIMIT), density
+
+
+def test_each_story_counts_its_other_matching_copies_for_few_and_many_matches(engine) -> None:
+    # ClusterCounts sorts the cluster codes of few matches and bincounts many: both must say,
+    # for every hit, how many other matches share its story (what the page shows as "+N").
+    for q in ("农村人居环境", ""):  # three matches of the fixture archive; then every article
+        flat = search(engine, q, size=100, collapse=False)  # strict matches, then looser ones
+        assert len(flat.hits) == flat.total + flat.total_relaxed
+        per_story: dict[str, int] = {}  # over everything shown (a looser copy is a copy too)
+        for h in flat.hits:
+            per_story[h.cluster] = per_story.get(h.cluster, 0) + 1
+        page = search(engine, q, size=100)
+        assert page.stories == len({h.cluster for h in flat.hits[:flat.total]})
+        assert {h.cluster: h.similar_count for h in page.hits if h.cluster in per_story} == \
+            {c: n - 1 for c, n in per_story.items() if any(h.cluster == c for h in page.hits)}
+        assert any(h.similar_count for h in page.hits)
+
+
+def test_cluster_counts_of_any_mask_are_those_of_a_plain_loop(engine) -> None:
+    from collections import Counter
+
+    import numpy as np
+
+    from search.engine import ClusterCounts
+
+    with engine._view() as (snap, s):
+        cols = engine._columns(snap, s)
+    n = len(cols.cluster)
+    rng = np.random.default_rng(11)
+    for density in (0.0, 1.5 / n, 0.05, 0.1, 0.2, 0.5, 1.0):  # the sparse path below 1/8
+        mask = rng.random(n) < density
+        want = Counter(int(cols.cluster[d]) for d in np.flatnonzero(mask))
+        got = ClusterCounts(cols.cluster, mask, len(cols.clusters))
+        assert got.stories == len(want), density
+        assert all(got[c] == want.get(c, 0) for c in range(len(cols.clusters))), density
