@@ -145,7 +145,7 @@ def remove_debris(root: Path) -> None:
     """Remove what failed or killed writers left behind; call it holding the writer lock.
 
     With the lock held no other writer is running, so: ``.CURRENT.<pid>.tmp`` files (a
-    rebuild killed during the swap), generations that were never served (no TOC: a failed
+    rebuild killed during the swap), ``.dedup.<pid>.sqlite`` (a killed run's clusterer), generations that were never served (no TOC: a failed
     ``--rebuild``; newer than the served one: a rebuild killed before its swap), and inside
     the served generation Whoosh's temp files (``MAIN.tmp``, an unrenamed TOC) and segment
     files no TOC refers to (a commit that failed, e.g. on a full disk). The generation served
@@ -153,6 +153,8 @@ def remove_debris(root: Path) -> None:
     """
     for tmp in root.glob(f".{CURRENT}.*.tmp"):
         _remove(tmp)
+    for stale in root.glob(".dedup.*.sqlite*"):  # a killed run's near-duplicate scratch state
+        _remove(stale)
     gen = current_generation(root)
     for other in root.glob("g-*"):
         if not other.is_dir() or other == gen:
