@@ -143,7 +143,8 @@ class SearchEngine:
         # Facets count what the total counts (the looser matches only when nothing is strict).
         counts = facets(mask if total else shown, cols) if req.facets else {}
         collapse = req.collapse and req.cluster is None
-        stories = ClusterCounts(cols.cluster, mask, len(cols.clusters)).stories if collapse else total
+        stories = (copies if shown is mask else ClusterCounts(cols.cluster, mask, len(cols.clusters))).stories \
+            if collapse else total
         want = req.page * req.size
         ordered = []
         for m in (mask,) if extra is None else (mask, extra):
@@ -276,7 +277,6 @@ class SearchEngine:
     def close(self) -> None:
         """Stop serving: the current snapshot closes once its last request is done."""
         self._snaps.close()
-
 
 
 class ClusterCounts:

@@ -93,9 +93,9 @@ class FlatPostings:
 
 
 _DTYPES = {".xpk": np.int64, ".xpi": np.uint32, ".xpw": np.float32}
-_open: OrderedDict[tuple[str, str], FlatPostings | None] = OrderedDict()
+_open: OrderedDict[tuple[str, str], FlatPostings] = OrderedDict()
 _open_lock = threading.Lock()
-_OPEN_MAX = 256
+_OPEN_MAX = 32  # as search.chars: a kept segment holds its files' disk space after a merge deleted them
 
 
 def _load(storage: Any, segname: str) -> FlatPostings | None:
@@ -120,22 +120,28 @@ def _load(storage: Any, segname: str) -> FlatPostings | None:
 
 
 def flat_postings(leaf: Any) -> FlatPostings | None:
-    """The flat postings of a Whoosh segment reader's segment, or None (cached per process)."""
+    """The flat postings of a Whoosh segment reader's segment, or None.
+
+    Kept per process by folder and segment (a segment's files never change); a segment found
+    without them is looked for again next time, so a later ``xunwen upgrade`` is seen by the
+    next commit's snapshot."""
     seg = leaf.segment()
     if seg is None:
         return None
     storage = leaf.storage()
     segname = seg.make_filename("")
-    key = (f"{id(storage):x}:{getattr(storage, 'folder', '')}", segname)
+    key = (str(getattr(storage, "folder", "")), segname)
     with _open_lock:
-        if key in _open:
+        got = _open.get(key)
+        if got is not None:
             _open.move_to_end(key)
-            return _open[key]
+            return got
     got = _load(storage, segname)
-    with _open_lock:
-        _open[key] = got
-        while len(_open) > _OPEN_MAX:
-            _open.popitem(last=False)
+    if got is not None:
+        with _open_lock:
+            _open[key] = got
+            while len(_open) > _OPEN_MAX:
+                _open.popitem(last=False)
     return got
 
 
