@@ -22,7 +22,9 @@ the same quoted as phrases in one fresh process: the first pass (nothing cached)
 ``--rounds`` warm passes. ``incremental`` feeds batches of ``--batch`` new articles (plus
 ``--resent`` re-sent copies of indexed ones, which must join their original's cluster) into an
 existing index, one ``reindex`` process per batch like cron, and reports each run's seconds and
-segment count, then the keyword latency afterwards.
+segment count, then the keyword latency afterwards; with ``--nightly-every N`` it also runs
+``xunwen merge`` after every N runs (hourly runs and a nightly merge: N = 24) and reports its
+seconds apart from the runs'.
 """
 
 from __future__ import annotations
@@ -249,6 +251,7 @@ def stage_incremental(args) -> dict:
                  if len(r.get("body") or "") > 400]
     before = latency(index, 2, phrases=False)["keywords"] if args.latency else None
     runs = []
+    nightly: list[dict] = []
     resent: list[tuple[str, str]] = []
     work = Path(tempfile.mkdtemp(prefix="inc-", dir=OUT_DIR))
     try:
@@ -277,6 +280,8 @@ def stage_incremental(args) -> dict:
                          "largest": max(segs) if segs else 0, "load": round(os.getloadavg()[0], 2)})
             print(json.dumps(runs[-1]), flush=True)
             path.unlink()
+            if args.nightly_every and (i + 1) % args.nightly_every == 0:
+                nightly.append(_nightly_merge(index, i))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     grouped = _check_clusters(index, resent)
@@ -285,7 +290,23 @@ def stage_incremental(args) -> dict:
     return _emit({"stage": "incremental", "index": str(index), "runs": len(runs), "batch": args.batch,
                   "resent_per_run": args.resent, "seconds_max": max(secs), "seconds_median": sorted(secs)[len(secs) // 2],
                   "segments_after": _segments(index), "resent_grouped": grouped, "keywords_before": before,
-                  "keywords_after": after, "per_run": runs})
+                  "keywords_after": after, "nightly_every": args.nightly_every, "nightly": nightly,
+                  "per_run": runs})
+
+
+def _nightly_merge(index: Path, after_run: int) -> dict:
+    """``xunwen merge`` as a nightly cron job would run it; its seconds and segments."""
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "search.cli", "merge", "--index", str(index), "--json"],
+                       capture_output=True, text=True, env=_env(), cwd=REPO)
+    if p.returncode != 0:
+        raise SystemExit(p.stderr[-2000:])
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    rec = {"after_run": after_run, "seconds": round(time.perf_counter() - t, 1),
+           "segments_before": len(res["segments_before"]), "segments_after": res["segments_after"],
+           "load": round(os.getloadavg()[0], 2)}
+    print(json.dumps({"nightly": rec}), flush=True)
+    return rec
 
 
 _CLUSTERS = """
@@ -420,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--resent", type=int, default=5, help="re-sent copies of indexed articles per run")
     p.add_argument("--no-latency", dest="latency", action="store_false")
+    p.add_argument("--nightly-every", type=int, default=0,
+                   help="run `xunwen merge` (the nightly merge) after every N runs (0: never)")
     p = sub.add_parser("dedup-memory")
     p.add_argument("--corpus", required=True)
     p.add_argument("--limit", type=int, default=0)

@@ -271,6 +271,35 @@ def delete(ids: tuple[str, ...], index_dir: str, wait: bool) -> None:
 
 @main.command()
 @index_option
+@click.option("--max-docs", type=click.IntRange(1), default=None,
+              help="Rewrite at most this many articles (default: every small segment).")
+@click.option("--wait", is_flag=True, help="Wait for a running reindex instead of refusing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the segment sizes before and after as JSON.")
+def merge(index_dir: str, max_docs: int | None, wait: bool, as_json: bool) -> None:
+    """Merge the small segments incremental runs left into one (run nightly from cron).
+
+    Each reindex merges within a budget so that it stays inside a minute; this has none, so
+    searches keep the speed of a fresh rebuild. Searches go on meanwhile and see the merged
+    index at its commit."""
+    from .indexer import merge_index
+
+    _lower_priority(10)
+    try:
+        res = merge_index(index_dir, max_docs=max_docs, wait=wait)
+    except XunwenError as e:
+        raise _fail(e) from e
+    if as_json:
+        click.echo(json.dumps(res))
+        return
+    b, a = res["segments_before"], res["segments_after"]
+    if a == b:
+        click.echo(f"nothing to merge ({plural(len(b), 'segment')})")
+    else:
+        click.echo(f"merged {plural(len(b), 'segment')} into {len(a)} in {_duration(res['seconds'])}")
+
+
+@main.command()
+@index_option
 @click.option("--wait", is_flag=True, help="Wait for a running reindex instead of refusing.")
 def upgrade(index_dir: str, wait: bool) -> None:
     """Add, in place, what an index built by an older xunwen lacks (flat postings for fast

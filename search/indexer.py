@@ -46,7 +46,7 @@ from .store.generations import (
     swap_current,
 )
 from .store.lock import writer_lock
-from .store.merge import tiered_merge
+from .store.merge import full_merge, tiered_merge
 from .store.readers import docs_with_any
 from .store.segwriter import FOLDED_PREFIX
 from .store.writer import open_writer, stop_workers, worker_disk_error, workers_die_with_parent
@@ -425,6 +425,37 @@ def delete_articles(ids: Iterable[str], index_dir: str | os.PathLike, *, wait: b
                 remove_debris(root)
                 raise _write_failed(root, e, False) from e
     return missing
+
+
+def merge_index(index_dir: str | os.PathLike, *, max_docs: int | None = None,
+                wait: bool = False) -> dict[str, Any]:
+    """The nightly merge: merge the small segments of the served generation into one
+    (:func:`search.store.merge.full_merge_plan`), under the writer lock.
+
+    Incremental runs merge within a budget (a run stays inside a minute), so their merged
+    segments accumulate beside a rebuild's; this rewrites them without a budget (or with
+    ``max_docs``). Off the query path like every commit: searches keep the commit they
+    pinned until the merged one is served. Returns the segment sizes before and after and
+    the seconds it took.
+    """
+    root = Path(index_dir)
+    t0 = time.perf_counter()
+    with writer_lock(root, wait=wait):
+        remove_debris(root)
+        ix, target = open_current(root)
+        before = [s.doc_count() for s in ix._segments()]
+        try:
+            w = open_writer(ix)
+            w.commit(mergetype=full_merge(max_docs))
+            ix = ix.refresh()
+            after = [s.doc_count() for s in ix._segments()]
+            if after != before:
+                sidecar.write(target)
+        except OSError as e:
+            remove_debris(root)
+            raise _write_failed(root, e, False) from e
+    return {"segments_before": sorted(before, reverse=True), "segments_after": sorted(after, reverse=True),
+            "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def upgrade_index(index_dir: str | os.PathLike, *, wait: bool = False,

@@ -95,3 +95,60 @@ def test_many_small_runs_keep_segments_few_and_answers_right(tmp_path: Path, rec
     for r in (rest[0], rest[33], base[1]):
         page = eng.search(SearchRequest(q=r["title"][:10], collapse=False, size=50))
         assert r["id"] in [h.id for h in page.hits], r["title"]
+
+
+def test_nightly_plan_merges_every_small_segment_and_leaves_the_big_ones() -> None:
+    big = [(180_000, 0), (181_000, 0)]
+    smalls = [(7_035, 0)] * 14 + [(1_005, 0)] * 2
+    plan = merge.full_merge_plan(big + smalls)
+    assert plan == list(range(2, 18))  # every small one, no budget
+    # A cap: the smallest first, no more documents than allowed.
+    capped = merge.full_merge_plan(big + smalls, max_docs=20_000)
+    assert capped == [2, 3, 16, 17]  # 2 × 1,005 + 2 × 7,035 = 16,080; a third 7,035 would pass 20,000
+    # Nothing to do: the big ones alone, or one small segment without deletions.
+    assert merge.full_merge_plan(big) == []
+    assert merge.full_merge_plan(big + [(7_000, 0)]) == []
+    # One segment with many deletions is rewritten (to drop them), even a big one.
+    assert merge.full_merge_plan(big + [(100_000, 40_000)]) == [2]
+    assert merge.full_merge_plan([]) == []
+
+
+@pytest.mark.slow
+def test_nightly_merge_from_the_cli_keeps_every_answer(tmp_path: Path, records: list[dict]) -> None:
+    from click.testing import CliRunner
+
+    from search.cli import main
+
+    ix_dir = tmp_path / "ix"
+    src = tmp_path / "base.jsonl"
+    write_jsonl(src, records[:100])
+    reindex([src], ix_dir, rebuild=True, procs=1)
+    for i in range(4):  # four small runs (each below the per-run merge tiers)
+        p = tmp_path / f"run{i}.jsonl"
+        write_jsonl(p, records[100 + i * 10:110 + i * 10])
+        reindex([p], ix_dir)
+    p = tmp_path / "fix.jsonl"  # and a correction: a deletion in the first segment
+    write_jsonl(p, [{**records[3], "title": records[3]["title"] + "（更正）"}])
+    reindex([p], ix_dir)
+    ix, _ = open_current(ix_dir)
+    before = sorted((s.doc_count() for s in ix._segments()), reverse=True)
+    assert len(before) == 6, before
+    eng = SearchEngine(ix_dir)
+    queries = [r["title"][:8] for r in records[95:140:5]]
+    want = {q: [h.id for h in eng.search(SearchRequest(q=q, collapse=False, size=20)).hits] for q in queries}
+
+    res = CliRunner().invoke(main, ["merge", "--index", str(ix_dir), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["segments_before"] == before
+    assert out["segments_after"] == [99, 41], out  # the rebuild's segment (one replaced) and the rest in one
+    ix, _ = open_current(ix_dir)
+    with ix.searcher() as s:
+        assert s.doc_count() == 140
+        assert s.stored_fields(s.document_number(id=records[3]["id"]))["title"].endswith("（更正）")
+    eng = SearchEngine(ix_dir)
+    for q, ids in want.items():
+        assert [h.id for h in eng.search(SearchRequest(q=q, collapse=False, size=20)).hits] == ids, q
+    # A second merge has nothing left to do.
+    res = CliRunner().invoke(main, ["merge", "--index", str(ix_dir)])
+    assert res.exit_code == 0 and "nothing to merge (2 segments)" in res.output, res.output

@@ -8,7 +8,7 @@ from typing import Any
 
 from whoosh.reading import SegmentReader
 
-__all__ = ["merge_plan", "tiered_merge", "MergeReader"]
+__all__ = ["merge_plan", "tiered_merge", "full_merge_plan", "full_merge", "MergeReader"]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,10 @@ MERGE_FACTOR = 6
 MERGE_FLOOR = 1_000  # documents: every smaller segment is in tier 0
 MERGE_BUDGET = 8_000  # documents rewritten by one run's merge, at most
 DELETED_SHARE = 0.3  # a segment with this share of replaced/deleted articles is merged to drop them
+# The nightly merge (``xunwen merge``, no per-run budget): every segment under this share of
+# the largest one is merged into one, so the cron runs' budget-sized segments do not pile up
+# in front of a rebuild's big ones (issue 11: each query looks each word up once per segment).
+FULL_MERGE_SHARE = 0.25
 
 
 def _tier(docs: int) -> int:
@@ -53,6 +57,29 @@ def merge_plan(sizes: list[tuple[int, int]]) -> list[int]:
         if i not in chosen and docs and deleted / docs >= DELETED_SHARE and docs <= budget:
             chosen.append(i)
             budget -= docs
+    return sorted(chosen) if len(chosen) > 1 or any(sizes[i][1] for i in chosen) else []
+
+
+def full_merge_plan(sizes: list[tuple[int, int]], max_docs: int | None = None) -> list[int]:
+    """The nightly plan: the segments to merge, given (documents, deleted) per segment.
+
+    Every segment whose live documents are under :data:`FULL_MERGE_SHARE` of the largest's,
+    and every segment with :data:`DELETED_SHARE` or more deleted, smallest first while their
+    documents stay within ``max_docs`` (no cap when None). Nothing when that is one segment
+    without deletions (merging it would only copy it).
+    """
+    if not sizes:
+        return []
+    largest = max(docs - deleted for docs, deleted in sizes)
+    small = [i for i, (docs, deleted) in enumerate(sizes)
+             if docs - deleted < FULL_MERGE_SHARE * largest or (docs and deleted / docs >= DELETED_SHARE)]
+    chosen: list[int] = []
+    total = 0
+    for i in sorted(small, key=lambda i: sizes[i][0]):
+        if max_docs is not None and total + sizes[i][0] > max_docs:
+            break
+        chosen.append(i)
+        total += sizes[i][0]
     return sorted(chosen) if len(chosen) > 1 or any(sizes[i][1] for i in chosen) else []
 
 
@@ -106,7 +133,19 @@ class MergeReader:
 def tiered_merge(writer: Any, segments: list[Any]) -> list[Any]:
     """Whoosh ``mergetype``: merge the segments :func:`merge_plan` picks into the new one."""
     sizes = [(s.doc_count_all(), s.deleted_count()) for s in segments]
-    chosen = set(merge_plan(sizes))
+    return _merge_chosen(writer, segments, sizes, merge_plan(sizes))
+
+
+def full_merge(max_docs: int | None = None) -> Any:
+    """Whoosh ``mergetype`` of the nightly merge (:func:`full_merge_plan`)."""
+    def mergetype(writer: Any, segments: list[Any]) -> list[Any]:
+        sizes = [(s.doc_count_all(), s.deleted_count()) for s in segments]
+        return _merge_chosen(writer, segments, sizes, full_merge_plan(sizes, max_docs))
+    return mergetype
+
+
+def _merge_chosen(writer: Any, segments: list[Any], sizes: list[tuple[int, int]], plan: list[int]) -> list[Any]:
+    chosen = set(plan)
     if chosen:
         log.info("merging %d segments (%d documents)", len(chosen), sum(sizes[i][0] for i in chosen))
     for i in sorted(chosen):
