@@ -34,6 +34,7 @@ import mmap
 import os
 import re
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -168,8 +169,9 @@ class CharPool:
         self._pos: list[np.ndarray] = []
         self._held = 0
         self.runs: list[tuple[Path, Path]] = []
-        self.starts: list[int] = []
-        self.body_starts: list[int] = []
+        # int64 arrays, not lists: 16 bytes an article instead of ~80 (a 508k-article worker)
+        self.starts = array("q")
+        self.body_starts = array("q")
         self.next = 0  # the next article's first position
 
     @property
@@ -302,7 +304,8 @@ class CharPool:
                 files[".xcy"].write(xh.tobytes())
                 written += len(keys)
             files[".xco"].write(np.array([written], dtype=np.uint32).tobytes())
-            docs = np.array(self.starts + [self.next] + self.body_starts, dtype=np.int64)
+            docs = np.concatenate([np.frombuffer(self.starts, dtype=np.int64), np.array([self.next], dtype=np.int64),
+                                   np.frombuffer(self.body_starts, dtype=np.int64)])
             files[".xcd"].write(docs.tobytes())
         finally:
             for f in files.values():

@@ -177,19 +177,32 @@ def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch, flus
 
 
 @pytest.mark.slow
-def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkeypatch) -> None:
+@pytest.mark.parametrize("record_postings", [None, 7], ids=["records-as-built", "records-of-7-postings"])
+def test_spilled_runs_are_merged_into_the_same_postings(tmp_path, slices, monkeypatch, record_postings) -> None:
     spills = []
     real_spill = segwriter.TermPool.spill
+    records = []
+    real_dump = segwriter.marshal.dump
 
     def counting_spill(self):
         spills.append(len(self.fields))
         real_spill(self)
 
+    def counting_dump(chunk, f):
+        records.append(sum(len(lst) // 3 for _, _, lst in chunk))
+        real_dump(chunk, f)
+
     stock = build(tmp_path / "stock", [slices["base"]], stock=True, monkeypatch=monkeypatch)
     monkeypatch.setattr(segwriter.TermPool, "spill", counting_spill)
+    if record_postings:  # run records cut by postings: a common word's list is a record of its own
+        monkeypatch.setattr(segwriter, "_RUN_CHUNK_POSTINGS", record_postings)
+        monkeypatch.setattr(segwriter.marshal, "dump", counting_dump)
     monkeypatch.setattr(writer_module, "WRITER_LIMIT_MB", 0.5)
     fast = build(tmp_path / "fast", [slices["base"]], stock=False, monkeypatch=monkeypatch)
     assert len(spills) >= 3
+    if record_postings:
+        assert max(records) > record_postings  # one term's list longer than the cap, alone
+        assert sum(1 for n in records if n <= record_postings) > len(records) // 2
     assert contents(fast) == contents(stock)
     assert results(fast) == results(stock)
     gen = current_generation(fast)

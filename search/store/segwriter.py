@@ -65,7 +65,13 @@ _PACK_HASH_LENGTHS = _HASH_LENGTHS.pack
 # list header), calibrated on RSS growth over 10k corpus articles: used to decide when to spill.
 _POSTING_BYTES = 38
 _TERM_BYTES = 240
-_RUN_CHUNK = 2048  # terms per marshalled record of a run file
+_RUN_CHUNK = 2048  # terms per marshalled record of a run file, at most
+# Postings per record, at most (a term with more is a record of its own). When the runs are
+# merged every run has one record in memory, and all runs are in the same key range at the
+# same time (their terms are alike): records of 2,048 common words (~50k postings, ~2.5 MB as
+# Python objects) times the ~110 runs of a 508k-article worker segment were the worker's
+# ~0.5 GB peak at the end of a 1M build. 8k postings keep a run's share near 0.4 MB.
+_RUN_CHUNK_POSTINGS = 8192
 
 
 # ---------------------------------------------------------------- in-memory postings
@@ -122,11 +128,18 @@ class TermPool:
         name = f"{random_name()}.xrun"
         with self.tempstore.create_file(name).raw_file() as f:
             chunk: list = []
+            items = 0
+            cap = 3 * _RUN_CHUNK_POSTINGS
             for rec in self._sorted_memory():
+                n = len(rec[2])
+                if chunk and items + n > cap:
+                    marshal.dump(chunk, f)
+                    chunk, items = [], 0
                 chunk.append(rec)
+                items += n
                 if len(chunk) >= _RUN_CHUNK:
                     marshal.dump(chunk, f)
-                    chunk = []
+                    chunk, items = [], 0
             if chunk:
                 marshal.dump(chunk, f)
         self.runs.append(name)
