@@ -122,6 +122,11 @@ def band_keys(sig: Signature) -> list[str]:
     return [f"{b:x}.{h:08x}" for b, h in enumerate(_band_hashes(sig))]
 
 
+def band_key_ints(sig: Signature) -> list[int]:
+    """The band keys of a signature as ``band << 32 | hash`` integers (how segments store them)."""
+    return [(b << 32) | h for b, h in enumerate(_band_hashes(sig))]
+
+
 def _band_hashes(sig: Signature) -> list[int]:
     if not sig:
         return []
@@ -274,7 +279,7 @@ class DiskClusterer(Clusterer):
             if known is not None:
                 return known
         self._absent = None
-        ints = [(b << 32) | h for b, h in enumerate(_band_hashes(sig))]
+        ints = band_key_ints(sig)
         # One read for all 16 bands. Buckets never pass _BUCKET_CAP (see below), so this
         # returns at most 16 × 500 rows, in (key, doc) order.
         size: dict[int, int] = {}

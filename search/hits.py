@@ -81,7 +81,7 @@ def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
         "regions": join_codes(tag_codes(a.region)),  # adcodes: the engine reads level and parent
         "authors": join_names(x.replace(",", " ") for x in a.authors),
         "cluster": a.cluster or a.id,
-        "dupkeys": ",".join(keys),
+        "_dupkeys": keys,  # beside the segment (search.store.dupkeys), not a Whoosh field
         "dupsig": sig,
         "dateline": a.dateline or "",
         "lang": a.lang or "",

@@ -36,6 +36,7 @@ from .errors import IndexWriteFailed
 from .hits import article_doc
 from .models import Article
 from .normalize import fold_text
+from .store import dupkeys
 from .store.generations import (
     current_generation,
     new_generation,
@@ -47,7 +48,6 @@ from .store.generations import (
 )
 from .store.lock import writer_lock
 from .store.merge import full_merge, tiered_merge
-from .store.readers import docs_with_any
 from .store.segwriter import FOLDED_PREFIX
 from .store.writer import open_writer, stop_workers, worker_disk_error, workers_die_with_parent
 
@@ -148,7 +148,7 @@ def _index_candidates(searcher, keys: list[str]) -> list[tuple[str, str, Any]]:
     if not keys:
         return []
     out = []
-    for docnum in docs_with_any(searcher, "dupkeys", keys)[:200]:
+    for docnum in dupkeys.candidates(searcher, keys, 200):
         f = searcher.stored_fields(docnum)
         out.append((f["id"], f.get("cluster") or f["id"], f.get("dupsig")))
     return out

@@ -17,7 +17,7 @@ def test_an_article_comes_back_from_its_stored_fields() -> None:
         cluster="hits-1", origin="a.jsonl:1",
     )
     doc = article_doc(a, None, ["k1", "k2"])
-    assert doc["site"] == "example.cn" and doc["month"] == "2024-04" and doc["dupkeys"] == "k1,k2"
+    assert doc["site"] == "example.cn" and doc["month"] == "2024-04" and doc["_dupkeys"] == ["k1", "k2"]
     assert doc["region"] == "四川,宜宾,珙县" and doc["authors"] == "吴平华,王紫溦"
     assert split_codes(doc["regions"]) and all(split_codes(doc["regions"]))  # adcodes, one per tag and parent
     assert article(doc) == a

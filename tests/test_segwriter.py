@@ -20,11 +20,14 @@ from whoosh import index as windex
 
 from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest
+from search import indexer as indexer_module
 from search.chars import EXTENSIONS, SegmentChars
 from search.indexer import delete_articles, reindex
 from search.normalize import fold_text
 from search.store import segwriter, termindex
 from search.store import writer as writer_module
+from search.store.dupkeys import EXTENSIONS as DUPKEY_EXTENSIONS
+from search.store.dupkeys import segment_keys
 from search.store.flatpostings import EXTENSIONS as FLAT_EXTENSIONS
 from search.store.flatpostings import backfill, flat_postings
 from search.store.generations import current_generation
@@ -50,9 +53,23 @@ def slices(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+def _doc_with_dupkeys_field(a, sig, keys):
+    """The document as xunwen wrote it for Whoosh's own writer: band keys as a KEYWORD field
+    (Whoosh's writer knows nothing of the files beside a segment, search.store.dupkeys)."""
+    doc = _ARTICLE_DOC(a, sig, keys)
+    doc["dupkeys"] = ",".join(doc.pop("_dupkeys"))
+    return doc
+
+
+_ARTICLE_DOC = indexer_module.article_doc
+
+
 def build(root: Path, sources: list[Path], *, stock: bool, procs: int = 1, rebuild: bool = True,
-          monkeypatch: pytest.MonkeyPatch) -> Path:
+          monkeypatch: pytest.MonkeyPatch, dupkeys_field: bool = False) -> Path:
+    """Index through the real indexer; ``dupkeys_field``: band keys as a Whoosh field (for the
+    stock writer in incremental runs, which look them up)."""
     monkeypatch.setattr(writer_module, "_STOCK_WRITER", stock)
+    monkeypatch.setattr(indexer_module, "article_doc", _doc_with_dupkeys_field if dupkeys_field else _ARTICLE_DOC)
     s = reindex(sources, root, rebuild=rebuild, procs=procs)
     assert s.indexed > 0
     return root
@@ -64,11 +81,30 @@ def segment_files(root: Path) -> dict[str, bytes]:
     gen = current_generation(root)
     out = {}
     names = [p for p in gen.iterdir() if p.name.startswith("MAIN_") and "LOCK" not in p.name
-             and not p.name.endswith(EXTENSIONS + FLAT_EXTENSIONS)]
+             and not p.name.endswith(EXTENSIONS + FLAT_EXTENSIONS + DUPKEY_EXTENSIONS)]
     assert len({p.name.split(".", 1)[0] for p in names}) == 1, names
     for p in names:
         out[p.name.split(".", 1)[1]] = p.read_bytes()
     return out
+
+
+def band_keys_are_the_signatures(root: Path) -> int:
+    """Every segment's band key files hold exactly the keys of its live articles' stored
+    signatures (dedup.band_key_ints); return the number of (key, article) pairs checked."""
+    from search.dedup import band_key_ints
+
+    ix = windex.open_dir(str(current_generation(root)))
+    n = 0
+    with ix.reader() as r:
+        for leaf, _ in r.leaf_readers():
+            arrays = segment_keys(leaf)
+            assert arrays is not None
+            got = sorted((k, d) for k, d in zip(arrays[0].tolist(), arrays[1].tolist()) if not leaf.is_deleted(d))
+            want = sorted((k, d) for d in leaf.all_doc_ids()
+                          for k in band_key_ints(leaf.stored_fields(d).get("dupsig") or ()))
+            assert got == want
+            n += len(want)
+    return n
 
 
 def contents(root: Path) -> dict:
@@ -84,6 +120,8 @@ def contents(root: Path) -> dict:
             lengths[fields["id"]] = (r.doc_field_length(docnum, "title"), r.doc_field_length(docnum, "body"))
         postings = {}
         for fieldname, tbytes in r.all_terms():
+            if fieldname == "dupkeys":  # the stock writer's band keys (ours: band_keys_are_the_signatures)
+                continue
             m = r.postings(fieldname, tbytes)
             items = []
             while m.is_active():
@@ -174,6 +212,7 @@ def test_same_segment_files_as_whoosh_writer(tmp_path, slices, monkeypatch, flus
         assert a[ext] == b[ext], ext  # byte for byte: postings, term table, stored fields, columns
     assert results(fast) == results(stock)  # the stock index's characters are built from its text
     assert chars_are_the_stored_text(fast) == 1
+    assert band_keys_are_the_signatures(fast) > 16 * 200
 
 
 @pytest.mark.slow
@@ -220,6 +259,7 @@ def test_two_workers_write_what_whoosh_workers_write(tmp_path, slices, monkeypat
     ix = windex.open_dir(str(current_generation(fast)))
     assert len(ix._segments()) == 2  # one segment per worker (two job files of 256), as before
     assert chars_are_the_stored_text(fast) == 2
+    assert band_keys_are_the_signatures(fast) > 16 * 200
     assert flat_is_whoosh(fast) > 100
 
 
@@ -235,10 +275,12 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
     monkeypatch.setattr(segwriter.FastSegmentWriter, "add_postings_to_pool", counting)
     roots = {}
     for stock in (True, False):
-        root = build(tmp_path / f"ix-{stock}", [slices["base"]], stock=stock, procs=2, monkeypatch=monkeypatch)
+        root = build(tmp_path / f"ix-{stock}", [slices["base"]], stock=stock, procs=2, monkeypatch=monkeypatch,
+                     dupkeys_field=stock)
         for i in range(6):  # small segments: Whoosh's merge policy folds them together (add_reader)
-            build(root, [slices[f"more{i}"]], stock=stock, rebuild=False, monkeypatch=monkeypatch)
-        build(root, [slices["changed"]], stock=stock, rebuild=False, monkeypatch=monkeypatch)
+            build(root, [slices[f"more{i}"]], stock=stock, rebuild=False, monkeypatch=monkeypatch,
+                  dupkeys_field=stock)
+        build(root, [slices["changed"]], stock=stock, rebuild=False, monkeypatch=monkeypatch, dupkeys_field=stock)
         gone = [json.loads(line)["id"] for line in slices["more2"].read_text("utf-8").splitlines()[:3]]
         assert delete_articles(gone + ["no-such-id"], root) == ["no-such-id"]
         roots[stock] = root
@@ -250,6 +292,7 @@ def test_incremental_updates_merges_and_deletes_match_whoosh(tmp_path, slices, m
     changed = json.loads(slices["changed"].read_text("utf-8").splitlines()[0])
     assert b["stored"][changed["id"]]["title"].endswith("（更新）")
     assert chars_are_the_stored_text(roots[False]) >= 1
+    assert band_keys_are_the_signatures(roots[False]) > 16 * 200  # through merges and deletes
     assert flat_is_whoosh(roots[False]) > 100  # merged segments get theirs from the merge
     # Merged segments carried their characters over: what was deleted or replaced is gone.
     eng = SearchEngine(roots[False])

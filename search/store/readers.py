@@ -13,13 +13,12 @@ from typing import Any
 
 import numpy as np
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
-from whoosh.query import Or, Term
 from whoosh.reading import TermNotFound
 from whoosh.util.numeric import byte_to_length
 
 from .flatpostings import flat_postings
 
-__all__ = ["FieldLengths", "field_lengths", "length_array", "term_postings", "block_arrays", "positions", "docs_with_any"]
+__all__ = ["FieldLengths", "field_lengths", "length_array", "term_postings", "block_arrays", "positions"]
 
 # A stored length byte decoded as Whoosh does (byte 0: no length).
 _LENGTHS: list[int | None] = [byte_to_length(b) if b else None for b in range(256)]
@@ -155,8 +154,3 @@ def positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[in
         if m.id() == d:
             out[d] = m.value_as("positions")
     return out
-
-
-def docs_with_any(searcher: Any, field: str, terms: list[str]) -> list[int]:
-    """Return the live documents holding any of ``terms`` in ``field``."""
-    return list(searcher.docs_for_query(Or([Term(field, t) for t in terms])))

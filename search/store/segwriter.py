@@ -51,6 +51,7 @@ from ..errors import IndexWriteFailed
 from ..normalize import fold
 from ..schema import JiebaText
 from .compat import install
+from .dupkeys import BandKeyPool, key_ints, segment_keys
 from .flatpostings import FlatPostingsWriter
 from .readers import field_lengths
 from .termindex import SpilledBuckets, SpilledIndex, spill_term_index
@@ -58,6 +59,7 @@ from .termindex import SpilledBuckets, SpilledIndex, spill_term_index
 __all__ = ["FastSegmentWriter", "FastMpWriter", "TermPool", "FOLDED_PREFIX"]
 
 FOLDED_PREFIX = "_folded_"
+DUPKEYS = "_dupkeys"  # an article's near-duplicate band keys (search.store.dupkeys)
 _TERMINFO = W3TermInfo._struct
 _PACK_TERMINFO = _TERMINFO.pack
 _PACK_HASH_LENGTHS = _HASH_LENGTHS.pack
@@ -367,6 +369,7 @@ class FastSegmentWriter(SegmentWriter):
         # three times that while sorted: a third of the writer's budget before a run file.
         self.chars = CharPool(self._tempstorage.folder, run_limit=max(1024, int(limitmb * 1024 * 1024 / 48)))
         self._wtables: dict[tuple[str, float], list[float]] = {}
+        self.bandkeys = BandKeyPool(self._tempstorage.folder)
 
     # -- adding
 
@@ -414,6 +417,9 @@ class FastSegmentWriter(SegmentWriter):
         # The character index of the article (search.chars), folded as the words were.
         self.chars.add(*(fields.get(FOLDED_PREFIX + f) if fields.get(FOLDED_PREFIX + f) is not None
                          else fold(fields.get(f) or "").text for f in ("title", "body")))
+        keys = fields.get(DUPKEYS)
+        if keys:
+            self.bandkeys.add(docnum, key_ints(keys))
         self._added = True
         self.docnum += 1
         if pool.size > pool.limit:
@@ -474,6 +480,32 @@ class FastSegmentWriter(SegmentWriter):
         for item in self._process_posts(reader.iter_postings(), startdoc, docmap):
             add(item)
         self._merge_chars(reader, startdoc, docmap)
+        self._merge_bandkeys(reader, startdoc, docmap)
+
+    def _merge_bandkeys(self, reader: Any, startdoc: int, docmap: dict[int, int] | None) -> None:
+        """Carry a merged segment's band keys over (deleted articles dropped); a segment from
+        before they were kept beside it gets them from its stored signatures."""
+        import numpy as np
+
+        from ..dedup import band_key_ints
+
+        arrays = segment_keys(reader)
+        if arrays is None:
+            for d in reader.all_doc_ids():
+                sig = (reader.stored_fields(d) or {}).get("dupsig")
+                if sig:
+                    self.bandkeys.add(startdoc + d if docmap is None else docmap[d], band_key_ints(sig))
+            return
+        ks, dd = arrays
+        if docmap is None:
+            self.bandkeys.add_arrays(ks, dd.astype(np.int64) + startdoc)
+            return
+        new_of = np.full(reader.doc_count_all(), -1, dtype=np.int64)
+        if docmap:
+            new_of[np.fromiter(docmap.keys(), dtype=np.int64)] = np.fromiter(docmap.values(), dtype=np.int64)
+        nd = new_of[dd]
+        keep = nd >= 0
+        self.bandkeys.add_arrays(ks[keep], nd[keep])
 
     def _merge_chars(self, reader: Any, startdoc: int, docmap: dict[int, int] | None) -> None:
         """Carry a merged segment's character index over (deleted articles dropped)."""
@@ -512,10 +544,12 @@ class FastSegmentWriter(SegmentWriter):
                 raise
             flat_out.close()
             self.chars.write(lambda ext: self.storage.create_file(self.newsegment.make_filename(ext)))
+            self.bandkeys.write(lambda ext: self.storage.create_file(self.newsegment.make_filename(ext)))
             self.fieldwriter.close()
         finally:
             self.pool.cleanup()
             self.chars.cleanup()
+            self.bandkeys.cleanup()
             tindex = getattr(self.fieldwriter, "_tindex", None)
             for part in (getattr(tindex, "buckets", None), getattr(tindex, "index", None)):
                 if isinstance(part, (SpilledBuckets, SpilledIndex)):
