@@ -260,3 +260,17 @@ def test_byline_line_under_a_column_label_is_metadata():
                 title="首席投资官们这么说_某某财经")
     art = extract_html(html)
     assert art.body.split("\n") == ["亦观察", "No.550", PARAS[0], PARAS[1]]
+
+
+def test_sentence_the_story_repeats_stays_a_copied_one_goes():
+    # a figure restated among the story's own paragraphs stays; a summary box above the story
+    # (another container) and a copied passage (its neighbours repeat too) are shown twice
+    figure = "截至6月30日，A股总市值已增至58.46万亿元，6000亿元养老基金仅约为A股总市值的1%。"
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="summary"><p>{PARAS[0]}</p></div>
+<div class="article"><p>{PARAS[0]}</p><p>{figure}</p><p>{PARAS[1]}</p><p>{figure}</p>
+<p>{PARAS[2]}</p></div>""", title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == [PARAS[0], figure, PARAS[1], figure, PARAS[2]]
+    copied = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>
+<p>{PARAS[2]}</p><p>{PARAS[0]}</p><p>{PARAS[1]}</p><p>{PARAS[2]}</p></div>""", title="首席投资官们这么说_某某财经")
+    assert extract_html(copied).body.split("\n") == PARAS

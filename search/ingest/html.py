@@ -627,6 +627,18 @@ def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
     return href or url
 
 
+def _restated(lines: list[_Line], j: int, i: int) -> bool:
+    """Is line i, the same text as line j, a sentence the story itself says twice?"""
+    # Yes when both are paragraphs of one container and their neighbours differ (a figure
+    # quoted again further down). No for a copy elsewhere (a summary box, the story rendered
+    # twice, a reply quoting a post) or a copied passage (the neighbours repeat too).
+    if lines[i].owner is lines[j].owner or lines[i].owner.getparent() is not lines[j].owner.getparent():
+        return False
+    before = j > 0 and lines[i - 1].text == lines[j - 1].text
+    after = i + 1 < len(lines) and lines[i + 1].text == lines[j + 1].text
+    return not (before or after)
+
+
 _LIST_HEADING_MAX = 12
 _WORD_CHARS_RE = re.compile(rf"[{HAN}A-Za-z0-9]")
 
@@ -700,7 +712,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         raise ExtractError(f"list page: {link_lines} link lines, only {int(good)} chars of article text")
     body_lines: list[str] = []
     body_keys: list[str] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # a long line's text -> where it first appeared
     title_key = _squeeze(title)
     total_good = sum(lines[i].good for i in idx) or 1.0
     done_good = 0.0
@@ -722,9 +734,9 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         if not body_lines and _DATE_FRAGMENT_RE.fullmatch(ln.text):
             continue  # "2019" / "09/07" / "19:02" set in separate boxes above the story
         key = _squeeze(ln.text)
-        if ln.n >= 4 and (key in body_keys[-1:] or (ln.n >= 40 and key in seen)):
+        if ln.n >= 4 and (key in body_keys[-1:] or (ln.n >= 40 and key in seen and not _restated(lines, seen[key], i))):
             continue  # a caption repeated under its picture, a summary shown twice (not a recurring question)
-        seen.add(key)
+        seen.setdefault(key, i)
         body_keys.append(key)
         if title_key and _squeeze(_strip_title_labels(ln.text)).rstrip("。.") == title_key:
             continue
