@@ -627,6 +627,34 @@ def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
     return href or url
 
 
+_LINKED_HEADING_MAX = 40
+_HEADING_OVERLAP = 0.3
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = _WORD_CHARS_RE.findall(text)
+    return {a + b for a, b in zip(chars, chars[1:])}
+
+
+def _linked_heading(lines: list[_Line], i: int, first: int, last: int) -> bool:
+    """Is link line i the story's linked subheading rather than part of a link list or an ad?"""
+    # A link list is a run of link lines. One short linked line between paragraphs whose words
+    # the paragraph under it takes up ("证监会：继续推进长期资金入市" over "证监会新闻发言人…
+    # 将继续推进各类长期资金的入市") heads that paragraph (a digest's items); a text ad or a
+    # poster's name over a reply shares nothing with what follows.
+    ln = lines[i]
+    if ln.n > _LINKED_HEADING_MAX or not first < i < last:
+        return False
+    before, after = lines[i - 1], lines[i + 1]
+    if not after.good or before.link > 0.5 * before.n or after.link > 0.5 * after.n:
+        return False
+    if ln.n <= _LIST_HEADING_MAX and ln.n - ln.link >= 2:
+        return True  # a linked name in a short plain line: "西南证券 张刚" over an analyst's view
+    grams = _bigrams(ln.text)
+    shared = grams & _bigrams(after.text)
+    return len(shared) >= 2 and len(shared) >= _HEADING_OVERLAP * len(grams)
+
+
 def _restated(lines: list[_Line], j: int, i: int) -> bool:
     """Is line i, the same text as line j, a sentence the story itself says twice?"""
     # Yes when both are paragraphs of one container and their neighbours differ (a figure
@@ -725,7 +753,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         done_good += ln.good
         if done_good >= _END_SHARE * total_good and len(ln.text) <= 40 and _EDITOR_LINE_RE.match(ln.text):
             break  # "责任编辑：…" after most of the text closes the article; a feed of teasers follows
-        if ln.link > 0.5 * ln.n:
+        if ln.link > 0.5 * ln.n and not _linked_heading(lines, i, first, last):
             if heads_links and ln.n >= 4:
                 heads_links[-1] = True
             continue
