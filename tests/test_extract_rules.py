@@ -290,3 +290,12 @@ def test_linked_subheads_of_a_digest_stay_ads_and_poster_names_go():
 <p><a href="/u/duscha">duscha</a></p><p>{PARAS[2]}</p></div>""", title="证监会例行发布会新闻汇总_某某财经")
     art = extract_html(html)
     assert art.body.split("\n") == [PARAS[0], *[x for item in items for x in item], PARAS[1], PARAS[2]]
+
+
+def test_syndication_promo_line_is_furniture():
+    promo = "本文来源：环球时报-环球网 。更多精彩，请登录环球网 http://www.huanqiu.com"
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>
+<p>{promo}</p></div>""", title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == PARAS[:2]
+    assert art.source == "环球时报-环球网"
