@@ -299,3 +299,13 @@ def test_syndication_promo_line_is_furniture():
     art = extract_html(html)
     assert art.body.split("\n") == PARAS[:2]
     assert art.source == "环球时报-环球网"
+
+
+def test_one_paragraph_story_keeps_its_lead_in_line():
+    # the story is one paragraph and a short "以下为公告：" over an announcement picture: the
+    # paragraph alone outscores its container, but the container adds no link or prose line
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[1]}</p><p>以下为公告：</p>
+<p><img src="notice.jpg"></p><div>本文来源：某某日报</div></div>{teasers(6, '证券')}""",
+                title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == [PARAS[1], "以下为公告："]

@@ -498,7 +498,27 @@ def _best_span(lines: list[_Line]) -> tuple[Any, float, float, int, int]:
     if best > _RUN_FACTOR * (good - bad):
         run = lines[run_first : run_last + 1]
         return lines[run_first].owner, sum(ln.good for ln in run), sum(ln.bad for ln in run), run_first, run_last
+    if first == last and node.getparent() is not None:
+        return _one_paragraph_story(lines, node, good, bad, first)
     return node, good, bad, first, last
+
+
+_SHORT_EXTRA = 40  # characters: a lead-in or a source line, not a paragraph
+
+
+def _one_paragraph_story(lines: list[_Line], node: Any, good: float, bad: float,
+                         first: int) -> tuple[Any, float, float, int, int]:
+    """A one-paragraph story: take its container when that adds only short lines (a lead-in "以下为公告：")."""
+    # The paragraph alone outscores its container by the lead-in's few characters; the
+    # container wins when what it adds is no prose and no links (boilerplate is dropped later).
+    parent = node.getparent()
+    inside = set(parent.iter())
+    idx = [i for i, ln in enumerate(lines) if ln.owner in inside]
+    extra = [lines[i] for i in idx if i != first]
+    if extra and idx[-1] - idx[0] + 1 == len(idx) \
+            and all(not ln.good and ln.link <= 0.5 * ln.n and ln.n < _SHORT_EXTRA for ln in extra):
+        return parent, good, bad + sum(ln.bad for ln in extra), idx[0], idx[-1]
+    return node, good, bad, first, first
 
 
 def _descends(el: Any, anc: Any) -> bool:
