@@ -309,3 +309,10 @@ def test_one_paragraph_story_keeps_its_lead_in_line():
                 title="首席投资官们这么说_某某财经")
     art = extract_html(html)
     assert art.body.split("\n") == [PARAS[1], "以下为公告："]
+
+
+def test_bracketed_link_between_paragraphs_is_no_byline():
+    # "【专题】" around a link is punctuation, not a name beside it: the line is still a link
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p>
+<p>【<a href="/zt/lh.html">两会专题</a>】</p><p>{PARAS[1]}</p></div>""", title="首席投资官们这么说_某某财经")
+    assert extract_html(html).body.split("\n") == PARAS[:2]

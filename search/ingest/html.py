@@ -669,7 +669,7 @@ def _linked_heading(lines: list[_Line], i: int, first: int, last: int) -> bool:
     before, after = lines[i - 1], lines[i + 1]
     if not after.good or before.link > 0.5 * before.n or after.link > 0.5 * after.n:
         return False
-    if ln.n <= _LIST_HEADING_MAX and ln.n - ln.link >= 2:
+    if ln.n <= _LIST_HEADING_MAX and len(_WORD_CHARS_RE.findall(ln.text)) - ln.link >= 2:
         return True  # a linked name in a short plain line: "西南证券 张刚" over an analyst's view
     grams = _bigrams(ln.text)
     shared = grams & _bigrams(after.text)
