@@ -245,12 +245,13 @@ def test_headings_of_link_lists_inside_the_article_are_dropped():
 
 
 def test_subheading_over_a_linked_byline_and_a_closing_date_stay():
-    # "沪指有望重返4200点" heads a linked analyst line and then prose; "2015年7月3日" closes a statement
+    # "沪指有望重返4200点" heads a linked analyst line and then prose; "2015年7月3日" closes a
+    # statement; the analyst line itself (a linked name in a short plain line) is the story's too
     html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p>
 <p><b>沪指有望重返4200点</b></p><p><a href="/q/600369">西南证券</a> 张刚</p><p>{PARAS[1]}</p>
 <p>{PARAS[2]}</p><p>2015年7月3日</p>{teasers(2, '证券')}</div>""", title="首席投资官们这么说_某某财经")
     art = extract_html(html)
-    assert art.body.split("\n") == [PARAS[0], "沪指有望重返4200点", PARAS[1], PARAS[2], "2015年7月3日"]
+    assert art.body.split("\n") == [PARAS[0], "沪指有望重返4200点", "西南证券 张刚", PARAS[1], PARAS[2], "2015年7月3日"]
 
 
 def test_byline_line_under_a_column_label_is_metadata():
@@ -260,3 +261,58 @@ def test_byline_line_under_a_column_label_is_metadata():
                 title="首席投资官们这么说_某某财经")
     art = extract_html(html)
     assert art.body.split("\n") == ["亦观察", "No.550", PARAS[0], PARAS[1]]
+
+
+def test_sentence_the_story_repeats_stays_a_copied_one_goes():
+    # a figure restated among the story's own paragraphs stays; a summary box above the story
+    # (another container) and a copied passage (its neighbours repeat too) are shown twice
+    figure = "截至6月30日，A股总市值已增至58.46万亿元，6000亿元养老基金仅约为A股总市值的1%。"
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="summary"><p>{PARAS[0]}</p></div>
+<div class="article"><p>{PARAS[0]}</p><p>{figure}</p><p>{PARAS[1]}</p><p>{figure}</p>
+<p>{PARAS[2]}</p></div>""", title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == [PARAS[0], figure, PARAS[1], figure, PARAS[2]]
+    copied = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>
+<p>{PARAS[2]}</p><p>{PARAS[0]}</p><p>{PARAS[1]}</p><p>{PARAS[2]}</p></div>""", title="首席投资官们这么说_某某财经")
+    assert extract_html(copied).body.split("\n") == PARAS
+
+
+def test_linked_subheads_of_a_digest_stay_ads_and_poster_names_go():
+    # a digest's items are headed by links to the full stories, each taken up by its paragraph;
+    # a text ad and a poster's linked name over a reply share nothing with the prose below them
+    items = [("证监会：继续推进长期资金入市",
+              "证监会新闻发言人3日表示，证监会一直在支持养老基金等各类长期资金入市，下一步将继续推进各类长期资金的入市。"),
+             ("证监会已查明6起编造虚假信息案",
+              "证监会新闻发言人3日介绍，已经查明6起编造虚假信息案件的违法事实，并将有关机构和个人依法移送公安机关。")]
+    digest = "".join(f'<p><a href="/n{i}.html">{h}</a></p><p>{p}</p>' for i, (h, p) in enumerate(items))
+    html = page(f"""<h1>证监会例行发布会新闻汇总</h1><div class="article"><p>{PARAS[0]}</p>{digest}
+<p><a href="http://mail.example.com/">立刻注册免费邮箱，激活1G空间</a></p><p>{PARAS[1]}</p>
+<p><a href="/u/duscha">duscha</a></p><p>{PARAS[2]}</p></div>""", title="证监会例行发布会新闻汇总_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == [PARAS[0], *[x for item in items for x in item], PARAS[1], PARAS[2]]
+
+
+def test_syndication_promo_line_is_furniture():
+    promo = "本文来源：环球时报-环球网 。更多精彩，请登录环球网 http://www.huanqiu.com"
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>
+<p>{promo}</p></div>""", title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == PARAS[:2]
+    assert art.source == "环球时报-环球网"
+
+
+def test_one_paragraph_story_keeps_its_lead_in_line():
+    # the story is one paragraph and a short "以下为公告：" over an announcement picture: the
+    # paragraph alone outscores its container, but the container adds no link or prose line
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[1]}</p><p>以下为公告：</p>
+<p><img src="notice.jpg"></p><div>本文来源：某某日报</div></div>{teasers(6, '证券')}""",
+                title="首席投资官们这么说_某某财经")
+    art = extract_html(html)
+    assert art.body.split("\n") == [PARAS[1], "以下为公告："]
+
+
+def test_bracketed_link_between_paragraphs_is_no_byline():
+    # "【专题】" around a link is punctuation, not a name beside it: the line is still a link
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p>
+<p>【<a href="/zt/lh.html">两会专题</a>】</p><p>{PARAS[1]}</p></div>""", title="首席投资官们这么说_某某财经")
+    assert extract_html(html).body.split("\n") == PARAS[:2]

@@ -119,7 +119,8 @@ _LEGAL_START_RE = re.compile(r"^\s*(?:版[权權]所有|Copyright|©|\(c\)|（c�
 _PROMO_RE = re.compile(
     r"(?:下载|安装|打开).{0,12}(?:客户端|APP|App|app)|(?:客户端|APP|App).{0,8}(?:下载|安装)|【下载地址】|"
     r"扫码|扫一扫|扫描(?:下方)?二维码|长按(?:识别)?二维码|(?:关注|订阅).{0,10}(?:公众号|微信号|官方微博)|"
-    r"浏览器.{0,10}(?:无法|不能|不支持).{0,4}播放|(?:链接|网络).{0,6}出现问题"
+    r"浏览器.{0,10}(?:无法|不能|不支持).{0,4}播放|(?:链接|网络).{0,6}出现问题|"
+    r"更多精彩.{0,8}(?:请|敬请)?\s*(?:登录|登陆|访问|关注)"  # a syndicating portal's "更多精彩，请登录环球网 http://…"
 )
 
 
@@ -497,7 +498,27 @@ def _best_span(lines: list[_Line]) -> tuple[Any, float, float, int, int]:
     if best > _RUN_FACTOR * (good - bad):
         run = lines[run_first : run_last + 1]
         return lines[run_first].owner, sum(ln.good for ln in run), sum(ln.bad for ln in run), run_first, run_last
+    if first == last and node.getparent() is not None:
+        return _one_paragraph_story(lines, node, good, bad, first)
     return node, good, bad, first, last
+
+
+_SHORT_EXTRA = 40  # characters: a lead-in or a source line, not a paragraph
+
+
+def _one_paragraph_story(lines: list[_Line], node: Any, good: float, bad: float,
+                         first: int) -> tuple[Any, float, float, int, int]:
+    """A one-paragraph story: take its container when that adds only short lines (a lead-in "以下为公告：")."""
+    # The paragraph alone outscores its container by the lead-in's few characters; the
+    # container wins when what it adds is no prose and no links (boilerplate is dropped later).
+    parent = node.getparent()
+    inside = set(parent.iter())
+    idx = [i for i, ln in enumerate(lines) if ln.owner in inside]
+    extra = [lines[i] for i in idx if i != first]
+    if extra and idx[-1] - idx[0] + 1 == len(idx) \
+            and all(not ln.good and ln.link <= 0.5 * ln.n and ln.n < _SHORT_EXTRA for ln in extra):
+        return parent, good, bad + sum(ln.bad for ln in extra), idx[0], idx[-1]
+    return node, good, bad, first, first
 
 
 def _descends(el: Any, anc: Any) -> bool:
@@ -627,6 +648,46 @@ def _canonical(doc: Any, meta: dict[str, str], url: str | None) -> str | None:
     return href or url
 
 
+_LINKED_HEADING_MAX = 40
+_HEADING_OVERLAP = 0.3
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = _WORD_CHARS_RE.findall(text)
+    return {a + b for a, b in zip(chars, chars[1:])}
+
+
+def _linked_heading(lines: list[_Line], i: int, first: int, last: int) -> bool:
+    """Is link line i the story's linked subheading rather than part of a link list or an ad?"""
+    # A link list is a run of link lines. One short linked line between paragraphs whose words
+    # the paragraph under it takes up ("证监会：继续推进长期资金入市" over "证监会新闻发言人…
+    # 将继续推进各类长期资金的入市") heads that paragraph (a digest's items); a text ad or a
+    # poster's name over a reply shares nothing with what follows.
+    ln = lines[i]
+    if ln.n > _LINKED_HEADING_MAX or not first < i < last:
+        return False
+    before, after = lines[i - 1], lines[i + 1]
+    if not after.good or before.link > 0.5 * before.n or after.link > 0.5 * after.n:
+        return False
+    if ln.n <= _LIST_HEADING_MAX and len(_WORD_CHARS_RE.findall(ln.text)) - ln.link >= 2:
+        return True  # a linked name in a short plain line: "西南证券 张刚" over an analyst's view
+    grams = _bigrams(ln.text)
+    shared = grams & _bigrams(after.text)
+    return len(shared) >= 2 and len(shared) >= _HEADING_OVERLAP * len(grams)
+
+
+def _restated(lines: list[_Line], j: int, i: int) -> bool:
+    """Is line i, the same text as line j, a sentence the story itself says twice?"""
+    # Yes when both are paragraphs of one container and their neighbours differ (a figure
+    # quoted again further down). No for a copy elsewhere (a summary box, the story rendered
+    # twice, a reply quoting a post) or a copied passage (the neighbours repeat too).
+    if lines[i].owner is lines[j].owner or lines[i].owner.getparent() is not lines[j].owner.getparent():
+        return False
+    before = j > 0 and lines[i - 1].text == lines[j - 1].text
+    after = i + 1 < len(lines) and lines[i + 1].text == lines[j + 1].text
+    return not (before or after)
+
+
 _LIST_HEADING_MAX = 12
 _WORD_CHARS_RE = re.compile(rf"[{HAN}A-Za-z0-9]")
 
@@ -700,7 +761,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         raise ExtractError(f"list page: {link_lines} link lines, only {int(good)} chars of article text")
     body_lines: list[str] = []
     body_keys: list[str] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # a long line's text -> where it first appeared
     title_key = _squeeze(title)
     total_good = sum(lines[i].good for i in idx) or 1.0
     done_good = 0.0
@@ -713,7 +774,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         done_good += ln.good
         if done_good >= _END_SHARE * total_good and len(ln.text) <= 40 and _EDITOR_LINE_RE.match(ln.text):
             break  # "责任编辑：…" after most of the text closes the article; a feed of teasers follows
-        if ln.link > 0.5 * ln.n:
+        if ln.link > 0.5 * ln.n and not _linked_heading(lines, i, first, last):
             if heads_links and ln.n >= 4:
                 heads_links[-1] = True
             continue
@@ -722,9 +783,9 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         if not body_lines and _DATE_FRAGMENT_RE.fullmatch(ln.text):
             continue  # "2019" / "09/07" / "19:02" set in separate boxes above the story
         key = _squeeze(ln.text)
-        if ln.n >= 4 and (key in body_keys[-1:] or (ln.n >= 40 and key in seen)):
+        if ln.n >= 4 and (key in body_keys[-1:] or (ln.n >= 40 and key in seen and not _restated(lines, seen[key], i))):
             continue  # a caption repeated under its picture, a summary shown twice (not a recurring question)
-        seen.add(key)
+        seen.setdefault(key, i)
         body_keys.append(key)
         if title_key and _squeeze(_strip_title_labels(ln.text)).rstrip("。.") == title_key:
             continue
