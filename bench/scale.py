@@ -193,14 +193,18 @@ print(json.dumps(out))
 """
 
 
-def latency(index: Path, rounds: int, phrases: bool = True) -> dict:
-    """Keyword (and phrase) latency (ms percentiles) in one fresh process."""
+def latency(index: Path, rounds: int, phrases: bool = True, result_cache: bool = True) -> dict:
+    """Keyword (and phrase) latency (ms percentiles) in one fresh process (``result_cache``
+    false: XUNWEN_RESULT_CACHE=0, so the warm passes compute every page again)."""
     kw = read_queries()
     qs = {"keywords": kw}
     if phrases:
         qs["phrases"] = ['"' + q.replace(" ", "") + '"' for q in kw]
+    env = _env()
+    if not result_cache:
+        env["XUNWEN_RESULT_CACHE"] = "0"
     p = subprocess.run([sys.executable, "-c", _LATENCY, str(index), str(rounds)], input=json.dumps(qs),
-                       capture_output=True, text=True, env=_env(), cwd=REPO)
+                       capture_output=True, text=True, env=env, cwd=REPO)
     if p.returncode != 0:
         raise SystemExit(p.stderr[-2000:])
     raw = json.loads(p.stdout.strip().splitlines()[-1])
@@ -225,8 +229,8 @@ def stage_latency(args) -> dict:
                 shutil.move(str(p), aside / p.name)
         have = bool(flat) and aside is None
         return _emit({"stage": "latency", "index": str(index), "segments": _segments(index),
-                      "flat_postings": have, "queries": len(read_queries()), "rounds": args.rounds,
-                      **latency(index, args.rounds)})
+                      "flat_postings": have, "result_cache": args.result_cache, "queries": len(read_queries()),
+                      "rounds": args.rounds, **latency(index, args.rounds, result_cache=args.result_cache)})
     finally:
         if aside is not None:
             for p in aside.iterdir():
@@ -433,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index", required=True)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--without-flat", action="store_true", help="read postings from Whoosh's blocks (A/B)")
+    p.add_argument("--no-result-cache", dest="result_cache", action="store_false",
+                   help="XUNWEN_RESULT_CACHE=0: warm passes compute every page again")
     p = sub.add_parser("incremental")
     p.add_argument("--index", required=True)
     p.add_argument("--source", required=True)

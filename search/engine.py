@@ -13,7 +13,8 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ log = logging.getLogger(__name__)
 # is expensive before it starts (的 × 64, a pasted paragraph, an OR chain of characters): it
 # waits for an expensive-work slot at once instead of first taking CPU from everyone.
 EXPENSIVE_READS = 4
+# Pages answered on a commit, kept for the same request on the same commit (a news archive's
+# queries repeat: the day's story is searched by everyone). A new commit is a new key, so a
+# cached page is never staler than the snapshot it came from. XUNWEN_RESULT_CACHE=0 turns it
+# off (benchmarks of the search itself).
+RESULT_CACHE = 512
 
 
 class SearchEngine:
@@ -49,6 +55,10 @@ class SearchEngine:
         self.index_dir = Path(index_dir)
         self.params = params
         self._snaps = Snapshots(self.index_dir, params)
+        size = os.environ.get("XUNWEN_RESULT_CACHE", "").strip()
+        self._results_max = int(size) if size.isdigit() else RESULT_CACHE
+        self._results: OrderedDict[tuple, SearchPage] = OrderedDict()
+        self._results_lock = threading.Lock()
 
     # ------------------------------------------------------------ snapshots (search/snapshot.py)
 
@@ -96,7 +106,22 @@ class SearchEngine:
         self.validate(req, window, max_size)
         parsed = parse_query(req.q)
         with _budget.scope() as budget, self._view() as (snap, s):
-            return self._search(req, parsed, snap, s, budget, t0)
+            # A recency-boosted ranking depends on the clock too: kept for the hour.
+            key = (snap.key, req, window, max_size, self.params, int(time.time() // 3600) if req.recency else 0)
+            if self._results_max:
+                with self._results_lock:
+                    got = self._results.get(key)
+                    if got is not None:
+                        self._results.move_to_end(key)
+                if got is not None:
+                    return replace(got, took_ms=(time.perf_counter() - t0) * 1000)
+            page = self._search(req, parsed, snap, s, budget, t0)
+            if self._results_max and not page.partial:  # a page cut by the time budget is not kept
+                with self._results_lock:
+                    self._results[key] = page
+                    while len(self._results) > self._results_max:
+                        self._results.popitem(last=False)
+            return page
 
     def _search(self, req: SearchRequest, parsed: Any, snap: Snapshot, s: Any,
                 budget: _budget.Budget, t0: float) -> SearchPage:

@@ -908,3 +908,34 @@ def test_cluster_counts_of_any_mask_are_those_of_a_plain_loop(engine) -> None:
         got = ClusterCounts(cols.cluster, mask, len(cols.clusters))
         assert got.stories == len(want), density
         assert all(got[c] == want.get(c, 0) for c in range(len(cols.clusters))), density
+
+
+def test_a_repeated_search_is_answered_from_the_commit_s_result_cache(tmp_path, monkeypatch) -> None:
+    from conftest import core_records, write_jsonl
+    from search.indexer import reindex
+
+    recs = core_records()[:40]
+    src = write_jsonl(tmp_path / "a.jsonl", recs)
+    ix = tmp_path / "ix"
+    reindex([src], ix, rebuild=True, procs=1)
+    eng = SearchEngine(ix)
+    req = SearchRequest(q=recs[0]["title"][:6], collapse=False)
+    first = eng.search(req)
+    again = eng.search(req)
+    assert again.hits == first.hits and again.total == first.total and again.facets == first.facets
+    assert len(eng._results) == 1  # one page kept, found again
+    # A new commit is a new key: the added article is found at once, not hidden by the cache.
+    new = {**recs[0], "id": "cache-new", "title": recs[0]["title"][:6] + "（新）"}
+    reindex([write_jsonl(tmp_path / "b.jsonl", [new])], ix)
+    eng.refresh()
+    assert "cache-new" in [h.id for h in eng.search(req).hits]
+    # Another request is another entry; XUNWEN_RESULT_CACHE=0 keeps nothing.
+    eng.search(SearchRequest(q=req.q, collapse=False, sort="newest"))
+    assert len(eng._results) == 3
+    eng.close()
+    monkeypatch.setenv("XUNWEN_RESULT_CACHE", "0")
+    off = SearchEngine(ix)
+    off.search(req)
+    off.search(req)
+    assert len(off._results) == 0
+    off.close()
