@@ -545,6 +545,17 @@ _OPEN_MAX = 32  # opened segments kept for later snapshots (an evicted one is si
 # a kept one holds its files' disk space after a merge deleted them, so keep this small)
 
 
+def release_all() -> None:
+    """Drop this process's resident pages of every open segment's maps (SegmentChars._release)."""
+    with _open_lock:
+        segs = list(_open.values())
+    for seg in segs:
+        try:
+            seg._release()
+        except (OSError, ValueError):
+            pass
+
+
 def open_segment(folder: Path, segid: str, rebuild: Callable[[], Iterable[tuple[str, str]]]) -> SegmentChars:
     """Return a segment's character index (cached per process: segments never change).
 

@@ -46,6 +46,9 @@ EXPENSIVE_READS = 4
 # cached page is never staler than the snapshot it came from. XUNWEN_RESULT_CACHE=0 turns it
 # off (benchmarks of the search itself).
 RESULT_CACHE = 512
+# Resident set above which a search drops the index maps' resident pages (search.snapshot.
+# Snapshots.trim_resident): XUNWEN_RSS_LIMIT_MB, 0 = never.
+RSS_LIMIT_MB = 1536
 
 
 class SearchEngine:
@@ -59,6 +62,8 @@ class SearchEngine:
         self._results_max = int(size) if size.isdigit() else RESULT_CACHE
         self._results: OrderedDict[tuple, SearchPage] = OrderedDict()
         self._results_lock = threading.Lock()
+        lim = os.environ.get("XUNWEN_RSS_LIMIT_MB", "").strip()
+        self._rss_limit = (int(lim) if lim.isdigit() else RSS_LIMIT_MB) << 20
 
     # ------------------------------------------------------------ snapshots (search/snapshot.py)
 
@@ -116,6 +121,7 @@ class SearchEngine:
                 if got is not None:
                     return replace(got, took_ms=(time.perf_counter() - t0) * 1000)
             page = self._search(req, parsed, snap, s, budget, t0)
+            self._snaps.trim_resident(self._rss_limit)
             if self._results_max and not page.partial:  # a page cut by the time budget is not kept
                 with self._results_lock:
                     self._results[key] = page

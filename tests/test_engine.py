@@ -939,3 +939,26 @@ def test_a_repeated_search_is_answered_from_the_commit_s_result_cache(tmp_path, 
     off.search(req)
     assert len(off._results) == 0
     off.close()
+
+
+def _rss_file_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssFile:"))
+
+
+def test_over_its_rss_limit_a_server_drops_the_index_maps_resident_pages(core_index) -> None:
+    from search.snapshot import release_mapped
+
+    eng = SearchEngine(core_index)
+    want = {q: [h.id for h in eng.search(SearchRequest(q=q, snippets=False)).hits] for q in ("经济", "会议", '"新闻联播"')}
+    eng._results.clear()
+    before = _rss_file_kb()
+    release_mapped(eng._snaps._snap)
+    assert _rss_file_kb() < before  # the maps' pages left this process (the page cache keeps them)
+    # Under the limit nothing happens; over it, every `every` searches, the pages are dropped.
+    assert not eng._snaps.trim_resident(1 << 50, every=1)
+    assert eng._snaps.trim_resident(1, every=1)
+    # The index reads as before: the pages fault in again.
+    for q, ids in want.items():
+        assert [h.id for h in eng.search(SearchRequest(q=q, snippets=False)).hits] == ids
+    eng.close()
