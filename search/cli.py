@@ -292,7 +292,7 @@ def merge(index_dir: str, max_docs: int | None, wait: bool, as_json: bool) -> No
         click.echo(json.dumps(res))
         return
     b, a = res["segments_before"], res["segments_after"]
-    if a == b:
+    if not res["merged"]:
         click.echo(f"nothing to merge ({plural(len(b), 'segment')})")
     else:
         click.echo(f"merged {plural(len(b), 'segment')} into {len(a)} in {_duration(res['seconds'])}")

@@ -63,7 +63,7 @@ def _month(dt: datetime | None) -> str:
     return dt.astimezone(SHANGHAI).strftime("%Y-%m") if dt else ""
 
 
-def article_doc(a: Article, sig: Any, keys: list[str]) -> dict[str, Any]:
+def article_doc(a: Article, sig: Any, keys: list[Any]) -> dict[str, Any]:
     """Return the Whoosh fields of one enriched article."""
     from .region import tag_codes  # stage module, imported late (import time)
 

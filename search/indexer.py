@@ -131,7 +131,7 @@ def _write_failed(root: Path, e: OSError, committed: bool) -> IndexWriteFailed:
 # ---------------------------------------------------------------- documents
 
 
-def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
+def _enrich(article: Article) -> tuple[Article, Any, list[int], str, str]:
     """Tag the region, compute the near-duplicate signature and band keys of one article, and
     return them with its folded title and body (handed on to the writer)."""
     from . import dedup, region  # stage modules; imported here to keep import time low
@@ -140,10 +140,10 @@ def _enrich(article: Article) -> tuple[Article, Any, list[str], str, str]:
     if not article.region:
         article = replace(article, region=region.tag_region(article, folded_title=ft, folded_body=fb))
     sig = dedup.signature(fb or ft)
-    return article, sig, dedup.band_keys(sig), ft, fb
+    return article, sig, dedup.band_key_ints(sig), ft, fb
 
 
-def _index_candidates(searcher, keys: list[str]) -> list[tuple[str, str, Any]]:
+def _index_candidates(searcher, keys: list[int]) -> list[tuple[str, str, Any]]:
     """Find (id, cluster, signature) of indexed articles sharing an LSH band key."""
     if not keys:
         return []
@@ -436,26 +436,28 @@ def merge_index(index_dir: str | os.PathLike, *, max_docs: int | None = None,
     segments accumulate beside a rebuild's; this rewrites them without a budget (or with
     ``max_docs``). Off the query path like every commit: searches keep the commit they
     pinned until the merged one is served. Returns the segment sizes before and after and
-    the seconds it took.
+    the seconds it took, and whether anything was merged.
     """
     root = Path(index_dir)
     t0 = time.perf_counter()
     with writer_lock(root, wait=wait):
         remove_debris(root)
         ix, target = open_current(root)
-        before = [s.doc_count() for s in ix._segments()]
+        old = ix._segments()
+        before = [s.doc_count() for s in old]
         try:
             w = open_writer(ix)
             w.commit(mergetype=full_merge(max_docs))
-            ix = ix.refresh()
-            after = [s.doc_count() for s in ix._segments()]
-            if after != before:
+            new = ix.refresh()._segments()
+            after = [s.doc_count() for s in new]
+            merged = {s.segment_id() for s in new} != {s.segment_id() for s in old}
+            if merged:
                 sidecar.write(target)
         except OSError as e:
             remove_debris(root)
             raise _write_failed(root, e, False) from e
-    return {"segments_before": sorted(before, reverse=True), "segments_after": sorted(after, reverse=True),
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {"merged": merged, "segments_before": sorted(before, reverse=True),
+            "segments_after": sorted(after, reverse=True), "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def upgrade_index(index_dir: str | os.PathLike, *, wait: bool = False,

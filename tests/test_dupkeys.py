@@ -93,7 +93,7 @@ def test_an_index_from_before_keeps_grouping_copies(tmp_path: Path, records: lis
 
     def old_doc(a, sig, keys):
         doc = real(a, sig, keys)
-        doc["dupkeys"] = ",".join(doc.pop("_dupkeys"))
+        doc["dupkeys"] = ",".join(map(dupkeys.key_text, doc.pop("_dupkeys")))
         return doc
 
     monkeypatch.setattr(indexer_module, "article_doc", old_doc)

@@ -24,7 +24,7 @@ from search import indexer as indexer_module
 from search.chars import EXTENSIONS, SegmentChars
 from search.indexer import delete_articles, reindex
 from search.normalize import fold_text
-from search.store import segwriter, termindex
+from search.store import dupkeys, segwriter, termindex
 from search.store import writer as writer_module
 from search.store.dupkeys import EXTENSIONS as DUPKEY_EXTENSIONS
 from search.store.dupkeys import segment_keys
@@ -57,7 +57,7 @@ def _doc_with_dupkeys_field(a, sig, keys):
     """The document as xunwen wrote it for Whoosh's own writer: band keys as a KEYWORD field
     (Whoosh's writer knows nothing of the files beside a segment, search.store.dupkeys)."""
     doc = _ARTICLE_DOC(a, sig, keys)
-    doc["dupkeys"] = ",".join(doc.pop("_dupkeys"))
+    doc["dupkeys"] = ",".join(map(dupkeys.key_text, doc.pop("_dupkeys")))
     return doc
 
 

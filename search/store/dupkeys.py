@@ -28,20 +28,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EXTENSIONS", "BandKeyPool", "candidates", "key_ints"]
+__all__ = ["EXTENSIONS", "BandKeyPool", "candidates", "key_text", "segment_keys"]
 
 EXTENSIONS = (".xdk", ".xdd")
 BANDS = 16
 _HOLD = 1 << 18  # entries held per band before they go to the band's temp file
 
 
-def key_ints(keys: Iterable[str]) -> list[int]:
-    """``["3.1f2e9a0c", …]`` (:func:`search.dedup.band_keys`) as ``band << 32 | hash`` integers."""
-    out = []
-    for k in keys:
-        band, h = k.split(".", 1)
-        out.append((int(band, 16) << 32) | int(h, 16))
-    return out
+def key_text(key: int) -> str:
+    """A ``band << 32 | hash`` key (:func:`search.dedup.band_key_ints`) as the old ``dupkeys``
+    field spelt it (:func:`search.dedup.band_keys`: ``"3.1f2e9a0c"``)."""
+    return f"{key >> 32:x}.{key & 0xFFFFFFFF:08x}"
 
 
 class BandKeyPool:
@@ -52,7 +49,6 @@ class BandKeyPool:
         self._h = [array("I") for _ in range(BANDS)]
         self._d = [array("I") for _ in range(BANDS)]
         self._files: list[Path | None] = [None] * BANDS
-        self.count = 0
 
     def add(self, docnum: int, keys: Iterable[int]) -> None:
         """Add a document's keys (``band << 32 | hash``)."""
@@ -62,7 +58,6 @@ class BandKeyPool:
                 raise ValueError(f"band key {k:#x}: band {b} out of range")
             self._h[b].append(k & 0xFFFFFFFF)
             self._d[b].append(docnum)
-            self.count += 1
             if len(self._h[b]) >= _HOLD:
                 self._spill(b)
 
@@ -77,7 +72,6 @@ class BandKeyPool:
             sel = bands == b
             self._h[b].frombytes((keys[sel] & np.uint64(0xFFFFFFFF)).astype(np.uint32).tobytes())
             self._d[b].frombytes(docs[sel].tobytes())
-            self.count += int(sel.sum())
             if len(self._h[b]) >= _HOLD:
                 self._spill(int(b))
 
@@ -130,12 +124,11 @@ class BandKeyPool:
                 self._files[i] = None
         self._h = [array("I") for _ in range(BANDS)]
         self._d = [array("I") for _ in range(BANDS)]
-        self.count = 0
 
 
 # ---------------------------------------------------------------- reading
 
-_open: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
+_open: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _open_lock = threading.Lock()
 _OPEN_MAX = 32
 
@@ -149,9 +142,10 @@ def segment_keys(reader: Any) -> tuple[np.ndarray, np.ndarray] | None:
     segname = seg.make_filename("")
     key = (folder, segname)
     with _open_lock:
-        if key in _open and _open[key] is not None:
+        got = _open.get(key)
+        if got is not None:
             _open.move_to_end(key)
-            return _open[key]
+            return got
     arrays = []
     for ext, dtype in zip(EXTENSIONS, (np.uint64, np.uint32)):
         path = Path(folder) / (segname + ext)
@@ -168,17 +162,18 @@ def segment_keys(reader: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return keys, docs
 
 
-def candidates(searcher: Any, keys: list[str], limit: int = 200) -> list[int]:
-    """The live documents (searcher-wide numbers, ascending, at most ``limit``) sharing a band key."""
+def candidates(searcher: Any, keys: list[int], limit: int = 200) -> list[int]:
+    """The live documents (searcher-wide numbers, ascending, at most ``limit``) sharing a band
+    key (``band << 32 | hash``)."""
     if not keys:
         return []
-    ints = np.array(sorted(set(key_ints(keys))), dtype=np.uint64)
+    ints = np.array(sorted(set(keys)), dtype=np.uint64)
     out: list[int] = []
     for reader, offset in searcher.reader().leaf_readers():
         arrays = segment_keys(reader)
         if arrays is None:  # an older segment: the band keys are its dupkeys terms
             found: set[int] = set()
-            for k in keys:
+            for k in map(key_text, keys):
                 if ("dupkeys", k) in reader:
                     found.update(reader.postings("dupkeys", k).all_ids())
             ds = sorted(d for d in found if not reader.is_deleted(d))

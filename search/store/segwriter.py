@@ -51,7 +51,7 @@ from ..errors import IndexWriteFailed
 from ..normalize import fold
 from ..schema import JiebaText
 from .compat import install
-from .dupkeys import BandKeyPool, key_ints, segment_keys
+from .dupkeys import BandKeyPool, segment_keys
 from .flatpostings import FlatPostingsWriter
 from .readers import field_lengths
 from .termindex import SpilledBuckets, SpilledIndex, spill_term_index
@@ -59,7 +59,7 @@ from .termindex import SpilledBuckets, SpilledIndex, spill_term_index
 __all__ = ["FastSegmentWriter", "FastMpWriter", "TermPool", "FOLDED_PREFIX"]
 
 FOLDED_PREFIX = "_folded_"
-DUPKEYS = "_dupkeys"  # an article's near-duplicate band keys (search.store.dupkeys)
+DUPKEYS = "_dupkeys"  # an article's near-duplicate band keys, integers (search.store.dupkeys)
 _TERMINFO = W3TermInfo._struct
 _PACK_TERMINFO = _TERMINFO.pack
 _PACK_HASH_LENGTHS = _HASH_LENGTHS.pack
@@ -421,7 +421,7 @@ class FastSegmentWriter(SegmentWriter):
                          else fold(fields.get(f) or "").text for f in ("title", "body")))
         keys = fields.get(DUPKEYS)
         if keys:
-            self.bandkeys.add(docnum, key_ints(keys))
+            self.bandkeys.add(docnum, keys)
         self._added = True
         self.docnum += 1
         if pool.size > pool.limit:
