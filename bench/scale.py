@@ -201,8 +201,7 @@ def latency(index: Path, rounds: int, phrases: bool = True, result_cache: bool =
     if phrases:
         qs["phrases"] = ['"' + q.replace(" ", "") + '"' for q in kw]
     env = _env()
-    if not result_cache:
-        env["XUNWEN_RESULT_CACHE"] = "0"
+    env["XUNWEN_RESULT_CACHE"] = "512" if result_cache else "0"  # the engine's default is off
     p = subprocess.run([sys.executable, "-c", _LATENCY, str(index), str(rounds)], input=json.dumps(qs),
                        capture_output=True, text=True, env=env, cwd=REPO)
     if p.returncode != 0:

@@ -43,9 +43,10 @@ log = logging.getLogger(__name__)
 EXPENSIVE_READS = 4
 # Pages answered on a commit, kept for the same request on the same commit (a news archive's
 # queries repeat: the day's story is searched by everyone). A new commit is a new key, so a
-# cached page is never staler than the snapshot it came from. XUNWEN_RESULT_CACHE=0 turns it
-# off (benchmarks of the search itself).
-RESULT_CACHE = 512
+# cached page is never staler than the snapshot it came from. Off unless XUNWEN_RESULT_CACHE=N
+# (pages): a cached page would also skip what is not in the key (a reloaded alias file, the
+# expensive-query queue), so it is an operator's choice, not a default.
+RESULT_CACHE = 0
 # Resident set above which a search drops the index maps' resident pages (search.snapshot.
 # Snapshots.trim_resident): XUNWEN_RSS_LIMIT_MB, 0 = never.
 RSS_LIMIT_MB = 1536
@@ -112,8 +113,13 @@ class SearchEngine:
         parsed = parse_query(req.q)
         with _budget.scope() as budget, self._view() as (snap, s):
             # A recency-boosted ranking depends on the clock too: kept for the hour.
-            key = (snap.key, req, window, max_size, self.params, int(time.time() // 3600) if req.recency else 0)
-            if self._results_max:
+            key: tuple | None = (snap.key, req, window, max_size, self.params,
+                                 int(time.time() // 3600) if req.recency else 0)
+            try:
+                hash(key)
+            except TypeError:  # a request built with lists (source=[...]): answered, not kept
+                key = None
+            if self._results_max and key is not None:
                 with self._results_lock:
                     got = self._results.get(key)
                     if got is not None:
@@ -122,7 +128,7 @@ class SearchEngine:
                     return replace(got, took_ms=(time.perf_counter() - t0) * 1000)
             page = self._search(req, parsed, snap, s, budget, t0)
             self._snaps.trim_resident(self._rss_limit)
-            if self._results_max and not page.partial:  # a page cut by the time budget is not kept
+            if self._results_max and key is not None and not page.partial:  # a page cut by the time budget is not kept
                 with self._results_lock:
                     self._results[key] = page
                     while len(self._results) > self._results_max:

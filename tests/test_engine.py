@@ -914,6 +914,7 @@ def test_a_repeated_search_is_answered_from_the_commit_s_result_cache(tmp_path, 
     from conftest import core_records, write_jsonl
     from search.indexer import reindex
 
+    monkeypatch.setenv("XUNWEN_RESULT_CACHE", "512")
     recs = core_records()[:40]
     src = write_jsonl(tmp_path / "a.jsonl", recs)
     ix = tmp_path / "ix"
