@@ -95,14 +95,18 @@ def article_keys(folded_title: str, folded_body: str) -> tuple[np.ndarray, np.nd
 # ---------------------------------------------------------------- writing
 
 
-def _encode(keys: np.ndarray, pos: np.ndarray, base: int) -> tuple[np.ndarray, ...]:
-    """Encode sorted (key, position) pairs: distinct keys, their offsets, low deltas, exceptions."""
+def _encode(keys: np.ndarray, pos: np.ndarray, base: int, prev_key: int | None = None, prev_pos: int = 0
+            ) -> tuple[np.ndarray, ...]:
+    """Encode sorted (key, position) pairs: distinct keys, their offsets, low deltas, exceptions.
+
+    ``prev_key``/``prev_pos``: the last pair of the chunk written before, when this chunk may go
+    on with its key (a key with more postings than a chunk is written in several)."""
     n = len(keys)
     first = np.empty(n, dtype=bool)
-    first[0] = True
+    first[0] = prev_key is None or int(keys[0]) != prev_key
     np.not_equal(keys[1:], keys[:-1], out=first[1:])
     d = np.empty(n, dtype=np.int64)
-    d[0] = pos[0]
+    d[0] = pos[0] - (0 if first[0] else prev_pos)
     np.subtract(pos[1:], pos[:-1], out=d[1:])
     d[first] = pos[first]
     big = np.flatnonzero(d > 0xFFFF)
@@ -262,20 +266,32 @@ class CharPool:
         runs = [_Run(k, p) for k, p in self.runs if os.path.getsize(k)]
         try:
             total = sum(r.n for r in runs)
-            # Key boundaries from a sample of every run, so that each range holds ~CHUNK postings.
-            sample = np.unique(np.concatenate([r.sample(4096) for r in runs]))
+            # Key boundaries from a sample of every run, so that each range holds ~CHUNK postings:
+            # the sample keeps its repeats (a quantile of postings, not of distinct keys).
+            sample = np.sort(np.concatenate([r.sample(4096) for r in runs]))
             parts = max(1, -(-total // CHUNK))
-            bounds = list(sample[np.linspace(0, len(sample), parts + 1, dtype=np.int64)[1:-1]]) + [np.iinfo(np.int64).max]
+            picks, repeats = np.unique(sample[np.linspace(0, len(sample), parts + 1, dtype=np.int64)[1:-1]],
+                                       return_counts=True)
+            # A key picked more than once holds more than a range's share (a common pair of
+            # characters: millions of postings in a large segment): it gets a range of its own,
+            # written a CHUNK at a time from each run in turn (runs are in document order).
+            heavy = picks[repeats > 1]
+            bounds = list(np.unique(np.concatenate([picks, heavy + 1]))) + [np.iinfo(np.int64).max]
             lo_key = np.iinfo(np.int64).min
             for hi_key in bounds:
+                spans = [(r, *r.find(lo_key, hi_key)) for r in runs]
+                one_key, lo_key = hi_key == lo_key + 1, hi_key
+                if one_key:
+                    for r, a, b in spans:
+                        for x in range(a, b, CHUNK):
+                            yield r.read(x, min(b, x + CHUNK))
+                    continue
                 ks, ps = [], []
-                for r in runs:
-                    a, b = r.find(lo_key, hi_key)
+                for r, a, b in spans:
                     if b > a:
                         k, p = r.read(a, b)
                         ks.append(k)
                         ps.append(p)
-                lo_key = hi_key
                 if not ks:
                     continue
                 keys = np.concatenate(ks)
@@ -295,8 +311,13 @@ class CharPool:
         files = {ext: create(ext) for ext in EXTENSIONS}
         try:
             written = 0
+            prev_key: int | None = None
+            prev_pos = 0
             for keys, pos in self._chunks():
-                uk, offs, lo, xi, xh = _encode(keys, pos, written)
+                if not len(keys):
+                    continue
+                uk, offs, lo, xi, xh = _encode(keys, pos, written, prev_key, prev_pos)
+                prev_key, prev_pos = int(keys[-1]), int(pos[-1])
                 files[".xck"].write(uk.tobytes())
                 files[".xco"].write(offs.tobytes())
                 files[".xcl"].write(lo.tobytes())

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from conftest import corpus, write_jsonl
-from search import SearchEngine, SearchRequest
+from search import SearchEngine, SearchRequest, chars
 from search.analysis import query_words
 from search.chars import CharPool, SegmentChars, needle_units, units
 from search.indexer import reindex
@@ -203,6 +203,30 @@ def test_run_files_and_merges_write_the_same_index(tmp_path: Path) -> None:
     assert again_pool.runs  # written back through the run files
     again = _arrays(_write(again_pool, tmp_path, "again"))
     assert all(np.array_equal(a[k], again[k]) for k in a)
+
+
+def test_a_key_larger_than_a_chunk_is_written_a_chunk_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    # A pair of characters that most articles hold many times (的 after a common word) has
+    # more postings than a merge chunk in a large segment: it is written from each run in
+    # turn, a chunk at a time, and the segment equals one built in memory.
+    more = _texts(120)
+    texts = more[:80] + [("北京", "北京" * 400 + "。上海北京")] * 6 + more[80:]
+    once = SegmentChars.build(texts, tmp_path)
+    monkeypatch.setattr(chars, "CHUNK", 700)  # ~2,400 postings of 北京: 4 chunks and more
+    pool = CharPool(tmp_path, run_limit=3000)
+    for t, b in texts:
+        pool.add(t, b)
+    assert len(pool.runs) >= 8
+    chunks = list(pool._chunks())
+    assert max(len(k) for k, _ in chunks) <= 2 * 700 + 3000  # no range holds the whole key
+    key = int(np.asarray(once.keys)[np.argmax(np.diff(np.asarray(once.offs)))])
+    assert sum(int((k == key).sum()) for k, _ in chunks) > 3 * 700
+    assert sum(1 for k, _ in chunks if len(k) and (k == key).all()) >= 4  # split across chunks
+    pool = CharPool(tmp_path, run_limit=3000)
+    for t, b in texts:
+        pool.add(t, b)
+    a, b = _arrays(once), _arrays(_write(pool, tmp_path, "heavy"))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
 def test_breaks_titles_and_single_characters(tmp_path: Path) -> None:
