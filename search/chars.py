@@ -459,10 +459,31 @@ class SegmentChars:
             s = int(self.offs[i])
             j = int(_find(self.offs, s + size, side="right")) - 1
             j = min(max(j, i + 1), k)
+            e = int(self.offs[j])
+            if e - s > 2 * size:  # one key of more postings than a chunk: decoded a chunk at a time
+                key = self.keys[i]
+                carry = 0
+                for x in range(s, e, size):
+                    pos = self._decode_slice(x, min(e, x + size), carry)
+                    carry = int(pos[-1])
+                    yield np.full(len(pos), key, dtype=np.int64), pos
+                    self._release()
+                i = j
+                continue
             which, pos = self._decode_range(i, j)
             yield np.asarray(self.keys[i:j])[which], pos
             self._release()  # a merge reads the whole segment: keep only the current chunk's pages
             i = j
+
+    def _decode_slice(self, s: int, e: int, carry: int) -> np.ndarray:
+        """Positions of postings ``s..e-1`` of one key, ``carry`` the position before ``s`` (0 at
+        the key's first posting, whose delta is its position)."""
+        d = self.lo[s:e].astype(np.int64)
+        a, b = _find(self.exc_idx, [s, e])
+        if b > a:
+            d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
+        d[0] += carry
+        return np.cumsum(d, out=d)
 
     def _release(self) -> None:
         """Drop this process's resident pages of the segment's maps (they stay in the page cache;

@@ -225,8 +225,16 @@ def test_a_key_larger_than_a_chunk_is_written_a_chunk_at_a_time(tmp_path: Path, 
     pool = CharPool(tmp_path, run_limit=3000)
     for t, b in texts:
         pool.add(t, b)
-    a, b = _arrays(once), _arrays(_write(pool, tmp_path, "heavy"))
+    heavy = _write(pool, tmp_path, "heavy")
+    a, b = _arrays(once), _arrays(heavy)
     assert all(np.array_equal(a[k], b[k]) for k in a)
+    # A merge reads such a key back a chunk at a time too, and writes the same segment.
+    read = list(heavy.iter_chunks(700))
+    assert max(len(k) for k, _ in read) <= 2 * 700
+    again = CharPool(tmp_path, run_limit=3000)
+    again.merge(heavy, None)
+    c = _arrays(_write(again, tmp_path, "again"))
+    assert all(np.array_equal(a[k], c[k]) for k in a)
 
 
 def test_breaks_titles_and_single_characters(tmp_path: Path) -> None:
