@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 __all__ = [
     "clean_text",
     "strip_pinyin",
@@ -148,11 +150,50 @@ def _tables() -> tuple[dict[int, str], re.Pattern[str]]:
     return _fold_table, _expanding_re
 
 
+_fold_codes: np.ndarray | None = None
+_EXPANDS = 0xFFFFFFFF  # in _fold_codes: the character folds to more (or fewer) than one
+# Shorter texts: str.translate (~0.25 µs a character) costs less than the arrays' round trip.
+_FAST_FROM = 300
+
+
+def _code_table() -> np.ndarray:
+    """The fold table over every code point (4.4 MB): the folded code point, or _EXPANDS."""
+    global _fold_codes
+    if _fold_codes is None:
+        table, _ = _tables()
+        codes = np.arange(0x110000, dtype=np.uint32)
+        for cp, m in table.items():
+            codes[cp] = ord(m) if len(m) == 1 else _EXPANDS
+        _fold_codes = codes
+    return _fold_codes
+
+
 def _fold_chars(text: str) -> tuple[str, tuple[int, ...] | None]:
     """NFKC + lower-case character by character, with an offset map when lengths change."""
     # Per character (not whole-string NFKC) so that every folded character maps back to
     # exactly one display character; "…" → "...", "℃" → "°c" keep their source offset.
     table, expanding = _tables()
+    if len(text) >= _FAST_FROM:
+        # One table lookup over the code points: several times faster on an article's body
+        # than translate's per-character dictionary lookups.
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        folded = _code_table()[cps]
+        if folded.max() != _EXPANDS:
+            return folded.tobytes().decode("utf-32-le", "surrogatepass"), None
+        # A few characters fold to several ("…" → "..."): spliced in, the offsets repeated.
+        where = np.flatnonzero(folded == _EXPANDS)
+        folded[where] = cps[where]
+        one = folded.tobytes().decode("utf-32-le", "surrogatepass")
+        pieces, last = [], 0
+        lens = np.ones(len(cps), dtype=np.int64)
+        for i in where.tolist():
+            wide = table[ord(text[i])]
+            pieces.append(one[last:i])
+            pieces.append(wide)
+            lens[i] = len(wide)
+            last = i + 1
+        pieces.append(one[last:])
+        return "".join(pieces), tuple(np.repeat(np.arange(len(cps)), lens).tolist())
     out = text.translate(table)
     if len(out) == len(text):
         return out, None

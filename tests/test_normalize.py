@@ -101,3 +101,30 @@ def test_folded_identity_map() -> None:
 def test_is_han() -> None:
     assert is_han("監") and is_han("珙") and is_han("㐀")
     assert not is_han("a") and not is_han("２") and not is_han("，")
+
+
+def test_fold_of_long_texts_is_the_per_character_definition() -> None:
+    # Bodies are folded through a code-point table, short texts through str.translate: both
+    # must be NFKC + lower-case of each character, with each folded character's offset the
+    # display character it came from (random texts mixing expanding, full-width, traditional,
+    # astral and lone surrogate characters, on both sides of the length where the paths meet).
+    import random
+    import unicodedata
+
+    from search.normalize import _fold_chars
+
+    def nfkc_lower(c: str) -> str:
+        cp = ord(c)
+        inside = cp < 0x10000 or 0x1D400 <= cp < 0x1D800 or 0x1F100 <= cp < 0x1F200
+        return unicodedata.normalize("NFKC", c).lower() if inside and not 0xD800 <= cp <= 0xDFFF else c
+
+    rng = random.Random(20261203)
+    alphabet = ("中國體ＡＢＣａ１２３…℃㎡ﬁ①ⅫÅ" + "".join(map(chr, range(0x20, 0x7F)))
+                + "\U0001d400\U0001f130\U0001f600\U00020000\ud800\udfff")
+    for _ in range(600):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 900)))
+        folded, offsets = _fold_chars(text)
+        parts = [nfkc_lower(c) for c in text]
+        assert folded == "".join(parts)
+        want = [i for i, p in enumerate(parts) for _ in p]
+        assert (list(offsets) if offsets is not None else list(range(len(text)))) == want
