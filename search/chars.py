@@ -426,22 +426,24 @@ class SegmentChars:
         """Postings of the key at index ``i``."""
         return int(self.offs[i + 1] - self.offs[i])
 
-    def positions(self, i: int) -> np.ndarray:
-        """Decode the sorted positions of the key at index ``i``."""
-        s, e = int(self.offs[i]), int(self.offs[i + 1])
+    def _deltas(self, s: int, e: int) -> np.ndarray:
+        """The position deltas of postings ``s..e-1`` (low 16 bits plus their exceptions)."""
         d = self.lo[s:e].astype(np.int64)
         a, b = _find(self.exc_idx, [s, e])
         if b > a:
             d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
+        return d
+
+    def positions(self, i: int) -> np.ndarray:
+        """Decode the sorted positions of the key at index ``i``."""
+        s, e = int(self.offs[i]), int(self.offs[i + 1])
+        d = self._deltas(s, e)
         return np.cumsum(d, out=d)
 
     def _decode_range(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
         """Decode the keys at indexes ``i..j-1`` at once: (per-posting key index - i, positions)."""
         s, e = int(self.offs[i]), int(self.offs[j])
-        d = self.lo[s:e].astype(np.int64)
-        a, b = _find(self.exc_idx, [s, e])
-        if b > a:
-            d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
+        d = self._deltas(s, e)
         offs = np.asarray(self.offs[i:j + 1]).astype(np.int64)
         counts = np.diff(offs)
         which = np.repeat(np.arange(j - i), counts)
@@ -478,10 +480,7 @@ class SegmentChars:
     def _decode_slice(self, s: int, e: int, carry: int) -> np.ndarray:
         """Positions of postings ``s..e-1`` of one key, ``carry`` the position before ``s`` (0 at
         the key's first posting, whose delta is its position)."""
-        d = self.lo[s:e].astype(np.int64)
-        a, b = _find(self.exc_idx, [s, e])
-        if b > a:
-            d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
+        d = self._deltas(s, e)
         d[0] += carry
         return np.cumsum(d, out=d)
 
