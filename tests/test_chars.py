@@ -237,6 +237,36 @@ def test_a_key_larger_than_a_chunk_is_written_a_chunk_at_a_time(tmp_path: Path, 
     assert all(np.array_equal(a[k], c[k]) for k in a)
 
 
+def test_article_of_each_position_and_counts_per_field_are_exact(tmp_path: Path) -> None:
+    # doc_of maps sorted positions to articles through a bucket table (a guess, then steps past
+    # articles that start inside a bucket): random positions over short, empty and long articles
+    # land where a binary search puts them, and field_counts equals a per-article count
+    # (the title and the body are apart: no run spans them).
+    from search.chars import _codes
+
+    rng = random.Random(7)
+    pool = "北京上海广州新闻经济发展，。"
+    texts = []
+    for _ in range(900):
+        n = rng.choice([0, 0, 1, 3, 40, 300, 1200])
+        body = "".join(rng.choice(pool) for _ in range(n))
+        title = "".join(rng.choice(pool) for _ in range(rng.choice([0, 2, 8])))
+        texts.append((fold_text(title), fold_text(body)))
+    seg = SegmentChars.build(texts, tmp_path)
+    starts = np.asarray(seg.starts)
+    for size in (5, 2000, 50_000):
+        p = np.sort(rng.sample(range(int(starts[-1])), min(size, int(starts[-1]))) if size < 50_000
+                    else np.array([rng.randrange(int(starts[-1])) for _ in range(size)], dtype=np.int64))
+        p = np.asarray(p, dtype=np.int64)
+        assert np.array_equal(seg.doc_of(p), np.searchsorted(starts, p, side="right") - 1)
+    for q in ("北京", "京上", "经济发展", "新", "海，广"):
+        d, ct, ca = seg.field_counts(_codes(needle_units(q)), lambda: None)
+        want = [(i, units(t).count(needle_units(q)), (units(t) + "\x01" + units(b)).count(needle_units(q)))
+                for i, (t, b) in enumerate(texts)]
+        want = [w for w in want if w[2]]
+        assert list(zip(d.tolist(), ct.tolist(), ca.tolist())) == want, q
+
+
 def test_breaks_titles_and_single_characters(tmp_path: Path) -> None:
     texts = [("北京新闻", "上海，北京。广州"), ("上海", "北京上海广州"), ("广州", "京，上")]
     seg = SegmentChars.build([(fold_text(t), fold_text(b)) for t, b in texts], tmp_path)
