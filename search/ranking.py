@@ -145,6 +145,16 @@ class Postings:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if len(parts) == 1:
             ids, sc = parts[0]
+        elif sum(len(p[0]) for p in parts) * 16 > self.n:
+            # Many postings (a common word and its 40 longer words: 700k at 1M): the maximum
+            # per document in an archive-sized table, linear, where a sort took 25 ms.
+            best = np.zeros(self.n, dtype=np.float32)
+            held = np.zeros(self.n, dtype=bool)
+            for p_ids, p_sc in parts:  # a term's documents are distinct
+                best[p_ids] = np.maximum(best[p_ids], p_sc)
+                held[p_ids] = True
+            ids = np.flatnonzero(held)
+            sc = best[ids]
         else:
             ids = np.concatenate([p[0] for p in parts])
             sc = np.concatenate([p[1] for p in parts])
@@ -208,10 +218,19 @@ class Postings:
 
 def intersect_sorted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Positions (in ``a``, in ``b``) of the values two ascending arrays share: the shorter
-    is looked up in the longer by binary search (cost of the shorter times log the longer)."""
+    is looked up in the longer by binary search (cost of the shorter times log the longer);
+    when both are a sizeable share of their range (two common words: 650k documents each at
+    1M, 22 ms searching), through a slot table over the range instead (linear: ~4 ms)."""
     if not len(a) or not len(b):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
+    span = int(max(a[-1], b[-1])) + 1
+    if min(len(a), len(b)) * 40 > span:
+        slot = np.full(span, -1, dtype=np.int32 if len(b) < 1 << 31 else np.int64)
+        slot[b] = np.arange(len(b), dtype=slot.dtype)
+        k = slot[a]
+        hit = np.flatnonzero(k >= 0)
+        return hit, k[hit].astype(np.int64)
     if len(b) <= len(a):
         at = np.searchsorted(a, b)
         np.minimum(at, len(a) - 1, out=at)

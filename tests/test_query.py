@@ -183,3 +183,19 @@ def test_word_cap_uses_the_first_words_of_a_pasted_paragraph(searcher) -> None:
     assert len(parse_query(" ".join(words)).groups) == MAX_WORDS + 10  # parsing keeps everything
     plan = compile_query(parse_query(" ".join(words)), s, lex)
     assert plan.highlight == words[:MAX_WORDS]  # matching uses the first MAX_WORDS words
+
+
+def test_intersection_of_sorted_documents_by_search_and_by_slot_table() -> None:
+    # intersect_sorted answers sparse pairs by binary search and dense ones (both a sizeable
+    # share of their range) through a slot table: both give np.intersect1d's positions.
+    from search.ranking import intersect_sorted
+
+    rng = np.random.default_rng(11)
+    for span, na, nb in [(10_000, 5, 9_000), (10_000, 3_000, 4_000), (10_000, 9_999, 10_000),
+                         (1_000_000, 200, 300_000), (50_000, 2_000, 1), (100, 0, 50)]:
+        a = np.sort(rng.choice(span, na, replace=False)).astype(np.int64)
+        b = np.sort(rng.choice(span, nb, replace=False)).astype(np.uint32).astype(np.int64)
+        for x, y in ((a, b), (b, a)):
+            at, bt = intersect_sorted(x, y)
+            _, want_x, want_y = np.intersect1d(x, y, assume_unique=True, return_indices=True)
+            assert at.tolist() == want_x.tolist() and bt.tolist() == want_y.tolist()
