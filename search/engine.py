@@ -176,9 +176,11 @@ class SearchEngine:
                 extra = None
         total_relaxed = int(np.count_nonzero(extra)) if extra is not None else 0
         shown = mask if extra is None else mask | extra
-        copies = ClusterCounts(cols.cluster, shown, len(cols.clusters))
+        shown_ids = np.flatnonzero(shown)  # once: story counts and facets gather by position
+        copies = ClusterCounts(cols.cluster, shown, len(cols.clusters), shown_ids)
         # Facets count what the total counts (the looser matches only when nothing is strict).
-        counts = facets(mask if total else shown, cols) if req.facets else {}
+        counts = facets(mask if total else shown, cols, shown_ids if shown is mask or not total else None) \
+            if req.facets else {}
         collapse = req.collapse and req.cluster is None
         stories = (copies if shown is mask else ClusterCounts(cols.cluster, mask, len(cols.clusters))).stories \
             if collapse else total
@@ -321,14 +323,15 @@ class ClusterCounts:
     every story when the matches are many, a sort of their codes when they are few (an
     N-length pass over a million stories per query is what the few would otherwise pay)."""
 
-    def __init__(self, cluster: np.ndarray, mask: np.ndarray, clusters: int):
-        ids = np.flatnonzero(mask)
+    def __init__(self, cluster: np.ndarray, mask: np.ndarray, clusters: int, ids: np.ndarray | None = None):
+        if ids is None:
+            ids = np.flatnonzero(mask)
         self._few = len(ids) * 8 < len(mask)
         if self._few:
             self._codes, self._n = np.unique(cluster[ids], return_counts=True)
             self.stories = len(self._codes)
         else:
-            self._per = np.bincount(cluster[mask], minlength=clusters)
+            self._per = np.bincount(cluster[ids], minlength=clusters)
             self.stories = int(np.count_nonzero(self._per))
 
     def __getitem__(self, code: int) -> int:

@@ -80,8 +80,9 @@ def filter_mask(mask: np.ndarray, req: SearchRequest, cols: Columns, n: int) -> 
         mask = mask & cols.value_mask(cols.cluster, cols.clusters, (req.cluster,))
     return mask
 
-def facets(mask: np.ndarray, cols: Columns) -> dict[str, tuple[FacetValue, ...]]:
-    """Return the source, region (a tree) and month counts of the documents in ``mask``."""
+def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> dict[str, tuple[FacetValue, ...]]:
+    """Return the source, region (a tree) and month counts of the documents in ``mask``
+    (``ids``: its document numbers, when the caller has them)."""
     def top(counts: np.ndarray, table: list[Any], limit: int | None) -> tuple[FacetValue, ...]:
         pairs = [(table[i], int(counts[i])) for i in np.flatnonzero(counts) if table[i]]
         if limit is None:
@@ -89,7 +90,8 @@ def facets(mask: np.ndarray, cols: Columns) -> dict[str, tuple[FacetValue, ...]]
         pairs.sort(key=lambda vc: (-vc[1], vc[0]))
         return tuple(FacetValue(v, c) for v, c in pairs[:limit])
 
-    ids = np.flatnonzero(mask)
+    if ids is None:
+        ids = np.flatnonzero(mask)
     if len(ids) * 8 < len(mask):  # few matches: count over them, not over the archive
         sel = cols.region_docs[:0]
         if len(cols.region_docs) and len(ids):
@@ -100,10 +102,10 @@ def facets(mask: np.ndarray, cols: Columns) -> dict[str, tuple[FacetValue, ...]]
             sel = np.repeat(a - starts, lens) + np.arange(int(lens.sum()))
         region_codes = cols.region_codes[sel]
         source, month = cols.source[ids], cols.month[ids]
-    else:
-        in_match = mask[cols.region_docs] if len(cols.region_docs) else np.zeros(0, dtype=bool)
+    else:  # gathers by position: a boolean selection over a million values costs ~6 ms each
+        in_match = np.flatnonzero(mask[cols.region_docs]) if len(cols.region_docs) else np.zeros(0, dtype=np.int64)
         region_codes = cols.region_codes[in_match]
-        source, month = cols.source[mask], cols.month[mask]
+        source, month = cols.source[ids], cols.month[ids]
     per_region = np.bincount(region_codes, minlength=len(cols.regions))
     held = np.flatnonzero(per_region)  # the tree is built from the regions that occur only
     return {
