@@ -28,7 +28,7 @@ from .bigrams import bigram_codes
 from .normalize import fold_text
 from .params import DEFAULT_PARAMS, RankParams, idf
 from .schema import TITLE_BOOST
-from .store.readers import length_array, positions, term_postings
+from .store.readers import Located, length_array, locate, positions, read_located
 
 __all__ = ["Postings", "proximity_bonus", "query_likelihood", "bigram_likelihood", "rank", "by_score", "by_date",
            "collapse", "key_term_counts", "more_like_this"]
@@ -46,6 +46,7 @@ __all__ = ["Postings", "proximity_bonus", "query_likelihood", "bigram_likelihood
 # Postings and best-reading tables kept per snapshot (least recently used out first). 12 bytes
 # a posting: at 362k articles the 240 benchmark queries' tables take ~200 MiB.
 CACHE_BYTES = 256 << 20
+WHERE_MAX = 200_000  # terms whose place in the segments is kept (~200 bytes each)
 
 
 class Postings:
@@ -80,6 +81,9 @@ class Postings:
         self._max_bytes = max_bytes
         self._bytes = 0
         self._lock = threading.Lock()
+        # Where each term looked up is (search.store.readers.locate): a few tuples a term, so
+        # a word's postings read again after the cache let them go cost no term-table probes.
+        self._where: OrderedDict[tuple[str, str], Located] = OrderedDict()
 
     def lengths(self, field: str, reader: Any = None) -> np.ndarray:
         """Per-document field length (float32), as Whoosh stored it (one byte, approximate)."""
@@ -169,10 +173,24 @@ class Postings:
         postings when they are read already, else from the term dictionary."""
         with self._lock:
             got = self._cache.get((field, text))
-        return len(got[0]) if got is not None else reader.doc_frequency(field, text)
+        return len(got[0]) if got is not None else self._locate(field, text, reader)[0]
+
+    def _locate(self, field: str, text: str, reader: Any) -> Located:
+        key = (field, text)
+        with self._lock:
+            got = self._where.get(key)
+            if got is not None:
+                self._where.move_to_end(key)
+                return got
+        got = locate(reader, field, text)
+        with self._lock:
+            self._where[key] = got
+            while len(self._where) > WHERE_MAX:
+                self._where.popitem(last=False)
+        return got
 
     def _read(self, field: str, text: str, reader: Any) -> tuple[np.ndarray, np.ndarray]:
-        return term_postings(reader, field, text)
+        return read_located(reader, field, text, self._locate(field, text, reader))
 
     def bm25(self, field: str, text: str, reader: Any, boost: float = 1.0,
              cache: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,8 @@ from whoosh.util.numeric import byte_to_length
 
 from .flatpostings import flat_postings
 
-__all__ = ["FieldLengths", "field_lengths", "length_array", "term_postings", "block_arrays", "positions"]
+__all__ = ["FieldLengths", "field_lengths", "length_array", "term_postings", "locate", "read_located",
+           "block_arrays", "positions"]
 
 # A stored length byte decoded as Whoosh does (byte 0: no length).
 _LENGTHS: list[int | None] = [byte_to_length(b) if b else None for b in range(256)]
@@ -105,27 +106,49 @@ def block_arrays(m: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ids_parts), np.concatenate(w_parts)
 
 
-def term_postings(reader: Any, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (global docnums int64, weights float32) of a term, deleted documents included;
-    empty arrays when absent. A segment's long posting lists come from its flat postings
-    (search.store.flatpostings) when it has them, else from Whoosh's blocks."""
+# Where a term is, per segment: (segment number, document base, flat postings offset or -1 to
+# read Whoosh's blocks), and its document frequency summed over segments.
+Located = tuple[int, tuple[tuple[int, int, int], ...]]
+
+
+def locate(reader: Any, field: str, text: str) -> Located:
+    """Look a term up in every segment's term table once: (document frequency, where).
+
+    The lookups (two hash probes per segment: membership, then the term info) are what a
+    word's 40 longer readings cost when their postings are read again after the cache let
+    them go; :class:`search.ranking.Postings` keeps these small tuples per snapshot."""
+    df = 0
+    where: list[tuple[int, int, int]] = []
+    for i, (leaf, base) in enumerate(reader.leaf_readers()):
+        try:
+            ti = leaf.term_info(field, text)
+        except TermNotFound:  # absent here, or a field this segment lacks
+            continue
+        df += ti.doc_frequency()
+        off = -1
+        if ti._inlined is None and ti._offset is not None and flat_postings(leaf) is not None:
+            off = int(ti._offset)
+        where.append((i, base, off))
+    return df, tuple(where)
+
+
+def read_located(reader: Any, field: str, text: str, located: Located) -> tuple[np.ndarray, np.ndarray]:
+    """Return (global docnums int64, weights float32) of a located term (see :func:`term_postings`)."""
     ids_parts: list[np.ndarray] = []
     w_parts: list[np.ndarray] = []
-    for leaf, base in reader.leaf_readers():
-        try:
-            if (field, text) not in leaf:
-                continue
+    leaves = reader.leaf_readers() if located[1] else ()
+    for i, base, off in located[1]:
+        leaf = leaves[i][0]
+        if off >= 0:
             fp = flat_postings(leaf)
-            if fp is not None:
-                ti = leaf.term_info(field, text)
-                if ti._inlined is None and ti._offset is not None:
-                    got = fp.get(ti._offset)
-                    if got is not None:
-                        ids_parts.append(got[0].astype(np.int64) + base)
-                        w_parts.append(got[1])
-                        continue
+            got = fp.get(off) if fp is not None else None
+            if got is not None:
+                ids_parts.append(got[0].astype(np.int64) + base)
+                w_parts.append(got[1])
+                continue
+        try:
             m = leaf.postings(field, text)
-        except TermNotFound:  # a field this segment lacks (a closed reader is an error, raised)
+        except TermNotFound:
             continue
         ids, w = block_arrays(m)
         ids_parts.append(ids + base)
@@ -135,6 +158,13 @@ def term_postings(reader: Any, field: str, text: str) -> tuple[np.ndarray, np.nd
     if len(ids_parts) == 1:
         return ids_parts[0], np.asarray(w_parts[0])
     return np.concatenate(ids_parts), np.concatenate(w_parts)
+
+
+def term_postings(reader: Any, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (global docnums int64, weights float32) of a term, deleted documents included;
+    empty arrays when absent. A segment's long posting lists come from its flat postings
+    (search.store.flatpostings) when it has them, else from Whoosh's blocks."""
+    return read_located(reader, field, text, locate(reader, field, text))
 
 
 def positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
