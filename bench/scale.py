@@ -11,6 +11,7 @@ corpus itself is the 1× point. Every stage prints one JSON line and appends it 
     python bench/scale.py incremental --index /tmp/scale/ix-inc --runs 20 --source /tmp/scale/x5.jsonl.gz \\
         --skip 72534                                               # 1,000 new articles a run
     python bench/scale.py tantivy --corpus /tmp/scale/x5.jsonl.gz --index /tmp/scale/tv-x5
+    python bench/scale.py char-memory --corpus ../shared/corpus/news_articles.jsonl.gz   # character index write peak
 
 ``ingest`` runs ``reindex --rebuild`` (2 workers) in a fresh child process (bench/ingest.py's
 child) and reports its wall time, CPU seconds of main process + workers, the main process's
@@ -24,7 +25,9 @@ the same quoted as phrases in one fresh process: the first pass (nothing cached)
 existing index, one ``reindex`` process per batch like cron, and reports each run's seconds and
 segment count, then the keyword latency afterwards; with ``--nightly-every N`` it also runs
 ``xunwen merge`` after every N runs (hourly runs and a nightly merge: N = 24) and reports its
-seconds apart from the runs'.
+seconds apart from the runs'. ``char-memory`` writes one segment's character index from the
+first N articles of a corpus, with the writer's run budget, at each ``--sizes`` point, and reports
+the write's peak traced memory (tracemalloc), which should not grow with the segment.
 """
 
 from __future__ import annotations
@@ -421,6 +424,53 @@ def stage_dedup_memory(args) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+_CHAR_MEMORY = r"""
+import gzip, json, os, sys, tempfile, time, tracemalloc
+from search.chars import CharPool
+from search.normalize import fold_text
+src, n, run_limit, tmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+pool = CharPool(tmp, run_limit=run_limit)
+with (gzip.open(src, "rt", encoding="utf-8") if src.endswith(".gz") else open(src, encoding="utf-8")) as f:
+    for i, line in enumerate(f):
+        if i >= n:
+            break
+        r = json.loads(line)
+        pool.add(fold_text(r.get("title") or ""), fold_text(r.get("body") or ""))
+runs, chars = len(pool.runs), pool.next
+class Out:
+    def __init__(self, ext): self.f = open(os.path.join(tmp, "seg" + ext), "wb")
+    def write(self, b): self.f.write(b)
+    def close(self): self.f.close()
+tracemalloc.start()
+t = time.process_time()
+pool.write(Out)
+peak = tracemalloc.get_traced_memory()[1]
+print(json.dumps({"articles": i if i < n else n, "characters": chars, "runs": runs,
+                  "write_cpu_s": round(time.process_time() - t, 1), "traced_peak_mib": round(peak / 2**20, 1)}))
+"""
+
+
+def stage_char_memory(args) -> dict:
+    """Peak traced memory of one segment's character index write (``CharPool.write``: merging
+    the sorted run files into the segment's files) at growing segment sizes, with the run budget
+    of a 2-worker build. It should stay flat as the segment grows (session 8: 157.8 MiB at 72k
+    before the ranges were cut by postings, 70.8 after)."""
+    sys.path.insert(0, str(REPO))
+    from search.store.writer import WRITER_LIMIT_MB
+
+    # the writer's own run budget (search.store.segwriter: a sixth of its memory, 16 bytes a posting)
+    run_limit = max(1024, int(WRITER_LIMIT_MB * 1024 * 1024 / 96))
+    points = []
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="charmem-", dir=OUT_DIR) as tmp:
+            p = subprocess.run([sys.executable, "-c", _CHAR_MEMORY, str(args.corpus), str(n), str(run_limit), tmp],
+                               capture_output=True, text=True, env=_env(), cwd=REPO)
+            if p.returncode != 0:
+                raise SystemExit(p.stderr[-2000:])
+            points.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    return _emit({"stage": "char_memory", "corpus": str(args.corpus), "run_limit": run_limit, "points": points})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one stage."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -452,12 +502,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", required=True)
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--fold", action="store_true", help="fold bodies first, as the indexer does")
+    p = sub.add_parser("char-memory")
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--sizes", type=int, nargs="+", default=[18000, 36000, 72534], help="articles in the segment")
     p = sub.add_parser("tantivy")
     p.add_argument("--corpus", required=True)
     p.add_argument("--index", required=True)
     args = ap.parse_args(argv)
     {"ingest": stage_ingest, "cold": stage_cold, "latency": stage_latency,
-     "incremental": stage_incremental, "tantivy": stage_tantivy, "dedup-memory": stage_dedup_memory}[args.stage](args)
+     "incremental": stage_incremental, "tantivy": stage_tantivy, "dedup-memory": stage_dedup_memory,
+     "char-memory": stage_char_memory}[args.stage](args)
     return 0
 
 
