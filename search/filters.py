@@ -16,7 +16,6 @@ from .models import SORTS, FacetValue, SearchRequest
 from .params import RESULT_WINDOW
 from .query import MAX_WORDS
 from .ranking import Postings
-from .region import facet_tree
 from .snapshot import Columns
 
 __all__ = ["validate", "filter_mask", "facets", "postings_to_read", "MAX_SIZE", "MAX_WINDOW", "FACET_LIMIT"]
@@ -96,8 +95,9 @@ def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> di
         sel = cols.region_docs[:0]
         if len(cols.region_docs) and len(ids):
             # (document, region) pairs are in document order: each match's pairs are one run
-            a = np.searchsorted(cols.region_docs, ids)
-            lens = np.searchsorted(cols.region_docs, ids, side="right") - a
+            off = cols.region_offsets()
+            a = off[ids]
+            lens = off[ids + 1] - a
             starts = np.cumsum(lens) - lens
             sel = np.repeat(a - starts, lens) + np.arange(int(lens.sum()))
         region_codes = cols.region_codes[sel]
@@ -107,9 +107,8 @@ def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> di
         region_codes = cols.region_codes[in_match]
         source, month = cols.source[ids], cols.month[ids]
     per_region = np.bincount(region_codes, minlength=len(cols.regions))
-    held = np.flatnonzero(per_region)  # the tree is built from the regions that occur only
     return {
         "source": top(np.bincount(source, minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
-        "region": facet_tree([cols.regions[i] for i in held], per_region[held].tolist(), FACET_LIMIT),
+        "region": cols.region_tree().facets(per_region, FACET_LIMIT),
         "month": top(np.bincount(month, minlength=len(cols.months)), cols.months, None),
     }

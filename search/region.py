@@ -55,11 +55,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import NamedTuple
 
+import numpy as np
+
 from .models import Article, FacetValue
 from .normalize import fold_text
 
 __all__ = [
     "Unit",
+    "FacetTree",
     "LANDMARKS",
     "ORGS",
     "canonical",
@@ -498,6 +501,71 @@ def facet_tree(values: list[str], counts: list[int], limit: int) -> tuple[FacetV
     flat.sort(key=lambda cv: (-cv[0], cv[1]))
     out.extend(FacetValue(v, c) for c, v in flat[:limit])
     return tuple(out)
+
+
+class FacetTree:
+    """:func:`facet_tree` over a fixed list of stored region values (a snapshot's), from an array
+    of counts per value: the grouping by parent and the order of the codes are worked out once,
+    so a query picks its top provinces and their children among a few dozen values instead of
+    looking every value that occurs (2,000+ at 1M articles) up in the gazetteer."""
+
+    _ROOT = -2  # the group of provinces
+
+    def __init__(self, values: list[str]):
+        g = _load()
+        self.values = values
+        index = {v: i for i, v in enumerate(values)}
+        group = np.full(len(values), -1, dtype=np.int64)  # -1: never shown (unknown, or parent absent)
+        unknown = []
+        for i, v in enumerate(values):
+            u = g.units.get(v) if v else None
+            if u is None:
+                if v:
+                    unknown.append(i)
+                continue
+            # as facet_tree: a unit is under its parent, a province (or a unit without one) at the top
+            group[i] = index.get(u.parent, -1) if u.level > 1 and u.parent else self._ROOT
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        self._rank = np.empty(len(values), dtype=np.int64)
+        self._rank[order] = np.arange(len(values))
+        members: dict[int, list[int]] = defaultdict(list)
+        for i in order:  # each group's members in code order
+            if group[i] != -1:
+                members[int(group[i])].append(i)
+        self._members = {k: np.asarray(v, dtype=np.int64) for k, v in members.items()}
+        self._unknown_idx = np.asarray(unknown, dtype=np.int64)
+
+    def _top(self, key: int, counts: np.ndarray, n: int) -> list[tuple[int, int]]:
+        m = self._members.get(key)
+        if m is None:
+            return []
+        c = counts[m]
+        keep = c > 0
+        m, c = m[keep], c[keep]
+        if not len(m):
+            return []
+        pick = np.lexsort((self._rank[m], -c))[:n]  # most first, then by code (members are)
+        return list(zip(c[pick].tolist(), m[pick].tolist()))
+
+    def _value(self, i: int, c: int) -> FacetValue:
+        g = _load()
+        u = g.units[self.values[i]]
+        return FacetValue(u.label, c, u.level, g.units[u.parent].label if u.parent else None)
+
+    def facets(self, counts: np.ndarray, limit: int) -> tuple[FacetValue, ...]:
+        """The region facet of a query whose matching articles per value are ``counts``."""
+        out: list[FacetValue] = []
+        for c, p in self._top(self._ROOT, counts, limit):
+            out.append(self._value(p, c))
+            for c2, k in self._top(p, counts, FACET_CHILDREN):
+                out.append(self._value(k, c2))
+                for c3, k3 in self._top(k, counts, FACET_GRANDCHILDREN):
+                    out.append(self._value(k3, c3))
+        if len(self._unknown_idx):
+            u = self._unknown_idx[counts[self._unknown_idx] > 0]
+            flat = sorted(((int(counts[i]), self.values[i]) for i in u.tolist()), key=lambda cv: (-cv[0], cv[1]))
+            out.extend(FacetValue(v, c) for c, v in flat[:limit])
+        return tuple(out)
 
 
 # --- matching -----------------------------------------------------------------------------

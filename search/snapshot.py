@@ -149,6 +149,27 @@ class Columns:
         self.regions = list(values)  # adcodes (labels in an index built before they were)
         self._region_index = values
 
+    def region_offsets(self) -> np.ndarray:
+        """Where each document's (document, region) pairs start, one more than the documents
+        (the pairs are in document order): a match's pairs without a search, built on first use."""
+        got = getattr(self, "_region_offsets", None)
+        if got is None:
+            n = len(self.source)
+            got = np.zeros(n + 1, dtype=np.int64)
+            if n:
+                np.cumsum(np.bincount(self.region_docs, minlength=n)[:n], out=got[1:])
+            self._region_offsets = got
+        return got
+
+    def region_tree(self) -> Any:
+        """The region facet's tree over this snapshot's region values (search.region.FacetTree)."""
+        got = getattr(self, "_region_tree", None)
+        if got is None:
+            from .region import FacetTree
+
+            got = self._region_tree = FacetTree([self.regions[i] for i in range(len(self.regions))])
+        return got
+
     def region_mask(self, name: str, n: int) -> np.ndarray:
         """Documents tagged with one region, by any full, short or former name (四川省 = 四川)."""
         from .region import codes_for, labels_for

@@ -256,3 +256,25 @@ def test_river_named_like_a_district_is_the_river():
 def test_a_year_after_a_name_is_not_a_statistic():
     assert region.tag_region(art("成都2025年世运会开幕", "")) == ("四川", "成都")
     assert region.tag_region(art("吉林疫情通报", "吉林省新增病例,延边州2例,长春市1例。")) == ("吉林",)
+
+
+def test_precomputed_facet_tree_equals_the_definition_over_random_counts():
+    # FacetTree (what a query uses: grouping and code order worked out once per snapshot) must
+    # give facet_tree's answer for any counts: provinces, their children and grandchildren, ties
+    # broken by code, values the gazetteer does not know listed flat after the tree.
+    import random
+
+    import numpy as np
+
+    from search.region import FacetTree, _load, facet_tree
+
+    g = _load()
+    rng = random.Random(3)
+    codes = sorted(g.units)
+    values = rng.sample(codes, 900) + ["某地", "旧标签", ""]
+    rng.shuffle(values)
+    tree = FacetTree(values)
+    for trial in range(40):
+        counts = np.array([rng.choice([0, 0, 1, 2, 3, rng.randrange(1, 50)]) for _ in values], dtype=np.int64)
+        limit = rng.choice([1, 3, 10])
+        assert tree.facets(counts, limit) == facet_tree(values, counts.tolist(), limit), trial
