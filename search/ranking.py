@@ -335,8 +335,10 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
         coll += post.total_length(f, reader)
     if coll <= 0:
         return out
-    order = np.argsort(docs)
-    sorted_docs = docs[order]
+    # The candidates come ascending (a mask's documents); any other order is sorted here.
+    ascending = bool(np.all(docs[1:] > docs[:-1]))
+    order = None if ascending else np.argsort(docs)
+    sorted_docs = docs if order is None else docs[order]
     qlen = 0
     for w, c in words.items():
         hits_at: list[np.ndarray] = []
@@ -349,11 +351,9 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
             tf = wt.astype(np.float64) / boost
             cf += float(tf.sum())
             # Which of ``docs`` hold the word (postings and docs both as sorted docnums).
-            pos = np.searchsorted(sorted_docs, ids)
-            pos[pos >= len(sorted_docs)] = 0
-            found = sorted_docs[pos] == ids
-            hits_at.append(order[pos[found]])
-            hits_tf.append(tf[found])
+            at, k = intersect_sorted(sorted_docs, ids)
+            hits_at.append(at if order is None else order[at])
+            hits_tf.append(tf[k])
         qlen += c
         if cf <= 0:
             continue  # a word the collection lacks is the same constant for every document
@@ -361,8 +361,8 @@ def query_likelihood(post: Postings, reader: Any, words: dict[str, int], docs: n
         out += c * np.log(prior)
         if hits_at:
             tf_docs = np.zeros(len(docs), dtype=np.float64)
-            for at, tf in zip(hits_at, hits_tf):
-                np.add.at(tf_docs, at, tf)
+            for at, tf in zip(hits_at, hits_tf):  # a field's documents are distinct: no np.add.at
+                tf_docs[at] += tf
             held = tf_docs > 0
             out[held] += c * (np.log(tf_docs[held] + prior) - np.log(prior))
     out -= qlen * np.log(doclen + mu)
