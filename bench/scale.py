@@ -431,11 +431,13 @@ from search.normalize import fold_text
 src, n, run_limit, tmp = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 pool = CharPool(tmp, run_limit=run_limit)
 with (gzip.open(src, "rt", encoding="utf-8") if src.endswith(".gz") else open(src, encoding="utf-8")) as f:
-    for i, line in enumerate(f):
-        if i >= n:
+    added = 0
+    for line in f:
+        if added >= n:
             break
         r = json.loads(line)
         pool.add(fold_text(r.get("title") or ""), fold_text(r.get("body") or ""))
+        added += 1
 runs, chars = len(pool.runs), pool.next
 class Out:
     def __init__(self, ext): self.f = open(os.path.join(tmp, "seg" + ext), "wb")
@@ -445,7 +447,7 @@ tracemalloc.start()
 t = time.process_time()
 pool.write(Out)
 peak = tracemalloc.get_traced_memory()[1]
-print(json.dumps({"articles": i if i < n else n, "characters": chars, "runs": runs,
+print(json.dumps({"articles": added, "characters": chars, "runs": runs,
                   "write_cpu_s": round(time.process_time() - t, 1), "traced_peak_mib": round(peak / 2**20, 1)}))
 """
 
