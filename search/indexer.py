@@ -451,8 +451,8 @@ def merge_index(index_dir: str | os.PathLike, *, max_docs: int | None = None,
             new = ix.refresh()._segments()
             after = [s.doc_count() for s in new]
             merged = {s.segment_id() for s in new} != {s.segment_id() for s in old}
-            if merged:
-                sidecar.write(target)
+            if merged:  # from the index: the words and values of purged documents go
+                sidecar.write(target, full=True)
         except OSError as e:
             remove_debris(root)
             raise _write_failed(root, e, False) from e

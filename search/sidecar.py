@@ -26,6 +26,7 @@ except the previous one (a process may be opening it).
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -130,13 +131,18 @@ def _save(d: Path, name: str, arr: np.ndarray) -> None:
         np.save(f, np.ascontiguousarray(arr))
 
 
-def write(gen: str | os.PathLike) -> Path | None:
+def write(gen: str | os.PathLike, *, full: bool = False) -> Path | None:
     """Build and write the sidecar of the generation's newest commit; return its directory.
+
+    The sidecar of an earlier commit of the same generation is reused for the segments the
+    two commits share (a cron run's commit adds one segment to hundreds of thousands of
+    articles): their columns, lengths and region pairs are copied as array slices, and only
+    the new segments' columns and words are read from the index, so a commit costs what it
+    added, not the archive. ``full`` builds everything from the index (the nightly merge:
+    words and column values of purged documents are dropped only then).
 
     Failure is logged and leaves no directory (readers then build from the index).
     """
-    from .ranking import Postings
-    from .snapshot import Columns, Lexicon  # the snapshot's own builders: one definition of each
     from .store.generations import open_generation
 
     gen = Path(gen)
@@ -152,43 +158,22 @@ def write(gen: str | os.PathLike) -> Path | None:
             tmp = gen / f".{PREFIX}{toc}.{os.getpid()}.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
-            n = reader.doc_count_all()
-            cols = Columns(reader)
-            post = Postings(reader)
-            lengths = {f: post.lengths(f, reader) for f in LENGTH_FIELDS}
-            lex = Lexicon(reader)
-        meta: dict[str, Any] = {
-            "format": FORMAT, "toc": toc, "docs": n,
-            "months": cols.months, "sources": cols.sources, "categories": cols.categories,
-            "regions": cols.regions, "sites": lex._sites, "source_labels": lex._sources,
-            "avg": {f: post.avg_length(f) for f in LENGTH_FIELDS},
-        }
-        _save(tmp, "col_published", cols.published)
-        for name in ("month", "source", "category", "cluster"):
-            _save(tmp, f"col_{name}", getattr(cols, name))
-        _save(tmp, "region_docs", cols.region_docs)
-        _save(tmp, "region_codes", cols.region_codes)
-        off, blob = _strings_arrays(cols.clusters)
-        _save(tmp, "clusters_off", off)
-        _save(tmp, "clusters_blob", blob)
-        _save(tmp, "live", post.live)
-        for f, arr in lengths.items():
-            _save(tmp, f"len_{f}", arr)
-        by_char = lex._parts[0]  # words by character (the snapshot's Lexicon merges per-segment lists lazily)
-        chars = sorted(by_char, key=ord)
-        parts = [("\n".join(by_char[c])).encode("utf-8") for c in chars]
-        loff = np.zeros(len(parts) + 1, dtype=np.int64)
-        if parts:
-            np.cumsum([len(p) for p in parts], out=loff[1:])
-        _save(tmp, "lex_chars", np.asarray([ord(c) for c in chars], dtype=np.int32))
-        _save(tmp, "lex_off", loff)
-        _save(tmp, "lex_blob", np.frombuffer(b"".join(parts), dtype=np.uint8) if parts
-              else np.zeros(0, np.uint8))
+            leaves = reader.leaf_readers()
+            segments = [[leaf.segment().segment_id(), leaf.doc_count_all(), base] for leaf, base in leaves]
+            prev = None if full else _previous(gen, toc)
+            if prev is not None:
+                arrays, meta, by_char, how = _incremental(reader, leaves, *prev)
+            else:
+                arrays, meta, by_char, how = _from_index(reader)
+            meta.update({"format": FORMAT, "toc": toc, "docs": reader.doc_count_all(), "segments": segments})
+        for name, arr in arrays.items():
+            _save(tmp, name, arr)
+        _save_lexicon(tmp, by_char)
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), "utf-8")
         os.replace(tmp, final)
         tmp = None
         _prune(gen, toc)
-        log.info("sidecar %s written in %.2fs", final.name, time.perf_counter() - t0)
+        log.info("sidecar %s written in %.2fs (%s)", final.name, time.perf_counter() - t0, how)
         return final
     except Exception:  # noqa: BLE001 - an optimisation: the index itself is committed and fine
         log.warning("could not write the open-time sidecar of %s", gen, exc_info=True)
@@ -196,6 +181,202 @@ def write(gen: str | os.PathLike) -> Path | None:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _from_index(reader: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], Any, str]:
+    """Everything from the index, with the snapshot's own builders (one definition of each)."""
+    from .ranking import Postings
+    from .snapshot import Columns, Lexicon
+
+    cols = Columns(reader)
+    post = Postings(reader)
+    lengths = {f: post.lengths(f, reader) for f in LENGTH_FIELDS}
+    lex = Lexicon(reader)
+    meta: dict[str, Any] = {
+        "months": cols.months, "sources": cols.sources, "categories": cols.categories,
+        "regions": cols.regions, "sites": lex._sites, "source_labels": lex._sources,
+        "avg": {f: post.avg_length(f) for f in LENGTH_FIELDS},
+    }
+    arrays: dict[str, np.ndarray] = {"col_published": cols.published}
+    for name in ("month", "source", "category", "cluster"):
+        arrays[f"col_{name}"] = getattr(cols, name)
+    arrays["region_docs"], arrays["region_codes"] = cols.region_docs, cols.region_codes
+    arrays["clusters_off"], arrays["clusters_blob"] = _strings_arrays(cols.clusters)
+    arrays["live"] = post.live
+    for f, arr in lengths.items():
+        arrays[f"len_{f}"] = arr
+    by_char = lex._parts[0]  # words by character (the snapshot's Lexicon merges per-segment lists lazily)
+    return arrays, meta, {c: by_char[c] for c in sorted(by_char, key=ord)}, "from the index"
+
+
+def _previous(gen: Path, toc: int) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete sidecar of an earlier commit that records its segments, if any."""
+    found = []
+    for d in gen.glob(f"{PREFIX}*"):
+        try:
+            t = int(d.name[len(PREFIX):])
+        except ValueError:
+            continue
+        if t < toc:
+            found.append((t, d))
+    for t, d in sorted(found, reverse=True):
+        try:
+            meta = json.loads((d / "meta.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        segs = meta.get("segments")
+        if meta.get("format") == FORMAT and meta.get("toc") == t and isinstance(segs, list) \
+                and sum(s[1] for s in segs) == meta.get("docs"):
+            return d, meta
+    return None
+
+
+class _Table:
+    """A column's value table extended in place: old codes stay valid, new values are appended."""
+
+    def __init__(self, values: list[Any]):
+        self.values = list(values)
+        self._index: dict[Any, int] | None = None
+
+    def codes(self, values: list[Any]) -> np.ndarray:
+        if self._index is None:
+            self._index = {v: i for i, v in enumerate(self.values)}
+        index, table = self._index, self.values
+
+        def code(v: Any) -> int:
+            got = index.get(v)
+            if got is None:
+                got = index[v] = len(table)
+                table.append(v)
+            return got
+
+        return np.fromiter((code(v) for v in values), dtype=np.int32, count=len(values))
+
+
+def _incremental(reader: Any, leaves: list[tuple[Any, int]], d: Path, pm: dict[str, Any]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, Any], Any, str]:
+    """The sidecar of this commit from the earlier one at ``d`` plus the segments it lacks.
+
+    The value tables only grow (a value of a purged document keeps its code; facets skip
+    values nobody holds), so the codes copied from the earlier sidecar stay valid."""
+    from .hits import split_codes
+    from .normalize import fold_text
+    from .snapshot import COLUMNS, Lexicon
+    from .store.readers import length_array
+
+    old = {sid: (docs, start) for sid, docs, start in pm["segments"]}
+    om = {name: _map(d, name) for name in (
+        "col_published", "col_month", "col_source", "col_category", "col_cluster",
+        "region_docs", "region_codes", "len_title", "len_body")}
+    tables = {"month": _Table(pm["months"]), "source": _Table(pm["sources"]),
+              "category": _Table(pm["categories"]), "cluster": _Table(list(Strings(
+                  _map(d, "clusters_off"), _map(d, "clusters_blob"))))}
+    regions = _Table(pm["regions"])
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in om}
+    sites = set(pm["sites"])
+    labels = {x: f for x, f in pm["source_labels"]}
+    added: list[dict[str, list[str]]] = []
+    n = reader.doc_count_all()
+    live = np.ones(n, dtype=bool)
+    reused = 0
+    for leaf, base in leaves:
+        docs = leaf.doc_count_all()
+        if leaf.has_deletions():
+            gone = np.fromiter(leaf._perdoc.deleted_docs(), dtype=np.int64)
+            live[base + gone[gone < docs]] = False
+        got = old.get(leaf.segment().segment_id())
+        if got is not None and got[0] == docs:  # a segment the earlier commit had: copy its slices
+            s = got[1]
+            reused += docs
+            for name in ("col_published", "col_month", "col_source", "col_category", "col_cluster",
+                         "len_title", "len_body"):
+                parts[name].append(np.asarray(om[name][s:s + docs]))
+            lo, hi = np.searchsorted(om["region_docs"], [s, s + docs])
+            parts["region_docs"].append(np.asarray(om["region_docs"][lo:hi]) - s + base)
+            parts["region_codes"].append(np.asarray(om["region_codes"][lo:hi]))
+            continue
+        raw = {name: list(leaf.column_reader(name)) for name in COLUMNS}
+        parts["col_published"].append(np.asarray(raw["published"], dtype=np.int64))
+        for name in ("month", "source", "category", "cluster"):
+            parts[f"col_{name}"].append(tables[name].codes(raw[name]))
+        rdocs: list[int] = []
+        rvals: list[str] = []
+        for i, v in enumerate(raw["regions"]):
+            if v:
+                for r in split_codes(v):
+                    rdocs.append(base + i)
+                    rvals.append(r)
+        parts["region_docs"].append(np.asarray(rdocs, dtype=np.int64))
+        parts["region_codes"].append(regions.codes(rvals))
+        for f in LENGTH_FIELDS:
+            parts[f"len_{f}"].append(length_array(leaf, f, docs))
+        added.append(Lexicon.words_of(leaf))
+        sites.update(b.decode("utf-8") for b in leaf.lexicon("site"))
+        for b in leaf.lexicon("source"):
+            x = b.decode("utf-8")
+            if x not in labels:
+                labels[x] = fold_text(x)
+    dtypes = {"col_published": np.int64, "region_docs": np.int64, "len_title": np.float32, "len_body": np.float32}
+    arrays = {name: (np.concatenate(ps) if ps else np.zeros(0, dtype=dtypes.get(name, np.int32))).astype(
+        dtypes.get(name, np.int32), copy=False) for name, ps in parts.items()}
+    arrays["clusters_off"], arrays["clusters_blob"] = _strings_arrays(tables["cluster"].values)
+    arrays["live"] = live
+    total = {f: float(reader.field_length(f)) if n else 0.0 for f in LENGTH_FIELDS}
+    meta = {
+        "months": tables["month"].values, "sources": tables["source"].values,
+        "categories": tables["category"].values, "regions": regions.values,
+        "sites": sorted(sites), "source_labels": [(x, labels[x]) for x in sorted(labels)],
+        "avg": {f: (total[f] / n) if n and total[f] else 1.0 for f in LENGTH_FIELDS},
+    }
+    by_char = _merged_lexicon(_map(d, "lex_chars"), _map(d, "lex_off"), _map(d, "lex_blob"), added)
+    return arrays, meta, by_char, f"{reused} of {n} documents from {d.name}"
+
+
+def _merged_lexicon(chars: np.ndarray, off: np.ndarray, blob: np.ndarray,
+                    added: list[dict[str, list[str]]]) -> dict[str, bytes | list[str]]:
+    """The earlier sidecar's words by character with the new segments' words merged in
+    (shortest first, each once); a character with nothing new keeps its bytes as they were."""
+    from .snapshot import _by_length
+
+    new: dict[str, set[str]] = {}
+    for part in added:
+        for ch, ws in part.items():
+            new.setdefault(ch, set()).update(ws)
+    raw = bytes(blob)
+    old = {chr(int(cp)): (int(off[i]), int(off[i + 1])) for i, cp in enumerate(chars)}
+    out: dict[str, bytes | list[str]] = {}
+    for ch in sorted(old.keys() | new.keys(), key=ord):
+        span = old.get(ch)
+        words = new.get(ch)
+        kept = raw[span[0]:span[1]] if span is not None else b""
+        if not words:
+            out[ch] = kept
+            continue
+        have = kept.decode("utf-8").split("\n") if span is not None else []
+        merged: list[str] = []
+        j = 0
+        for w in sorted(words, key=_by_length):
+            k = bisect.bisect_left(have, _by_length(w), lo=j, key=_by_length)
+            merged.extend(have[j:k])
+            j = k
+            if k < len(have) and have[k] == w:
+                continue
+            merged.append(w)
+        merged.extend(have[j:])
+        out[ch] = kept if len(merged) == len(have) else merged
+    return out
+
+
+def _save_lexicon(d: Path, by_char: dict[str, Any]) -> None:
+    """``lex_*`` arrays of words by character (in code point order: ``by_char``'s keys are)."""
+    chars = list(by_char)
+    parts = [v if isinstance(v, bytes) else "\n".join(v).encode("utf-8") for v in by_char.values()]
+    loff = np.zeros(len(parts) + 1, dtype=np.int64)
+    if parts:
+        np.cumsum([len(p) for p in parts], out=loff[1:])
+    _save(d, "lex_chars", np.asarray([ord(c) for c in chars], dtype=np.int32))
+    _save(d, "lex_off", loff)
+    _save(d, "lex_blob", np.frombuffer(b"".join(parts), dtype=np.uint8) if parts else np.zeros(0, np.uint8))
 
 
 def _prune(gen: Path, toc: int) -> None:

@@ -143,3 +143,77 @@ def test_a_sidecar_of_another_commit_is_ignored(index_dir: Path, records: list[d
     with ix.reader() as r:
         assert sidecar.load_columns(gen, _toc(index_dir), r) is None
     assert _answers(index_dir, reqs) == want
+
+
+def _as_built(gen: Path, toc: int, r) -> None:
+    """The commit's sidecar, however it was written, holds what a build from the index holds:
+    the same value of every column for every document, the same region pairs, live mask,
+    lengths and averages, and every indexed word under each of its characters (shortest first,
+    each once), plus at most words no segment holds any more (of documents a merge purged)."""
+    from search.ranking import Postings
+
+    cols, mcols = Columns(r), sidecar.load_columns(gen, toc, r)
+    assert mcols is not None
+    for codes, table in (("month", "months"), ("source", "sources"), ("category", "categories"),
+                         ("cluster", "clusters")):
+        want = [getattr(cols, table)[c] for c in getattr(cols, codes)]
+        got = [getattr(mcols, table)[int(c)] for c in getattr(mcols, codes)]
+        assert got == want, codes
+    assert np.array_equal(cols.published, mcols.published)
+    pairs = [(int(d), cols.regions[c]) for d, c in zip(cols.region_docs, cols.region_codes)]
+    mpairs = [(int(d), mcols.regions[int(c)]) for d, c in zip(mcols.region_docs, mcols.region_codes)]
+    assert mpairs == pairs and bool(np.all(np.diff(mcols.region_docs) >= 0))  # document order: the facets need it
+    post = Postings(r)
+    live, lengths, avg = sidecar.load_postings(gen, toc, r)
+    assert np.array_equal(post.live, live)
+    for f in ("title", "body"):
+        assert np.array_equal(post.lengths(f, r), lengths[f]) and post.avg_length(f, r) == avg[f], f
+    lex, mlex = Lexicon(r), sidecar.load_lexicon(gen, toc, r)
+    assert mlex.sites() == lex.sites() and mlex.sources() == lex.sources()
+    by_char = lex._parts[0]
+    indexed = {w for ws in by_char.values() for w in ws}
+    assert len(mlex._by_char) >= len(by_char)
+    for ch, words in by_char.items():
+        got = mlex._by_char.get(ch)
+        assert got == sorted(set(got), key=lambda w: (len(w), w)), ch
+        assert [w for w in got if w in indexed] == words, ch
+        assert all(ch in w for w in got), ch
+
+
+def test_a_commit_reuses_the_earlier_sidecar_and_holds_what_a_build_holds(
+        index_dir: Path, records: list[dict], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
+        more = [json.loads(line) for line in itertools.islice(f, N, N + 160)]
+    gen = current_generation(index_dir)
+    replaced = [{**records[k], "body": records[k]["body"] + "\n本报记者 补充报道。"} for k in (3, 5, 8)]
+    runs = [more[:20], replaced + more[20:30], more[30:50]] + [more[50 + 18 * k:68 + 18 * k] for k in range(6)]
+    merged_away = False
+    for k, batch in enumerate(runs):
+        before = {p.name for p in gen.glob(f"{sidecar.PREFIX}*")}
+        caplog.clear()
+        with caplog.at_level("INFO", logger="search.sidecar"):
+            if k == 3:
+                assert delete_articles([records[10]["id"], more[0]["id"]], index_dir) == []
+            reindex([write_jsonl(tmp_path / f"run{k}.jsonl", batch)], index_dir, procs=1)
+        assert any("documents from open-" in m for m in caplog.messages), caplog.messages  # reused
+        ix, _ = open_current(index_dir)
+        with ix.reader() as r:
+            toc = r.generation()
+            assert f"{sidecar.PREFIX}{toc}" not in before
+            segs = [leaf.segment().segment_id() for leaf, _ in r.leaf_readers()]
+            _as_built(gen, toc, r)
+        merged_away |= len(segs) < k + 2
+    assert merged_away  # the tiered merge ran: segments the earlier sidecar held went away
+    # The nightly merge writes it from the index: nothing stale left.
+    from search.indexer import merge_index
+
+    assert merge_index(index_dir)["merged"]
+    ix, _ = open_current(index_dir)
+    with ix.reader() as r:
+        toc = r.generation()
+        meta = json.loads((sidecar.directory(gen, toc) / "meta.json").read_text("utf-8"))
+        assert [s[1] for s in meta["segments"]] == [leaf.doc_count_all() for leaf, _ in r.leaf_readers()]
+        _as_built(gen, toc, r)
+        lex, mlex = Lexicon(r), sidecar.load_lexicon(gen, toc, r)
+        for ch, words in itertools.islice(lex._parts[0].items(), 0, None, 7):
+            assert mlex._by_char.get(ch) == words, ch
