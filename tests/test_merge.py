@@ -60,6 +60,51 @@ def test_merge_reader_yields_what_whoosh_yields(tmp_path: Path, records: list[di
 
 
 @pytest.mark.slow
+def test_a_merge_writes_the_files_whoosh_s_own_merge_path_writes(tmp_path: Path, records: list[dict],
+                                                                  monkeypatch) -> None:
+    """The merge copies per-document data with column readers looked up once and adds each
+    term's postings as a list; Whoosh's ``write_per_doc`` and per-posting path must write the
+    same bytes, deletions included."""
+    import hashlib
+    import shutil
+
+    from whoosh.writing import SegmentWriter
+
+    from search.store import segwriter
+    from search.store.writer import open_writer
+
+    src = tmp_path / "a.jsonl"
+    write_jsonl(src, records[:50])
+    built = tmp_path / "built"
+    reindex([src], built, rebuild=True, procs=1)
+    write_jsonl(src, records[50:80] + [{**r, "body": r["body"] + "（更新）"} for r in records[:9]])
+    reindex([src], built)  # the first segment now has 9 deleted documents
+
+    def everything(writer, segments):
+        sizes = [(s.doc_count_all(), s.deleted_count()) for s in segments]
+        return merge._merge_chosen(writer, segments, sizes, list(range(len(segments))))
+
+    def merged_files(name: str) -> dict[str, str]:
+        root = tmp_path / name
+        shutil.copytree(built, root)
+        ix, gen = open_current(root)
+        assert any(s.has_deletions() for s in ix._segments())
+        open_writer(ix).commit(mergetype=everything)
+        (seg,) = ix.refresh()._segments()
+        assert seg.doc_count_all() == 80 and not seg.has_deletions()
+        sid = seg.segment_id()
+        return {p.name.replace(sid, ""): hashlib.md5(p.read_bytes()).hexdigest()
+                for p in Path(gen).iterdir() if sid in p.name}
+
+    ours = merged_files("ours")
+    monkeypatch.setattr(segwriter.FastSegmentWriter, "write_per_doc", SegmentWriter.write_per_doc)
+    monkeypatch.setattr(merge, "MergeReader", lambda reader: reader)  # Whoosh's own iter_postings
+    whoosh = merged_files("whoosh")
+    assert {".pst", ".trm", "._stored.col", "._body_len.col", ".xck"} <= set(ours)
+    assert ours == whoosh
+
+
+@pytest.mark.slow
 def test_many_small_runs_keep_segments_few_and_answers_right(tmp_path: Path, records: list[dict],
                                                              monkeypatch) -> None:
     monkeypatch.setattr(merge, "MERGE_FACTOR", 3)
