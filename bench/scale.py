@@ -25,7 +25,9 @@ the same quoted as phrases in one fresh process: the first pass (nothing cached)
 existing index, one ``reindex`` process per batch like cron, and reports each run's seconds and
 segment count, then the keyword latency afterwards; with ``--nightly-every N`` it also runs
 ``xunwen merge`` after every N runs (hourly runs and a nightly merge: N = 24) and reports its
-seconds apart from the runs'. ``char-memory`` writes one segment's character index from the
+seconds apart from the runs'; with ``--fresh DIR`` it then rebuilds the same articles (the
+indexed prefix and every run's batch) into DIR and measures both indexes' keyword latency
+back to back (the target is a p95 within 1.2× a fresh rebuild's). ``char-memory`` writes one segment's character index from the
 first N articles of a corpus, with the writer's run budget, at each ``--sizes`` point, and reports
 the write's peak traced memory (tracemalloc), which should not grow with the segment.
 """
@@ -240,6 +242,12 @@ def stage_latency(args) -> dict:
             aside.rmdir()
 
 
+def _lines(path: Path):
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        yield from f
+
+
 def _read(path: Path):
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
@@ -259,7 +267,14 @@ def stage_incremental(args) -> dict:
     runs = []
     nightly: list[dict] = []
     resent: list[tuple[str, str]] = []
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="inc-", dir=OUT_DIR))
+    # --fresh: the same articles (the indexed prefix, then every run's batch) for a rebuild.
+    fresh_src = Path(args.fresh).with_name(Path(args.fresh).name + ".jsonl.gz") if args.fresh else None
+    fresh_out = gzip.open(fresh_src, "wt", encoding="utf-8", compresslevel=1) if fresh_src else None
+    if fresh_out is not None:
+        for line in itertools.islice(_lines(Path(args.source)), args.skip):
+            fresh_out.write(line)
     try:
         for i in range(args.runs):
             batch = list(itertools.islice(fresh, args.batch))
@@ -272,6 +287,8 @@ def stage_incremental(args) -> dict:
             with open(path, "w", encoding="utf-8") as f:
                 for r in batch:
                     f.write(json.dumps(r, ensure_ascii=False) + "\n")
+            if fresh_out is not None:
+                fresh_out.write(path.read_text(encoding="utf-8"))
             t = time.perf_counter()
             p = subprocess.run([sys.executable, "-m", "search.cli", "reindex", "--index", str(index),
                                 "--json", "--no-progress", str(path)],
@@ -290,13 +307,27 @@ def stage_incremental(args) -> dict:
                 nightly.append(_nightly_merge(index, i))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if fresh_out is not None:
+            fresh_out.close()
     grouped = _check_clusters(index, resent)
     after = latency(index, 2, phrases=False)["keywords"] if args.latency else None
+    fresh = None
+    if fresh_src is not None:  # a rebuild of the same articles, measured the same way just after
+        built = run_child("ours", fresh_src, Path(args.fresh), 2)
+        if "error" in built:
+            raise SystemExit(built["error"])
+        fresh_src.unlink()
+        fresh = {"index": args.fresh, "articles": built["indexed"], "seconds": built["seconds"],
+                 "segments": _segments(Path(args.fresh)),
+                 "keywords": latency(Path(args.fresh), 2, phrases=False)["keywords"]}
+        fresh["after"] = latency(index, 2, phrases=False)["keywords"]  # again, right after the rebuild's
+        fresh["p95_first_ratio"] = round(fresh["after"]["first"]["p95"] / fresh["keywords"]["first"]["p95"], 2)
+        fresh["p95_warm_ratio"] = round(fresh["after"]["warm"]["p95"] / fresh["keywords"]["warm"]["p95"], 2)
     secs = [r["seconds"] for r in runs]
     return _emit({"stage": "incremental", "index": str(index), "runs": len(runs), "batch": args.batch,
                   "resent_per_run": args.resent, "seconds_max": max(secs), "seconds_median": sorted(secs)[len(secs) // 2],
                   "segments_after": _segments(index), "resent_grouped": grouped, "keywords_before": before,
-                  "keywords_after": after, "nightly_every": args.nightly_every, "nightly": nightly,
+                  "keywords_after": after, "fresh_rebuild": fresh, "nightly_every": args.nightly_every, "nightly": nightly,
                   "per_run": runs})
 
 
@@ -498,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=1000)
     p.add_argument("--resent", type=int, default=5, help="re-sent copies of indexed articles per run")
     p.add_argument("--no-latency", dest="latency", action="store_false")
+    p.add_argument("--fresh", default="", help="afterwards, rebuild the same articles into this index and "
+                   "compare keyword latency (the 1.2x target is against a fresh rebuild)")
     p.add_argument("--nightly-every", type=int, default=0,
                    help="run `xunwen merge` (the nightly merge) after every N runs (0: never)")
     p = sub.add_parser("dedup-memory")
