@@ -119,10 +119,10 @@ class MergeReader:
                 if fieldname not in schema:
                     continue
                 fmt = formats[fieldname] = schema[fieldname].format
-            m = terms._codec.postings_reader(terms._postfile, info, fmt, term=(fieldname, tbytes))
             ids: list = []
             weights: list = []
             values: list = []
+            m = terms._codec.postings_reader(terms._postfile, info, fmt, term=(fieldname, tbytes))
             if hasattr(m, "_read_ids") and hasattr(m, "_next_block"):  # a block list on disk
                 while not m._atend and m._blocklength:
                     m._read_ids()
