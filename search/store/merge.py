@@ -105,15 +105,26 @@ class MergeReader:
         for fieldname, tbytes, ids, weights, values in self.iter_term_postings():
             yield from ((fieldname, tbytes, d, w, v) for d, w, v in zip(ids, weights, values))
 
-    def iter_term_postings(self) -> Iterator[tuple[str, bytes, list, list, list]]:
+    def iter_term_postings(self, by_name: bool = False) -> Iterator[tuple[str, bytes, list, list, list]]:
         """Yield ``(fieldname, term, docnums, weights, values)`` of each term's live postings,
-        in the terms file's order (a term with none left is skipped)."""
+        in the terms file's order (fields by number), or with ``by_name`` in (field name,
+        term) order, the order a segment's postings are written in (a term with none left is
+        skipped)."""
         r = self._reader
         terms = r._terms
         schema = r.schema
         deleted = frozenset(r._perdoc.deleted_docs()) if r.has_deletions() else frozenset()
         formats: dict[str, Any] = {}
-        for (fieldname, tbytes), info in terms.items():
+        if by_name:
+            def items() -> Iterator[tuple[tuple[str, bytes], Any]]:
+                for name in sorted(terms._fieldmap):
+                    for key, info in terms.items_from(name, b""):
+                        if key[0] != name:
+                            break
+                        yield key, info
+        else:
+            items = terms.items
+        for (fieldname, tbytes), info in items():
             fmt = formats.get(fieldname)
             if fmt is None:
                 if fieldname not in schema:
@@ -169,5 +180,9 @@ def _merge_chosen(writer: Any, segments: list[Any], sizes: list[tuple[int, int]]
     for i in sorted(chosen):
         reader = SegmentReader(writer.storage, writer.schema, segments[i])
         writer.add_reader(MergeReader(reader))
-        reader.close()
+        keep = getattr(writer, "keep_open", None)  # the fast writer reads its postings when it flushes
+        if keep is not None:
+            keep(reader)
+        else:
+            reader.close()
     return [s for i, s in enumerate(segments) if i not in chosen]
