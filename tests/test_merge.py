@@ -165,6 +165,8 @@ def test_nightly_merge_from_the_cli_keeps_every_answer(tmp_path: Path, records: 
 
     from search.cli import main
 
+    monkeypatch.setattr(merge, "MERGE_FACTOR", 6)  # five small runs that the runs leave alone
+
     ix_dir = tmp_path / "ix"
     src = tmp_path / "base.jsonl"
     write_jsonl(src, records[:100])

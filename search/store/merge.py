@@ -21,9 +21,12 @@ log = logging.getLogger(__name__)
 # log_F(archive / MERGE_FLOOR) times over its life, and the segment count stays logarithmic.
 # MERGE_BUDGET caps the documents one run rewrites (a run stays well inside a minute);
 # segments above it are left alone (a rebuild's own segments, the big tiers).
-MERGE_FACTOR = 6
+# Measured at 362k articles (docs/SCALING.md, session 11): a run of 1,000 articles takes
+# 9–15 s and a merge ~5 ms an article more, so six 1,000-article segments (factor 6) made
+# merge runs of 50–56 s, at the minute's edge on a loaded box; four keep them near 30 s.
+MERGE_FACTOR = 4
 MERGE_FLOOR = 1_000  # documents: every smaller segment is in tier 0
-MERGE_BUDGET = 8_000  # documents rewritten by one run's merge, at most
+MERGE_BUDGET = 6_000  # documents rewritten by one run's merge, at most
 DELETED_SHARE = 0.3  # a segment with this share of replaced/deleted articles is merged to drop them
 # The nightly merge (``xunwen merge``, no per-run budget): every segment under this share of
 # the largest one is merged into one, so the cron runs' budget-sized segments do not pile up
