@@ -353,6 +353,12 @@ def _merged_lexicon(chars: np.ndarray, off: np.ndarray, blob: np.ndarray,
             out[ch] = kept
             continue
         have = kept.decode("utf-8").split("\n") if span is not None else []
+        if have:  # a merged segment brings back mostly words the earlier sidecar holds
+            known = set(have)
+            words = {w for w in words if w not in known}
+            if not words:
+                out[ch] = kept
+                continue
         merged: list[str] = []
         j = 0
         for w in sorted(words, key=_by_length):

@@ -181,7 +181,12 @@ def _as_built(gen: Path, toc: int, r) -> None:
 
 
 def test_a_commit_reuses_the_earlier_sidecar_and_holds_what_a_build_holds(
-        index_dir: Path, records: list[dict], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        index_dir: Path, records: list[dict], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from search.store import merge
+
+    # Six small runs before a tiered merge, so that the nightly merge has segments left to fold.
+    monkeypatch.setattr(merge, "MERGE_FACTOR", 6)
     with gzip.open(corpus("news_articles_sample2k.jsonl.gz"), "rt", encoding="utf-8") as f:
         more = [json.loads(line) for line in itertools.islice(f, N, N + 160)]
     gen = current_generation(index_dir)

@@ -21,9 +21,12 @@ log = logging.getLogger(__name__)
 # log_F(archive / MERGE_FLOOR) times over its life, and the segment count stays logarithmic.
 # MERGE_BUDGET caps the documents one run rewrites (a run stays well inside a minute);
 # segments above it are left alone (a rebuild's own segments, the big tiers).
-MERGE_FACTOR = 6
+# Measured at 362k articles (docs/SCALING.md, session 11): a run of 1,000 articles takes
+# 9–15 s and a merge ~5 ms an article more, so six 1,000-article segments (factor 6) made
+# merge runs of 50–56 s, at the minute's edge on a loaded box; four keep them near 30 s.
+MERGE_FACTOR = 4
 MERGE_FLOOR = 1_000  # documents: every smaller segment is in tier 0
-MERGE_BUDGET = 8_000  # documents rewritten by one run's merge, at most
+MERGE_BUDGET = 6_000  # documents rewritten by one run's merge, at most
 DELETED_SHARE = 0.3  # a segment with this share of replaced/deleted articles is merged to drop them
 # The nightly merge (``xunwen merge``, no per-run budget): every segment under this share of
 # the largest one is merged into one, so the cron runs' budget-sized segments do not pile up
@@ -105,15 +108,26 @@ class MergeReader:
         for fieldname, tbytes, ids, weights, values in self.iter_term_postings():
             yield from ((fieldname, tbytes, d, w, v) for d, w, v in zip(ids, weights, values))
 
-    def iter_term_postings(self) -> Iterator[tuple[str, bytes, list, list, list]]:
+    def iter_term_postings(self, by_name: bool = False) -> Iterator[tuple[str, bytes, list, list, list]]:
         """Yield ``(fieldname, term, docnums, weights, values)`` of each term's live postings,
-        in the terms file's order (a term with none left is skipped)."""
+        in the terms file's order (fields by number), or with ``by_name`` in (field name,
+        term) order, the order a segment's postings are written in (a term with none left is
+        skipped)."""
         r = self._reader
         terms = r._terms
         schema = r.schema
         deleted = frozenset(r._perdoc.deleted_docs()) if r.has_deletions() else frozenset()
         formats: dict[str, Any] = {}
-        for (fieldname, tbytes), info in terms.items():
+        if by_name:
+            def items() -> Iterator[tuple[tuple[str, bytes], Any]]:
+                for name in sorted(terms._fieldmap):
+                    for key, info in terms.items_from(name, b""):
+                        if key[0] != name:
+                            break
+                        yield key, info
+        else:
+            items = terms.items
+        for (fieldname, tbytes), info in items():
             fmt = formats.get(fieldname)
             if fmt is None:
                 if fieldname not in schema:
@@ -169,5 +183,9 @@ def _merge_chosen(writer: Any, segments: list[Any], sizes: list[tuple[int, int]]
     for i in sorted(chosen):
         reader = SegmentReader(writer.storage, writer.schema, segments[i])
         writer.add_reader(MergeReader(reader))
-        reader.close()
+        keep = getattr(writer, "keep_open", None)  # the fast writer reads its postings when it flushes
+        if keep is not None:
+            keep(reader)
+        else:
+            reader.close()
     return [s for i, s in enumerate(segments) if i not in chosen]

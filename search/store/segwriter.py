@@ -92,6 +92,9 @@ class TermPool:
         self.fieldnames: set[str] = set()
         self.size = 0
         self.runs: list[str] = []
+        # Postings that follow every held and spilled one (merged segments'), read when the
+        # segment is written: ``(fieldname, term, flat postings)`` in (field, term) order.
+        self.later: list[Any] = []
 
     def terms(self, fieldname: str) -> dict[bytes, list]:
         """Return the term dict of a field (created on first use)."""
@@ -184,13 +187,14 @@ class TermPool:
             yield fieldname, term.encode("utf-8") if fieldname in strfields else term, lst
 
     def _iter_merged(self):
-        if not self.runs:
+        if not self.runs and not self.later:
             yield from self._sorted_memory()
             return
-        # Runs are chronological and every posting of a run precedes the next run's, so
-        # concatenating a term's lists in run order keeps docnums increasing; heapq.merge
-        # breaks ties by source order.
-        sources = [self._read_run(r) for r in self.runs] + [self._sorted_memory()]
+        # Runs are chronological and every posting of a run precedes the next run's (and the
+        # merged segments' follow them all), so concatenating a term's lists in source order
+        # keeps docnums increasing; heapq.merge breaks ties by source order.
+        sources = [self._read_run(r) for r in self.runs] + [self._sorted_memory()] + self.later
+        self.later = []
         cur_key = None
         cur: list | None = None
         for fieldname, tbytes, lst in heapq.merge(*sources, key=lambda r: (r[0], r[1])):
@@ -213,6 +217,7 @@ class TermPool:
             except OSError:
                 pass
         self.runs = []
+        self.later = []
         self.fields = {}
         self.size = 0
 
@@ -391,6 +396,7 @@ class FastSegmentWriter(SegmentWriter):
         self.chars = CharPool(self._tempstorage.folder, run_limit=max(1024, int(limitmb * 1024 * 1024 / 96)))
         self._wtables: dict[tuple[str, float], list[float]] = {}
         self.bandkeys = BandKeyPool(self._tempstorage.folder)
+        self._merged_readers: list[Any] = []
 
     # -- adding
 
@@ -548,17 +554,36 @@ class FastSegmentWriter(SegmentWriter):
             add = pool.add
             for item in self._process_posts(reader.iter_postings(), startdoc, docmap):
                 add(item)
-        else:
-            schema = self.schema
-            for fieldname, tbytes, ids, weights, values in by_term():
-                if fieldname not in schema:
-                    continue
-                docs = [startdoc + d for d in ids] if docmap is None else [docmap[d] for d in ids]
-                pool.add_list(fieldname, tbytes, docs, weights, values)
-                if pool.size > pool.limit:
-                    pool.spill()
+        else:  # streamed into the segment when it is written: never held, never spilled
+            pool.later.append(self._merged_terms(by_term, startdoc, docmap))
         self._merge_chars(reader, startdoc, docmap)
         self._merge_bandkeys(reader, startdoc, docmap)
+
+    def _merged_terms(self, by_term: Any, startdoc: int, docmap: dict[int, int] | None) -> Any:
+        """A merged segment's postings as the pool's ``(field, term, flat list)`` records, in
+        (field name, term) order, docnums mapped into this segment."""
+        schema, strfields = self.schema, self.pool.strfields
+        for fieldname, tbytes, ids, weights, values in by_term(by_name=True):
+            if fieldname not in schema:
+                continue
+            flat: list = [None] * (3 * len(ids))
+            flat[0::3] = [startdoc + d for d in ids] if docmap is None else [docmap[d] for d in ids]
+            flat[1::3], flat[2::3] = weights, values
+            yield fieldname, tbytes.decode("utf-8") if fieldname in strfields else tbytes, flat
+
+    def keep_open(self, reader: Any) -> None:
+        """Hold a merged segment's reader until this segment is written (its postings are
+        read then) or the writer is cancelled."""
+        self._merged_readers.append(reader)
+
+    def _close_segment(self) -> None:
+        super()._close_segment()
+        self._close_merged()
+
+    def _close_merged(self) -> None:
+        for r in self._merged_readers:
+            r.close()
+        self._merged_readers = []
 
     def _merge_bandkeys(self, reader: Any, startdoc: int, docmap: dict[int, int] | None) -> None:
         """Carry a merged segment's band keys over (deleted articles dropped); a segment from
@@ -626,6 +651,7 @@ class FastSegmentWriter(SegmentWriter):
             self.fieldwriter.close()
         finally:
             self.pool.cleanup()
+            self._close_merged()
             self.chars.cleanup()
             self.bandkeys.cleanup()
             tindex = getattr(self.fieldwriter, "_tindex", None)
