@@ -31,7 +31,11 @@ DELETED_SHARE = 0.3  # a segment with this share of replaced/deleted articles is
 # The nightly merge (``xunwen merge``, no per-run budget): every segment under this share of
 # the largest one is merged into one, so the cron runs' budget-sized segments do not pile up
 # in front of a rebuild's big ones (issue 11: each query looks each word up once per segment).
-FULL_MERGE_SHARE = 0.25
+# Half (session 11): at a quarter, segments that grew past 45k of a 181k-article largest stayed
+# apart (two of 48k after four nights, 8 segments with the day's runs: keyword p95 1.4-1.7x a
+# fresh rebuild's); at half, the same night folds them (100,500 articles, 255 s) and the p95 is
+# 1.02-1.13x. A night rewrites at most about half the largest segment plus the day's articles.
+FULL_MERGE_SHARE = 0.5
 
 
 def _tier(docs: int) -> int:
