@@ -249,10 +249,7 @@ def _lines(path: Path):
 
 
 def _read(path: Path):
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)
+    return map(json.loads, _lines(path))
 
 
 def stage_incremental(args) -> dict:

@@ -26,7 +26,7 @@ except the previous one (a process may be opening it).
 
 from __future__ import annotations
 
-import bisect
+import heapq
 import json
 import logging
 import os
@@ -231,6 +231,11 @@ def _previous(gen: Path, toc: int) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
+def _remap(table: _Table, values: list[Any], codes: np.ndarray) -> np.ndarray:
+    """One segment's column codes (into its own ``values``) as codes of the growing ``table``."""
+    return table.codes(values)[codes] if len(codes) else np.zeros(0, dtype=np.int32)
+
+
 class _Table:
     """A column's value table extended in place: old codes stay valid, new values are appended."""
 
@@ -259,9 +264,7 @@ def _incremental(reader: Any, leaves: list[tuple[Any, int]], d: Path, pm: dict[s
 
     The value tables only grow (a value of a purged document keeps its code; facets skip
     values nobody holds), so the codes copied from the earlier sidecar stay valid."""
-    from .hits import split_codes
-    from .normalize import fold_text
-    from .snapshot import COLUMNS, Lexicon
+    from .snapshot import Columns, Lexicon
     from .store.readers import length_array
 
     old = {sid: (docs, start) for sid, docs, start in pm["segments"]}
@@ -295,27 +298,19 @@ def _incremental(reader: Any, leaves: list[tuple[Any, int]], d: Path, pm: dict[s
             parts["region_docs"].append(np.asarray(om["region_docs"][lo:hi]) - s + base)
             parts["region_codes"].append(np.asarray(om["region_codes"][lo:hi]))
             continue
-        raw = {name: list(leaf.column_reader(name)) for name in COLUMNS}
-        parts["col_published"].append(np.asarray(raw["published"], dtype=np.int64))
-        for name in ("month", "source", "category", "cluster"):
-            parts[f"col_{name}"].append(tables[name].codes(raw[name]))
-        rdocs: list[int] = []
-        rvals: list[str] = []
-        for i, v in enumerate(raw["regions"]):
-            if v:
-                for r in split_codes(v):
-                    rdocs.append(base + i)
-                    rvals.append(r)
-        parts["region_docs"].append(np.asarray(rdocs, dtype=np.int64))
-        parts["region_codes"].append(regions.codes(rvals))
+        c = Columns(leaf)  # the snapshot's decoding, then its codes mapped into the growing tables
+        parts["col_published"].append(c.published)
+        for name, values in (("month", c.months), ("source", c.sources), ("category", c.categories),
+                             ("cluster", c.clusters)):
+            parts[f"col_{name}"].append(_remap(tables[name], values, getattr(c, name)))
+        parts["region_docs"].append(c.region_docs + base)
+        parts["region_codes"].append(_remap(regions, c.regions, c.region_codes))
         for f in LENGTH_FIELDS:
             parts[f"len_{f}"].append(length_array(leaf, f, docs))
         added.append(Lexicon.words_of(leaf))
-        sites.update(b.decode("utf-8") for b in leaf.lexicon("site"))
-        for b in leaf.lexicon("source"):
-            x = b.decode("utf-8")
-            if x not in labels:
-                labels[x] = fold_text(x)
+        lx = Lexicon(leaf, words=[])  # its sites and source labels only
+        sites.update(lx.sites())
+        labels.update(lx.sources())
     dtypes = {"col_published": np.int64, "region_docs": np.int64, "len_title": np.float32, "len_body": np.float32}
     arrays = {name: (np.concatenate(ps) if ps else np.zeros(0, dtype=dtypes.get(name, np.int32))).astype(
         dtypes.get(name, np.int32), copy=False) for name, ps in parts.items()}
@@ -353,23 +348,9 @@ def _merged_lexicon(chars: np.ndarray, off: np.ndarray, blob: np.ndarray,
             out[ch] = kept
             continue
         have = kept.decode("utf-8").split("\n") if span is not None else []
-        if have:  # a merged segment brings back mostly words the earlier sidecar holds
-            known = set(have)
-            words = {w for w in words if w not in known}
-            if not words:
-                out[ch] = kept
-                continue
-        merged: list[str] = []
-        j = 0
-        for w in sorted(words, key=_by_length):
-            k = bisect.bisect_left(have, _by_length(w), lo=j, key=_by_length)
-            merged.extend(have[j:k])
-            j = k
-            if k < len(have) and have[k] == w:
-                continue
-            merged.append(w)
-        merged.extend(have[j:])
-        out[ch] = kept if len(merged) == len(have) else merged
+        known = set(have)  # a merged segment brings back mostly words the earlier sidecar holds
+        fresh = sorted((w for w in words if w not in known), key=_by_length)
+        out[ch] = list(heapq.merge(have, fresh, key=_by_length)) if fresh else kept
     return out
 
 

@@ -120,25 +120,6 @@ class TermPool:
         if vbytes:
             self.size += len(vbytes) + 33
 
-    def add_list(self, fieldname: str, tbytes: bytes, docs: list, weights: list, values: list) -> None:
-        """Add one term's postings at once (a merged segment's, docnums already mapped)."""
-        n = len(docs)
-        if not n:
-            return
-        if fieldname in self.strfields:
-            tbytes = tbytes.decode("utf-8")
-        flat: list = [None] * (3 * n)
-        flat[0::3], flat[1::3], flat[2::3] = docs, weights, values
-        d = self.terms(fieldname)
-        lst = d.get(tbytes)
-        if lst is None:
-            d[tbytes] = flat
-            self.size += _TERM_BYTES + (n - 1) * _POSTING_BYTES
-        else:
-            lst += flat
-            self.size += n * _POSTING_BYTES
-        self.size += sum(len(v) + 33 for v in values if v)
-
     def _sorted_memory(self):
         for fieldname in sorted(self.fields):
             terms = self.fields[fieldname]
