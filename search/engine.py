@@ -293,7 +293,7 @@ class SearchEngine:
             return self._stats(snap, s)
 
     def _stats(self, snap: Snapshot, s: Any) -> dict[str, Any]:
-        from .schema import SCHEMA_VERSION
+        from .store.generations import schema_version
 
         cols = self._columns(snap, s)
         live = list(s.reader().all_doc_ids())
@@ -303,7 +303,7 @@ class SearchEngine:
         return {
             "index_dir": str(self.index_dir),
             "generation": snap.gen.name,
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": schema_version(snap.gen),
             "articles": len(live),
             "sources": len([k for k in sources if k]),
             "top_sources": [{"value": k, "count": v} for k, v in sources.most_common(10) if k],

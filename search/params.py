@@ -51,10 +51,11 @@ class RankParams:
     long_part: int = 4
     min_should_match: float = 0.1
     min_should_floor: int = 1
-    # Proximity bonus over the best ``rerank`` candidates: word pairs in order within
-    # ``pair_slop`` positions, ``pair_boost`` × their mean IDF (× ``title_pair_weight`` in titles).
+    # Proximity bonus over the best ``rerank`` candidates: word pairs in order, the second
+    # starting within ``pair_gap`` characters after the first ends (in the folded stored text),
+    # ``pair_boost`` × their mean IDF (× ``title_pair_weight`` in titles).
     rerank: int = 100
-    pair_slop: int = 3
+    pair_gap: int = 4
     pair_boost: float = 0.5
     title_pair_weight: float = 0.4
     # Long parts: query likelihood (Dirichlet prior ``ql_mu`` words) fused at ``ql_weight`` of the

@@ -28,9 +28,9 @@ from .bigrams import bigram_codes
 from .normalize import fold_text
 from .params import DEFAULT_PARAMS, RankParams, idf
 from .schema import TITLE_BOOST
-from .store.readers import Located, length_array, locate, positions, read_located
+from .store.readers import Located, length_array, locate, read_located
 
-__all__ = ["Postings", "proximity_bonus", "query_likelihood", "bigram_likelihood", "rank", "by_score", "by_date",
+__all__ = ["Postings", "proximity_bonus", "near", "CandidateTexts", "query_likelihood", "bigram_likelihood", "rank", "by_score", "by_date",
            "collapse", "key_term_counts", "more_like_this"]
 
 
@@ -260,46 +260,81 @@ def intersect_sorted(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return hit, at[hit]
 
 
-def _near(pa: list[int], pb: list[int], slop: int) -> bool:
-    j = 0
-    for x in pa:
-        while j < len(pb) and pb[j] <= x:
-            j += 1
-        if j < len(pb) and pb[j] - x <= slop:
+# How many occurrences of a pair's first word are tried per text: a word repeated more often
+# than this has had its chances (and a 20,000-character text of one word costs no more).
+_NEAR_TRIES = 64
+
+
+def near(text: str, a: str, b: str, gap: int) -> bool:
+    """Whether ``b`` starts within ``gap`` characters after the end of an occurrence of ``a``."""
+    la, lb = len(a), len(b)
+    i = text.find(a)
+    tries = 0
+    while i >= 0 and tries < _NEAR_TRIES:
+        e = i + la
+        if text.find(b, e, e + gap + lb) >= 0:
             return True
+        i = text.find(a, i + 1)
+        tries += 1
     return False
 
 
+class CandidateTexts:
+    """The folded title and body opening of rerank candidates, read once per ranking.
+
+    Both reranks read the stored text of the best candidates: the proximity bonus (the index
+    keeps no word positions, search.schema) and the character-pair likelihood. A long
+    article's opening (``pair_text_chars``) stands for it: folding 10 MB per candidate would
+    not fit any budget.
+    """
+
+    def __init__(self, searcher: Any, params: RankParams = DEFAULT_PARAMS):
+        self._s = searcher
+        self._chars = params.pair_text_chars
+        self._got: dict[int, tuple[str, str]] = {}
+
+    def get(self, d: int) -> tuple[str, str]:
+        """Return (folded title, folded body opening) of document ``d``."""
+        got = self._got.get(d)
+        if got is None:
+            f = self._s.stored_fields(d) or {}
+            title = f.get("title") or ""
+            body = (f.get("body") or "")[: max(0, self._chars - len(title) - 1)]
+            got = self._got[d] = (fold_text(title), fold_text(body))
+        return got
+
+    def joined(self, d: int) -> str:
+        """Title and body opening as one text (what the pair likelihood scores)."""
+        t, b = self.get(d)
+        return t + "\n" + b
+
+
 def proximity_bonus(searcher: Any, post: Postings, pairs: list[tuple[str, str, tuple[str, ...]]],
-                    docs: np.ndarray, params: RankParams = DEFAULT_PARAMS) -> np.ndarray:
-    """Bonus per document for each query word pair found in order within ``pair_slop`` positions."""
+                    docs: np.ndarray, params: RankParams = DEFAULT_PARAMS,
+                    texts: CandidateTexts | None = None, budget: _budget.Budget | None = None) -> np.ndarray:
+    """Bonus per document for each query word pair found in order, the second starting within
+    ``pair_gap`` characters after the first (in the folded stored text: positions are not
+    indexed, and characters do not depend on how jieba cut the article)."""
     bonus = np.zeros(len(docs), dtype=np.float64)
-    if not len(docs):
+    pairs = [(a, b, fields) for a, b, fields in pairs if a != b]
+    if not len(docs) or not pairs:
         return bonus
     reader = searcher.reader()
-    asc = np.sort(docs)
-    cache: dict[tuple[str, str], dict[int, list[int]]] = {}
-
-    def pos(f: str, t: str) -> dict[int, list[int]]:
-        key = (f, t)
-        if key not in cache:
-            cache[key] = positions(searcher, f, t, asc)
-        return cache[key]
-
-    index = {int(d): i for i, d in enumerate(docs.tolist())}
+    texts = texts or CandidateTexts(searcher, params)
+    gap = params.pair_gap
+    weights = {}
     for a, b, fields in pairs:
-        if a == b:
-            continue
         for f in fields:
-            pa, pb = pos(f, a), pos(f, b)
-            if not pa or not pb:
-                continue
             w = params.pair_boost * (post.idf(f, a, reader) + post.idf(f, b, reader)) / 2.0
-            if f == "title":
-                w *= params.title_pair_weight
-            for d in pa.keys() & pb.keys():
-                if _near(pa[d], pb[d], params.pair_slop):
-                    bonus[index[d]] += w
+            weights[(a, b, f)] = w * params.title_pair_weight if f == "title" else w
+    for i, d in enumerate(docs.tolist()):
+        if budget is not None and budget.stop():
+            break  # the candidates read so far keep their bonus; the rest get none
+        title, body = texts.get(d)
+        for a, b, fields in pairs:
+            for f in fields:
+                if near(title if f == "title" else body, a, b, gap):
+                    bonus[i] += weights[(a, b, f)]
     return bonus
 
 
@@ -431,6 +466,7 @@ def rank(s: Any, plan: Any, mask: np.ndarray, want: int, cols: Any, post: Postin
         sc = np.where(pub[cand] > 0, sc * (1.0 + prm.recency_boost / (1.0 + age_days / prm.recency_days)), sc)
     limit = min(len(cand), max(want * (4 if collapse else 1) + 20, prm.rerank))
     sc = np.round(sc, 6)
+    texts = CandidateTexts(s, prm)  # the reranks' stored texts, read once over the loop below
     while True:
         if limit < len(cand):
             # Everything tied with the limit-th score too: which of a tie is listed first is
@@ -445,9 +481,9 @@ def rank(s: Any, plan: Any, mask: np.ndarray, want: int, cols: Any, post: Postin
         r = min(len(top), prm.rerank)
         if plan.pairs and r and not budget.stop():
             # Proximity: the query's neighbouring words close together, for the best candidates.
-            tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r], prm)
+            tsc[:r] += proximity_bonus(s, post, plan.pairs, top[:r], prm, texts, budget)
         pair_scored = bool(plan.ql_text and prm.bigram_weight and r > 1) and not budget.stop() and \
-            pair_bonus(s, plan, top[:r], tsc[:r], *pairs, budget=budget, params=prm)
+            pair_bonus(s, plan, top[:r], tsc[:r], *pairs, budget=budget, params=prm, texts=texts)
         if (plan.pairs or pair_scored) and r:
             head = np.lexsort((top[:r], -pub[top[:r]], -np.round(tsc[:r], 6)))  # re-sort the reranked head
             top[:r], tsc[:r] = top[:r][head], tsc[:r][head]
@@ -459,18 +495,17 @@ def rank(s: Any, plan: Any, mask: np.ndarray, want: int, cols: Any, post: Postin
 
 def pair_bonus(s: Any, plan: Any, docs: np.ndarray, tsc: np.ndarray,
                table: np.ndarray | None, total: float, budget: _budget.Budget | None = None,
-               params: RankParams = DEFAULT_PARAMS) -> bool:
+               params: RankParams = DEFAULT_PARAMS, texts: CandidateTexts | None = None) -> bool:
     """Add the character-pair likelihood bonus to ``tsc`` in place; False when unavailable."""
     if table is None:
         return False
-    texts = []
+    texts = texts or CandidateTexts(s, params)
+    joined = []
     for d in docs.tolist():
         if budget is not None and budget.stop():
             return False  # an unfinished rerank would favour the candidates read first
-        f = s.stored_fields(d)
-        # The opening of a long article stands for it: folding 10 MB per candidate would not fit any budget.
-        texts.append(fold_text(((f.get("title") or "") + "\n" + (f.get("body") or ""))[:params.pair_text_chars]))
-    lik = bigram_likelihood(texts, fold_text(plan.ql_text), table, total, params.bigram_mu)
+        joined.append(texts.joined(d))
+    lik = bigram_likelihood(joined, fold_text(plan.ql_text), table, total, params.bigram_mu)
     span = float(lik.max() - lik.min())
     if span <= 0:
         return False

@@ -32,9 +32,10 @@ from whoosh.index import TOC, clean_files
 
 from ..errors import IndexIncompatible, IndexMissing
 from ..params import SHANGHAI
-from ..schema import SCHEMA_VERSION, make_schema
+from ..schema import READABLE_VERSIONS, SCHEMA_VERSION, make_schema
 
-__all__ = ["CURRENT", "META", "current_generation", "open_current", "open_generation", "latest_commit"]
+__all__ = ["CURRENT", "META", "current_generation", "open_current", "open_generation", "latest_commit",
+           "schema_version"]
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
@@ -52,6 +53,15 @@ def current_generation(index_dir: str | os.PathLike) -> Path | None:
     return gen if name and gen.is_dir() else None
 
 
+def schema_version(gen: Path) -> int | None:
+    """Return the schema version a generation was written with (None when unreadable)."""
+    try:
+        v = json.loads((gen / META).read_text("utf-8")).get("schema_version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return v if isinstance(v, int) else None
+
+
 def _check_meta(gen: Path) -> None:
     try:
         meta = json.loads((gen / META).read_text("utf-8"))
@@ -59,10 +69,10 @@ def _check_meta(gen: Path) -> None:
         raise IndexIncompatible(
             f"{gen} is not an xunwen index of this version: run `xunwen reindex --rebuild`"
         ) from None
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    if meta.get("schema_version") not in READABLE_VERSIONS:
         raise IndexIncompatible(
             f"the index at {gen.parent} has schema version {meta.get('schema_version')}, "
-            f"this xunwen needs {SCHEMA_VERSION}: run `xunwen reindex --rebuild`"
+            f"this xunwen reads {' and '.join(map(str, READABLE_VERSIONS))}: run `xunwen reindex --rebuild`"
         )
 
 

@@ -1,4 +1,4 @@
-"""Reading a Whoosh index below its matcher API: field lengths, postings, positions.
+"""Reading a Whoosh index below its matcher API: field lengths and postings.
 
 Whoosh's matchers walk postings one document at a time in Python; on the full corpus a pair
 of common words took ~0.5 s. :func:`term_postings` reads a term's postings block by block
@@ -19,7 +19,7 @@ from whoosh.util.numeric import byte_to_length
 from .flatpostings import flat_postings
 
 __all__ = ["FieldLengths", "field_lengths", "length_array", "term_postings", "locate", "read_located",
-           "block_arrays", "positions"]
+           "block_arrays"]
 
 # A stored length byte decoded as Whoosh does (byte 0: no length).
 _LENGTHS: list[int | None] = [byte_to_length(b) if b else None for b in range(256)]
@@ -165,22 +165,3 @@ def term_postings(reader: Any, field: str, text: str) -> tuple[np.ndarray, np.nd
     empty arrays when absent. A segment's long posting lists come from its flat postings
     (search.store.flatpostings) when it has them, else from Whoosh's blocks."""
     return read_located(reader, field, text, locate(reader, field, text))
-
-
-def positions(searcher: Any, field: str, term: str, docs: np.ndarray) -> dict[int, list[int]]:
-    """Positions of a term in each of the (ascending) documents that hold it."""
-    out: dict[int, list[int]] = {}
-    try:
-        m = searcher.postings(field, term)
-    except TermNotFound:  # the term is not in the index
-        return out
-    for d in docs.tolist():
-        if not m.is_active():
-            break
-        if m.id() < d:
-            m.skip_to(d)
-            if not m.is_active():
-                break
-        if m.id() == d:
-            out[d] = m.value_as("positions")
-    return out

@@ -446,7 +446,8 @@ class FastSegmentWriter(SegmentWriter):
 
         fmt = field.format
         fb = fmt.field_boost
-        enc = _encode_positions if type(fmt) is Positions else fmt.encode
+        # Positions (a version-4 index) or no values at all (JiebaText's ``Existence`` format)
+        positional = type(fmt) is Positions
         key = (fieldname, fieldboost)
         wtab = self._wtables.get(key)
         if wtab is None:  # weight of a term with n positions (shared float objects)
@@ -460,15 +461,18 @@ class FastSegmentWriter(SegmentWriter):
         for term, pl in poses.items():
             n = len(pl)
             if n == 1:
-                p = pl[0]
-                v = single.get(p)
-                if v is None:
-                    v = enc(pl)
-                    if p < 1 << 16:
-                        single[p] = v
+                if positional:
+                    p = pl[0]
+                    v = single.get(p)
+                    if v is None:
+                        v = _encode_positions(pl)
+                        if p < 1 << 16:
+                            single[p] = v
+                else:
+                    v = b""
                 w = wtab[1]
             else:
-                v = enc(pl)
+                v = _encode_positions(pl) if positional else b""
                 w = wtab[n] if n < 64 else (n * fb) * fieldboost
                 extra += len(v) + 33
             length += n
