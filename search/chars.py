@@ -22,8 +22,14 @@ segment), raw little-endian arrays opened by memory-mapping:
 * ``.xco`` uint32, ``len(keys) + 1`` offsets into the delta stream;
 * ``.xcl`` uint16, per key its positions as deltas (the first from 0), low 16 bits;
 * ``.xcx`` uint32 / ``.xcy`` uint16, the stream indexes and high bits of the deltas ≥ 65536
-  (patched-frame encoding: 2 bytes per character, 6 more per exception; on the full corpus
-  about a third of the deltas are exceptions: the pairs that are rare within a segment);
+  (patched-frame encoding: 2 bytes per character, 6 more per exception);
+* ``.xch`` uint8 / ``.xcw`` uint32 (``len(keys) + 1`` offsets into ``.xch``): a *wide* key's
+  bits 16–23 of every delta, so its deltas cost 3 bytes each and only those ≥ 2**24 are
+  exceptions. A third of the deltas of the full corpus were exceptions (the pairs that are
+  rare within a segment: gaps of 65536 characters or more); a key is wide when that is the
+  cheaper way to write it (:func:`_wide`), which took the delta streams of the 72k index from
+  206.4 to ~135 MiB. A key is wide when ``xcw[i + 1] > xcw[i]``; segments written before
+  have no such files (no key is wide);
 * ``.xcd`` int64, ``starts`` (one more than the articles) then ``body_starts``.
 """
 
@@ -44,7 +50,7 @@ import numpy as np
 
 from .normalize import fold_text, squash
 
-__all__ = ["units", "CharPool", "SegmentChars", "CharIndex", "EXTENSIONS", "needle_units"]
+__all__ = ["units", "CharPool", "SegmentChars", "CharIndex", "EXTENSIONS", "needle_units", "encode_chunks"]
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +64,9 @@ CACHE_BYTES = 32 << 20  # answers (documents holding a text) kept per segment, a
 CACHE_BYTES_PER_DOC = 256
 BUCKET_SHIFT = 8  # positions a bucket of SegmentChars.doc_of's table: 256 (articles are longer)
 LIMIT = 1 << 32  # positions and postings of one segment (uint32 offsets, 16+16-bit deltas)
-EXTENSIONS = (".xck", ".xco", ".xcl", ".xcx", ".xcy", ".xcd")
+EXTENSIONS = (".xck", ".xco", ".xcl", ".xcx", ".xcy", ".xcd", ".xch", ".xcw")
+OPTIONAL = (".xch", ".xcw")  # absent in segments written before wide keys (no key is wide there)
+EXC_BYTES = 6  # an exception: its stream index (uint32) and high bits (uint16)
 _BREAKS = re.compile("\x00+")
 
 
@@ -73,7 +81,7 @@ def needle_units(text: str) -> str:
 
 
 _DTYPES = {".xck": np.int64, ".xco": np.uint32, ".xcl": np.uint16, ".xcx": np.uint32, ".xcy": np.uint16,
-           ".xcd": np.int64}
+           ".xcd": np.int64, ".xch": np.uint8, ".xcw": np.uint32}
 
 
 def _codes(s: str) -> np.ndarray:
@@ -96,12 +104,22 @@ def article_keys(folded_title: str, folded_body: str) -> tuple[np.ndarray, np.nd
 # ---------------------------------------------------------------- writing
 
 
-def _encode(keys: np.ndarray, pos: np.ndarray, base: int, prev_key: int | None = None, prev_pos: int = 0
-            ) -> tuple[np.ndarray, ...]:
-    """Encode sorted (key, position) pairs: distinct keys, their offsets, low deltas, exceptions.
+def _wide(counts: np.ndarray, over16: np.ndarray, over24: np.ndarray) -> np.ndarray:
+    """Which keys are cheaper written wide: 3 bytes a delta plus the exceptions ≥ 2**24, against
+    2 bytes a delta plus the exceptions ≥ 2**16 (the high byte's offset, 4 bytes a key, is paid
+    by every key of a segment either way)."""
+    return 3 * counts + EXC_BYTES * over24 < 2 * counts + EXC_BYTES * over16
+
+
+def _encode(keys: np.ndarray, pos: np.ndarray, base: int, hbase: int, prev_key: int | None = None,
+            prev_pos: int = 0, continues: bool = False) -> tuple[np.ndarray, ...]:
+    """Encode sorted (key, position) pairs: distinct keys, their offsets, low deltas, exceptions,
+    the wide keys' high bytes and every key's offset into them.
 
     ``prev_key``/``prev_pos``: the last pair of the chunk written before, when this chunk may go
-    on with its key (a key with more postings than a chunk is written in several)."""
+    on with its key (a key with more postings than a chunk is written in several); ``continues``:
+    the next chunk goes on with this chunk's last key. A key written in several chunks is never
+    wide (it is a common pair: its gaps are short), so each chunk can decide its own keys."""
     n = len(keys)
     first = np.empty(n, dtype=bool)
     first[0] = prev_key is None or int(keys[0]) != prev_key
@@ -110,9 +128,53 @@ def _encode(keys: np.ndarray, pos: np.ndarray, base: int, prev_key: int | None =
     d[0] = pos[0] - (0 if first[0] else prev_pos)
     np.subtract(pos[1:], pos[:-1], out=d[1:])
     d[first] = pos[first]
-    big = np.flatnonzero(d > 0xFFFF)
-    return (keys[first], (np.flatnonzero(first) + base).astype(np.uint32), (d & 0xFFFF).astype(np.uint16),
-            (big + base).astype(np.uint32), (d[big] >> 16).astype(np.uint16))
+    starts = np.flatnonzero(first)
+    # per key of this chunk (the first one may be the previous chunk's last, going on)
+    bounds = np.concatenate((starts, [n]) if first[0] else ([0], starts, [n]))
+    counts = np.diff(bounds)
+    keyof = np.repeat(np.arange(len(counts)), counts)
+    over16 = np.bincount(keyof, weights=d > 0xFFFF, minlength=len(counts))
+    over24 = np.bincount(keyof, weights=d > 0xFFFFFF, minlength=len(counts))
+    wide = _wide(counts, over16, over24)
+    if not first[0]:
+        wide[0] = False  # goes on from the previous chunk
+    if continues:
+        wide[-1] = False  # goes on in the next chunk
+    in_wide = wide[keyof]
+    big = np.flatnonzero(np.where(in_wide, d > 0xFFFFFF, d > 0xFFFF))
+    hi = d[in_wide] >> 16
+    hi[hi > 0xFF] = 0  # an exception carries all its high bits
+    # the high-byte offset of each key that starts in this chunk
+    hcounts = np.where(wide, counts, 0)
+    hoffs = hbase + np.concatenate(([0], np.cumsum(hcounts)[:-1]))
+    if not first[0]:
+        hoffs = hoffs[1:]
+    return (keys[first], (starts + base).astype(np.uint32), (d & 0xFFFF).astype(np.uint16),
+            (big + base).astype(np.uint32), (d[big] >> 16).astype(np.uint16),
+            hi.astype(np.uint8), hoffs.astype(np.uint32))
+
+
+def encode_chunks(chunks: Iterable[tuple[np.ndarray, np.ndarray]], write: Callable[[str, bytes], Any]) -> None:
+    """Encode (key, position) chunks in key order (a key may go on over several chunks) into the
+    files of every extension but ``.xcd``: ``write(extension, bytes)``."""
+    written = hwritten = 0
+    prev_key: int | None = None
+    prev_pos = 0
+    it = (c for c in chunks if len(c[0]))
+    cur = next(it, None)
+    while cur is not None:
+        keys, pos = cur
+        nxt = next(it, None)  # one chunk ahead: does it go on with this one's last key?
+        goes_on = nxt is not None and int(nxt[0][0]) == int(keys[-1])
+        parts = _encode(keys, pos, written, hwritten, prev_key, prev_pos, goes_on)
+        prev_key, prev_pos = int(keys[-1]), int(pos[-1])
+        for ext, arr in zip((".xck", ".xco", ".xcl", ".xcx", ".xcy", ".xch", ".xcw"), parts):
+            write(ext, arr.tobytes())
+        written += len(keys)
+        hwritten += len(parts[5])
+        cur = nxt
+    write(".xco", np.array([written], dtype=np.uint32).tobytes())
+    write(".xcw", np.array([hwritten], dtype=np.uint32).tobytes())
 
 
 class _Run:
@@ -311,21 +373,7 @@ class CharPool:
                              f"(at most {LIMIT}); write smaller segments")
         files = {ext: create(ext) for ext in EXTENSIONS}
         try:
-            written = 0
-            prev_key: int | None = None
-            prev_pos = 0
-            for keys, pos in self._chunks():
-                if not len(keys):
-                    continue
-                uk, offs, lo, xi, xh = _encode(keys, pos, written, prev_key, prev_pos)
-                prev_key, prev_pos = int(keys[-1]), int(pos[-1])
-                files[".xck"].write(uk.tobytes())
-                files[".xco"].write(offs.tobytes())
-                files[".xcl"].write(lo.tobytes())
-                files[".xcx"].write(xi.tobytes())
-                files[".xcy"].write(xh.tobytes())
-                written += len(keys)
-            files[".xco"].write(np.array([written], dtype=np.uint32).tobytes())
+            encode_chunks(self._chunks(), lambda ext, data: files[ext].write(data))
             docs = np.concatenate([np.frombuffer(self.starts, dtype=np.int64), np.array([self.next], dtype=np.int64),
                                    np.frombuffer(self.body_starts, dtype=np.int64)])
             files[".xcd"].write(docs.tobytes())
@@ -377,6 +425,10 @@ class SegmentChars:
         self.lo = arrays[".xcl"]
         self.exc_idx = arrays[".xcx"]
         self.exc_hi = arrays[".xcy"]
+        self.hi = arrays.get(".xch")
+        self.hoffs = arrays.get(".xcw")
+        if self.hoffs is not None and not len(self.hoffs):
+            self.hi = self.hoffs = None
         d = arrays[".xcd"]
         n = (len(d) - 1) // 2
         self.starts = d[: n + 1]
@@ -394,6 +446,8 @@ class SegmentChars:
         arrays = {}
         for ext, dt in dtypes.items():
             p = folder / f"{segid}{ext}"
+            if ext in OPTIONAL and not p.exists():
+                continue
             size = p.stat().st_size
             arrays[ext] = np.memmap(p, dtype=dt, mode="r") if size else np.zeros(0, dtype=dt)
         return cls(arrays)
@@ -428,9 +482,22 @@ class SegmentChars:
         """Postings of the key at index ``i``."""
         return int(self.offs[i + 1] - self.offs[i])
 
-    def _deltas(self, s: int, e: int) -> np.ndarray:
-        """The position deltas of postings ``s..e-1`` (low 16 bits plus their exceptions)."""
+    def _deltas(self, s: int, e: int, i: int, j: int) -> np.ndarray:
+        """The position deltas of postings ``s..e-1``, which lie in the keys at ``i..j-1``
+        (low 16 bits, the wide keys' high bytes, the exceptions)."""
         d = self.lo[s:e].astype(np.int64)
+        ho = self.hoffs
+        if ho is not None:
+            h0, h1 = int(ho[i]), int(ho[j])
+            if h1 > h0:  # a wide key among them
+                assert self.hi is not None
+                if j == i + 1:  # one key, maybe a part of it
+                    k0 = int(self.offs[i])
+                    d += self.hi[h0 + s - k0: h0 + e - k0].astype(np.int64) << 16
+                else:  # whole keys: their wide postings' high bytes are consecutive
+                    wide = np.diff(np.asarray(ho[i:j + 1]).astype(np.int64)) > 0
+                    counts = np.diff(np.asarray(self.offs[i:j + 1]).astype(np.int64))
+                    d[np.repeat(wide, counts)] += self.hi[h0:h1].astype(np.int64) << 16
         a, b = _find(self.exc_idx, [s, e])
         if b > a:
             d[self.exc_idx[a:b].astype(np.int64) - s] += self.exc_hi[a:b].astype(np.int64) << 16
@@ -439,13 +506,13 @@ class SegmentChars:
     def positions(self, i: int) -> np.ndarray:
         """Decode the sorted positions of the key at index ``i``."""
         s, e = int(self.offs[i]), int(self.offs[i + 1])
-        d = self._deltas(s, e)
+        d = self._deltas(s, e, i, i + 1)
         return np.cumsum(d, out=d)
 
     def _decode_range(self, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
         """Decode the keys at indexes ``i..j-1`` at once: (per-posting key index - i, positions)."""
         s, e = int(self.offs[i]), int(self.offs[j])
-        d = self._deltas(s, e)
+        d = self._deltas(s, e, i, j)
         offs = np.asarray(self.offs[i:j + 1]).astype(np.int64)
         counts = np.diff(offs)
         which = np.repeat(np.arange(j - i), counts)
@@ -468,7 +535,7 @@ class SegmentChars:
                 key = self.keys[i]
                 carry = 0
                 for x in range(s, e, size):
-                    pos = self._decode_slice(x, min(e, x + size), carry)
+                    pos = self._decode_slice(x, min(e, x + size), carry, i)
                     carry = int(pos[-1])
                     yield np.full(len(pos), key, dtype=np.int64), pos
                     self._release()
@@ -479,17 +546,17 @@ class SegmentChars:
             self._release()  # a merge reads the whole segment: keep only the current chunk's pages
             i = j
 
-    def _decode_slice(self, s: int, e: int, carry: int) -> np.ndarray:
-        """Positions of postings ``s..e-1`` of one key, ``carry`` the position before ``s`` (0 at
-        the key's first posting, whose delta is its position)."""
-        d = self._deltas(s, e)
+    def _decode_slice(self, s: int, e: int, carry: int, i: int) -> np.ndarray:
+        """Positions of postings ``s..e-1`` of the key at index ``i``, ``carry`` the position
+        before ``s`` (0 at the key's first posting, whose delta is its position)."""
+        d = self._deltas(s, e, i, i + 1)
         d[0] += carry
         return np.cumsum(d, out=d)
 
     def _release(self) -> None:
         """Drop this process's resident pages of the segment's maps (they stay in the page cache;
         a reader in another thread faults them in again)."""
-        for arr in (self.keys, self.offs, self.lo, self.exc_idx, self.exc_hi):
+        for arr in (self.keys, self.offs, self.lo, self.exc_idx, self.exc_hi, self.hi, self.hoffs):
             mm = getattr(arr, "_mmap", None)
             if mm is not None and hasattr(mm, "madvise"):
                 mm.madvise(mmap.MADV_DONTNEED)

@@ -22,7 +22,7 @@ import pytest
 from conftest import corpus, write_jsonl
 from search import SearchEngine, SearchRequest, chars
 from search.analysis import query_words
-from search.chars import CharPool, SegmentChars, needle_units, units
+from search.chars import _DTYPES, CharPool, SegmentChars, encode_chunks, needle_units, units
 from search.indexer import reindex
 from search.ingest import iter_articles
 from search.normalize import fold_text
@@ -165,12 +165,48 @@ def _texts(n: int, seed: int = 3) -> list[tuple[str, str]]:
 
 
 def _arrays(seg: SegmentChars) -> dict[str, np.ndarray]:
-    return {a: np.asarray(getattr(seg, a)) for a in ("keys", "offs", "lo", "exc_idx", "exc_hi", "starts", "body_starts")}
+    return {a: np.asarray(getattr(seg, a)) for a in ("keys", "offs", "lo", "exc_idx", "exc_hi", "hi", "hoffs", "starts", "body_starts")}
 
 
 def _write(pool: CharPool, folder: Path, name: str) -> SegmentChars:
     pool.write(lambda ext: open(folder / f"{name}{ext}", "wb"))
     return SegmentChars.open(folder, name)
+
+
+def test_wide_and_narrow_keys_decode_to_their_positions_over_any_chunking() -> None:
+    # A common pair (short gaps: 2 bytes a delta), rare pairs whose gaps pass 2**16 and 2**24
+    # (wide keys: 3 bytes a delta, exceptions past 2**24), written in chunks that cut keys
+    # anywhere (a key going on over several chunks is never wide), decode to what went in.
+    rng = np.random.default_rng(5)
+    per_key = {1: np.unique(rng.integers(0, 3_000_000, 50_000))}
+    for k in range(2, 400):
+        top = (1 << 20, 1 << 26, (1 << 32) - 1)[k % 3]
+        per_key[k << 3] = np.unique(rng.integers(0, top, int(rng.integers(1, 60))))
+    keys = np.concatenate([np.full(len(v), k, np.int64) for k, v in per_key.items()])
+    pos = np.concatenate(list(per_key.values())).astype(np.int64)
+    for size in (7_000, 333, len(keys)):
+        parts: dict[str, list[bytes]] = {}
+        encode_chunks(((keys[i:i + size], pos[i:i + size]) for i in range(0, len(keys), size)),
+                      lambda ext, data: parts.setdefault(ext, []).append(data))
+        arrays = {ext: np.frombuffer(b"".join(parts[ext]), dtype=_DTYPES[ext]) for ext in parts}
+        arrays[".xcd"] = np.array([0, 1 << 32, 0], dtype=np.int64)
+        seg = SegmentChars(arrays)
+        assert [int(k) for k in seg.keys] == list(per_key)
+        for i, want in enumerate(per_key.values()):
+            assert np.array_equal(seg.positions(i), want)
+        which, got = seg._decode_range(0, len(per_key))
+        assert np.array_equal(got, pos) and np.array_equal(np.asarray(seg.keys)[which], keys)
+        ck = np.concatenate([c[0] for c in seg.iter_chunks(size=5_000)])
+        cp = np.concatenate([c[1] for c in seg.iter_chunks(size=5_000)])
+        assert np.array_equal(ck, keys) and np.array_equal(cp, pos)
+        wide = np.diff(np.asarray(seg.hoffs).astype(np.int64)) > 0
+        assert 100 < wide.sum() < len(per_key) - 1  # the common pair and some rare ones stay narrow
+        d = np.diff(pos, prepend=0)
+        first = np.r_[True, keys[1:] != keys[:-1]]
+        d[first] = pos[first]
+        narrow_bytes = 2 * len(pos) + 6 * int(np.count_nonzero(d > 0xFFFF))
+        written = sum(len(b"".join(parts[x])) for x in (".xcl", ".xcx", ".xcy", ".xch"))
+        assert written < narrow_bytes  # wide keys are chosen only where they save bytes
 
 
 def test_run_files_and_merges_write_the_same_index(tmp_path: Path) -> None:

@@ -149,7 +149,7 @@ def chars_are_the_stored_text(root: Path) -> int:
             texts = [(fold_text(f.get("title") or ""), fold_text(f.get("body") or ""))
                      for f in (leaf.stored_fields(d) for d in range(leaf.doc_count_all()))]
             built = SegmentChars.build(texts, Path(leaf.storage().folder))
-            for a in ("keys", "offs", "lo", "exc_idx", "exc_hi", "starts", "body_starts"):
+            for a in ("keys", "offs", "lo", "exc_idx", "exc_hi", "hi", "hoffs", "starts", "body_starts"):
                 assert np.array_equal(getattr(on_disk, a), getattr(built, a)), (name, a)
             n += 1
     return n
