@@ -316,3 +316,19 @@ def test_bracketed_link_between_paragraphs_is_no_byline():
     html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p>
 <p>【<a href="/zt/lh.html">两会专题</a>】</p><p>{PARAS[1]}</p></div>""", title="首席投资官们这么说_某某财经")
     assert extract_html(html).body.split("\n") == PARAS[:2]
+
+
+def test_related_items_with_their_dates_are_a_link_list():
+    # "·<a>headline</a> (2005-04-27 14:32PM)": the stamp is as long as the headline, so by
+    # characters the line is half unlinked; it is still an item of a related-news list
+    items = "".join(f'<div>·<a href="/n{i}.html">明星挨打事件回顾第{i}篇</a> <span>(2005-04-2{i} 14:32PM)</span></div>'
+                    for i in range(6))
+    counts = "".join(f'<p><a href="/c{i}.html">证监会怒了！严打恶意做空第{i}弹</a> 评论546{i}条</p>' for i in range(3))
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article">{"".join(f"<p>{p}</p>" for p in PARAS)}
+<div><b>相关报道：</b></div>{items}{counts}</div>""", title="首席投资官们这么说_某某娱乐")
+    assert extract_html(html).body.split("\n") == PARAS
+    # a paragraph that closes with a date keeps it, and so does a line with a short link in it
+    dated = f'<p>{PARAS[2]}</p><p>详见<a href="/notice.html">公司公告</a>原文及附件说明 2015-07-03</p>'
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>{dated}</div>""",
+                title="首席投资官们这么说_某某财经")
+    assert extract_html(html).body.split("\n")[-1] == "详见公司公告原文及附件说明 2015-07-03"

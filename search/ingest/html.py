@@ -164,6 +164,25 @@ _SEPARATOR_WEIGHT = 20
 _MIN_BRIEF = 20  # ... unless it sits right under its headline (a one-sentence video brief)
 
 
+# A related-news item: a linked headline followed only by its stamp, a date and time or a
+# comment count ("·<a>明星挨打事件回顾</a> (2005-04-27 14:32PM)", "证监会怒了！ 评论5463条").
+# The stamp is as long as the headline, so by characters the line looks half unlinked.
+_TEASER_STAMP_RE = re.compile(
+    r"[\s(（\[【]*(?:(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|\d{1,2}\s*[-/月]\s*\d{1,2}\s*日?)"
+    r"(?:\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?\s*(?:[AaPp][Mm])?)?[\s)）\]】]*$"
+    r"|[\s(（\[【]*(?:评论|跟贴|跟帖)\s*[:：]?\s*\d+\s*条?[\s)）\]】]*$|[\s(（\[【]*\d+\s*(?:条评论|人参与)[\s)）\]】]*$"
+)
+_BULLETS = "·•●○■□◆◇▪▫►>-—*"
+
+
+def _is_teaser(text: str, link: int) -> bool:
+    m = _TEASER_STAMP_RE.search(text)
+    if not m or m.start() == 0:
+        return False
+    head = "".join(text[: m.start()].split()).lstrip(_BULLETS)
+    return bool(head) and link >= 0.5 * len(head)
+
+
 @dataclass
 class _Line:
     owner: Any
@@ -214,6 +233,8 @@ def _lines_of(root: Any) -> list[_Line]:
         ln.text = text
         ln.n = len("".join(text.split()))
         ln.link = min(ln.link, ln.n)
+        if ln.link and _is_teaser(text, ln.link):
+            ln.link = ln.n  # a headline link and its date: one item of a related-news list
         nonlink = ln.n - ln.link
         ln.punct = sum(c in _PUNCT or c in _PUNCT_ASCII for c in text)
         if ln.link > 0.5 * ln.n:
