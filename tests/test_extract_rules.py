@@ -75,6 +75,16 @@ def test_hidden_brief_is_not_read():
     assert art.body.split("\n") == PARAS[:2]
 
 
+def test_class_none_is_hidden_unless_shown_again():
+    # a saved video player's overlays carry the CSS-reset class "none" ("txp_none"); Bootstrap's
+    # "d-none d-md-block" is hidden on phones only, so its text is what a desktop reader sees
+    overlay = ('<div class="txp_video_error txp_none"><p>腾讯视频网络链接似乎出现问题，你可以或试试使用PC客户端播放更稳定，'
+               '立即下载返回继续播放或使用最新浏览器观看</p></div>')
+    html = page(f"""<h1>某县召开防汛工作会议</h1><div class="article">{overlay}<p>{PARAS[0]}</p>
+<p class="d-none d-md-block">{PARAS[1]}</p><p class="d-none">{PARAS[2]}</p></div>""", title="某县召开防汛工作会议_某某网")
+    assert extract_html(html).body.split("\n") == PARAS[:2]
+
+
 # ----------------------------------------------------------------- a copyright-heavy page
 
 

@@ -273,9 +273,19 @@ def _text_len(el: Any) -> int:
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
+# "none" as a class token is the CSS-reset idiom for display:none ("txp_none" on a video
+# player's error and loading overlays, Bootstrap's "d-none"), unless a responsive token shows
+# the element again on wider screens ("d-none d-md-block")
+_HIDDEN_CLASS_RE = re.compile(r"(?:^|[\s_-])none(?:$|[\s_])", re.I)
+_SHOWN_AGAIN_RE = re.compile(r"-(?:sm|md|lg|xl|xxl)-", re.I)
+
+
 def _is_hidden(el: Any) -> bool:
     # Hidden copies (pop-up briefs, mobile duplicates) are not what a reader sees.
-    return el.get("hidden") is not None or bool(_HIDDEN_STYLE_RE.search(el.get("style") or ""))
+    if el.get("hidden") is not None or _HIDDEN_STYLE_RE.search(el.get("style") or ""):
+        return True
+    cls = el.get("class")
+    return bool(cls and "one" in cls and _HIDDEN_CLASS_RE.search(cls) and not _SHOWN_AGAIN_RE.search(cls))
 
 
 def _headline_element(root: Any, title: str) -> Any:
