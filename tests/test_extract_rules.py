@@ -342,3 +342,12 @@ def test_related_items_with_their_dates_are_a_link_list():
     html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>{dated}</div>""",
                 title="首席投资官们这么说_某某财经")
     assert extract_html(html).body.split("\n")[-1] == "详见公司公告原文及附件说明 2015-07-03"
+
+
+def test_login_dialog_is_furniture():
+    # a favourites button's dialog rendered into the page; a story about logging in stays
+    story = "市民登录政务服务网后即可在线办理营业执照，全程不用跑腿，当天就能拿到电子证照。"
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{story}</p>
+<div><p>您还未登录，请登录后进行收藏！</p><p>是否“确认”跳转到登录页？</p></div><p>{PARAS[1]}</p></div>""",
+                title="首席投资官们这么说_某某新闻")
+    assert extract_html(html).body.split("\n") == [PARAS[0], story, PARAS[1]]
