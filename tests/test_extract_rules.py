@@ -75,6 +75,17 @@ def test_hidden_brief_is_not_read():
     assert art.body.split("\n") == PARAS[:2]
 
 
+def test_id_hidden_by_the_pages_style_sheet_is_not_read():
+    # "#title_desc { display: none; }" hides a copy of the lead kept for a share script; a rule
+    # inside @media hides its element on some screens only, so that element's text stays
+    html = page(f"""<style>/* share */ #title_desc {{ display: none; }}
+@media (max-width: 600px) {{ #wide {{ display: none }} }}</style>
+<h1>某县召开防汛工作会议</h1><div class="article"><p>{PARAS[0]}</p><p id="wide">{PARAS[1]}</p></div>
+<div id="title_desc"><p>这是一段写给分享脚本的导语副本，读者看不到它，它在页面的最后，也不属于文章正文的任何部分。</p></div>""",
+                title="某县召开防汛工作会议_某某网")
+    assert extract_html(html).body.split("\n") == PARAS[:2]
+
+
 def test_class_none_is_hidden_unless_shown_again():
     # a saved video player's overlays carry the CSS-reset class "none" ("txp_none"); Bootstrap's
     # "d-none d-md-block" is hidden on phones only, so its text is what a desktop reader sees

@@ -281,9 +281,50 @@ _HIDDEN_CLASS_RE = re.compile(r"(?:^|[\s_-])none(?:$|[\s_])", re.I)
 _SHOWN_AGAIN_RE = re.compile(r"-(?:sm|md|lg|xl|xxl)-", re.I)
 
 
-def _is_hidden(el: Any) -> bool:
+_CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
+_CSS_MEDIA_RE = re.compile(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", re.I)
+_CSS_HIDE_KEY_RE = re.compile(r"(?:display|visibility)\s*:\s*$", re.I)
+_CSS_ID_RE = re.compile(r"^\s*#([\w-]+)\s*$")
+
+
+def _hidden_ids(doc: Any) -> frozenset[str]:
+    """Return the element ids that the page's own style sheets hide ("#title_desc { display: none; }")."""
+    # Only a rule on a bare id, outside @media: an id names one element, and a screen-size rule
+    # hides it on some screens only. A class rule may be undone by a compound one (".tab.on").
+    ids: set[str] = set()
+    for style in doc.iter("style"):
+        css = style.text or ""
+        if "#" not in css or ("none" not in css and "hidden" not in css):
+            continue
+        if "/*" in css:
+            css = _CSS_COMMENT_RE.sub("", css)
+        if "@" in css:
+            css = _CSS_MEDIA_RE.sub("", css)
+        # from each hiding declaration back to its rule's selector: scanning rules forward from
+        # every position is quadratic, and a case-blind regex slow, on a page's 100 KB of CSS
+        for word in ("none", "hidden"):
+            at = css.find(word)
+            while at >= 0:
+                if _CSS_HIDE_KEY_RE.search(css, max(at - 24, 0), at):
+                    ids.update(_ids_of_rule(css, at))
+                at = css.find(word, at + len(word))
+    return frozenset(ids)
+
+
+def _ids_of_rule(css: str, at: int) -> list[str]:
+    """Return the bare ids a top-level rule names when position `at` is inside its declarations."""
+    start = css.rfind("{", 0, at)
+    if start < 0 or css.rfind("}", 0, at) > start:
+        return []
+    before = max(css.rfind("}", 0, start), css.rfind("{", 0, start), css.rfind(";", 0, start))
+    return [s.group(1) for s in map(_CSS_ID_RE.match, css[before + 1 : start].split(",")) if s]
+
+
+def _is_hidden(el: Any, hidden_ids: frozenset[str] = frozenset()) -> bool:
     # Hidden copies (pop-up briefs, mobile duplicates) are not what a reader sees.
     if el.get("hidden") is not None or _HIDDEN_STYLE_RE.search(el.get("style") or ""):
+        return True
+    if hidden_ids and el.get("id") in hidden_ids:
         return True
     cls = el.get("class")
     return bool(cls and "one" in cls and _HIDDEN_CLASS_RE.search(cls) and not _SHOWN_AGAIN_RE.search(cls))
@@ -350,7 +391,7 @@ def _is_caption(el: Any) -> bool:
     return bool(attrs and _CAPTION_TOKENS.search(attrs)) and parent is not None and parent.find(".//img") is not None
 
 
-def _drop_furniture(root: Any, headline: Any = None) -> None:
+def _drop_furniture(root: Any, headline: Any = None, hidden_ids: frozenset[str] = frozenset()) -> None:
     """Drop furniture and hidden elements (by tag, class/id or style) that are not the page's main wrapper."""
     total = _text_len(root) or 1
     stack = [root]
@@ -359,7 +400,7 @@ def _drop_furniture(root: Any, headline: Any = None) -> None:
         for child in list(el):
             if not isinstance(child.tag, str):
                 continue
-            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child) or _is_caption(child)) \
+            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child, hidden_ids) or _is_caption(child)) \
                     and not _is_wrapper(child, total, headline):
                 child.drop_tree()
             else:
@@ -760,13 +801,14 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         raw_scripts += enp.group(0)
     title = _pick_title(doc, meta)
     canonical = _canonical(doc, meta, url)
+    hidden_ids = _hidden_ids(doc)
     for el in list(doc.iter(*_DROP_TAGS)):
         if el.getparent() is not None:
             el.drop_tree()
     body_el = doc.find("body")
     root = body_el if body_el is not None else doc
     dated = _date_elements(root)
-    _drop_furniture(root, _headline_element(root, title))
+    _drop_furniture(root, _headline_element(root, title), hidden_ids)
     lines = _lines_of(root)
     node, good, bad, first, last = _best_span(lines)
     if not title and node is not None:
@@ -775,7 +817,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         heading = _heading_above(lines, first)
         if heading is not None:
             title = _strip_title_labels(clean_line(heading.text_content()))
-            _drop_furniture(root, heading)
+            _drop_furniture(root, heading, hidden_ids)
             lines = _lines_of(root)
             node, good, bad, first, last = _best_span(lines)
         else:
