@@ -348,6 +348,13 @@ def test_related_items_with_their_dates_are_a_link_list():
     html = page(f"""<h1>首席投资官们这么说</h1><div class="article">{"".join(f"<p>{p}</p>" for p in PARAS)}
 <div><b>相关报道：</b></div>{items}{counts}</div>""", title="首席投资官们这么说_某某娱乐")
     assert extract_html(html).body.split("\n") == PARAS
+    # a message board's follow-ups: linked title, poster, "09:02:51 5/23/06", size or "(无内容)"
+    follow = "".join(f'<li><a href="54{i}.html">关于亲子的讨论第{i}帖</a> <b>馨语</b> <i>09:0{i}:51 5/23/06</i> ({i}67)</li>'
+                     for i in range(3))
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article">{"".join(f"<p>{p}</p>" for p in PARAS)}
+<ul>{follow}<li><a href="550.html">空帖</a> <b>馨语</b> <i>09:09:45 5/23/06</i> (无内容)</li></ul></div>""",
+                title="首席投资官们这么说_某某论坛")
+    assert extract_html(html).body.split("\n") == PARAS
     # a paragraph that closes with a date keeps it, and so does a line with a short link in it
     dated = f'<p>{PARAS[2]}</p><p>详见<a href="/notice.html">公司公告</a>原文及附件说明 2015-07-03</p>'
     html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>{dated}</div>""",
