@@ -1,7 +1,7 @@
 """Score search.extract against the HTML extraction benchmark, next to readability, trafilatura and GNE.
 
 Usage:  python bench/extract_eval.py [--corpus DIR] [--sets cwced,gne,...] [--only ours] [--show-worst N]
-                                     [--cache DIR] [--repeat N] [--ours-repo DIR] [--speed-vs DIR]
+                                     [--cache DIR] [--repeat N] [--ours-repo DIR] [--speed-vs DIR] [--ensemble]
 
 Reads ../shared/corpus/html/index.jsonl (pages are gzip-compressed raw bytes) and reports per
 set: mean body F1 (character-level LCS, whitespace removed), title and date accuracy where the
@@ -14,8 +14,10 @@ above 0.9; bylines (author match where the reference has an author, and how many
 author/source values we output are page furniture or markup); extraction speed of ours in
 pages/s; for a set whose reference keeps related-news teaser lines (a headline closed by its date
 or comment count), the F1 that returning exactly the article would score (the article-only
-ceiling). ``--cache DIR`` keeps the anchors' per-page output (they do not change while ours
-does), so that re-runs only time ours.
+ceiling), and every extractor's F1 against that reference with its teaser lines removed.
+``--ensemble`` also scores an agreement ensemble of ours, readability and trafilatura (per page
+the output closest to the other two), as issue 12 suggests trying. ``--cache DIR`` keeps the
+anchors' per-page output (they do not change while ours does), so that re-runs only time ours.
 Bench-only dependencies: readability-lxml, trafilatura (+ lxml_html_clean), gne.
 """
 
@@ -244,6 +246,11 @@ def author_match(expected: str, authors: list[str], source: str | None) -> bool:
 _TEASER_RE = re.compile(r"(?:(?:19|20)\d{2}[/-]\d{1,2}[/-]\d{1,2}|评论\d+条)\s*$")
 
 
+def article_only(ref: str) -> str:
+    """Return the reference without its related-news teaser lines."""
+    return "\n".join(line for line in ref.split("\n") if not _TEASER_RE.search(line))
+
+
 def article_only_ceiling(rows: list[dict]) -> dict[str, tuple[float, float]]:
     """Per set: the share of reference characters on teaser lines and the F1 a perfect article-only extractor gets."""
     out: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -251,9 +258,53 @@ def article_only_ceiling(rows: list[dict]) -> dict[str, tuple[float, float]]:
         ref = (r.get("expected") or {}).get("body")
         if not ref:
             continue
-        kept = "\n".join(line for line in ref.split("\n") if not _TEASER_RE.search(line))
+        kept = article_only(ref)
         out[r["set"]].append((1 - len(squeeze(kept)) / max(len(squeeze(ref)), 1), f1(kept, ref)))
     return {k: (sum(a for a, _ in v) / len(v), sum(b for _, b in v) / len(v)) for k, v in out.items()}
+
+
+def print_article_only(set_name: str, rows: list[dict], names: list[str], bodies: dict) -> None:
+    """Print each extractor's F1 against the set's reference with its teaser lines removed."""
+    scores: dict[str, list[float]] = defaultdict(list)
+    beaten = 0
+    for r in rows:
+        ref = (r.get("expected") or {}).get("body")
+        if r["set"] != set_name or not ref or r["page_id"] not in bodies:
+            continue
+        kept = article_only(ref)
+        page = {n: f1(bodies[r["page_id"]].get(n), kept) for n in names}
+        for n, v in page.items():
+            scores[n].append(v)
+        if "ours" in page and any(page.get(a, 0.0) > page["ours"] + 0.001 for a in ANCHORS):
+            beaten += 1
+    print(f"{set_name} against the reference without its teaser lines: "
+          + ", ".join(f"{n} {sum(v) / len(v):.3f}" for n, v in scores.items() if v)
+          + (f"; pages where an anchor beats ours there: {beaten}" if "ours" in scores else ""))
+
+
+def print_ensemble(rows: list[dict], bodies: dict) -> None:
+    """Print per set the F1 of an agreement ensemble: per page, the output closest to the other two."""
+    # the issue's "runs more than one method and picks by agreement", scored here before anyone
+    # pays for running three extractors per page at ingest
+    picks: dict[str, list[float]] = defaultdict(list)
+    picks_article: dict[str, list[float]] = defaultdict(list)
+    chosen: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    names = ("ours", *ANCHORS)
+    for r in rows:
+        ref = (r.get("expected") or {}).get("body")
+        got = bodies.get(r["page_id"])
+        if not ref or not got:
+            continue
+        agree = {n: sum(f1(got.get(n), got.get(m)) for m in names if m != n) for n in names}
+        best = max(names, key=lambda n: (agree[n], n == "ours"))
+        picks[r["set"]].append(f1(got.get(best), ref))
+        picks_article[r["set"]].append(f1(got.get(best), article_only(ref)))
+        chosen[r["set"]][best] += 1
+    for set_name, v in sorted(picks.items()):
+        w = picks_article[set_name]
+        print(f"ensemble by agreement, {set_name}: body F1 {sum(v) / len(v):.4f}"
+              + (f", {sum(w) / len(w):.3f} against the reference without its teaser lines" if w != v else "")
+              + " (picked " + ", ".join(f"{n} {k}" for n, k in sorted(chosen[set_name].items())) + ")")
 
 
 def _cache_path(cache: Path | None, name: str) -> Path | None:
@@ -309,6 +360,8 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, help="keep/reuse the other extractors' per-page output in this folder")
     ap.add_argument("--repeat", type=int, default=1, help="time ours over N passes (pages/s is the best pass)")
     ap.add_argument("--ours-repo", type=Path, help="import search.extract from this checkout instead (speed before/after)")
+    ap.add_argument("--ensemble", action="store_true", help="also score an agreement ensemble of ours, readability "
+                    "and trafilatura (per page the output closest to the other two)")
     ap.add_argument("--speed-vs", type=Path, help="only time ours against the search/ of this checkout, page by page "
                     "interleaved in one process (fair on a loaded machine), and exit")
     args = ap.parse_args()
@@ -341,6 +394,7 @@ def main() -> int:
             ours_cpu.append(time.process_time() - c0)
         secs["ours"] = min(ours_passes)
     f1_of: dict = defaultdict(dict)
+    bodies: dict = defaultdict(dict)  # page -> extractor -> body, for the teaser and ensemble figures
     byl = {"expected": 0, "matched": 0, "values": 0, "furniture": 0, "furniture_examples": []}
     for pi, (r, data) in enumerate(pages):
         exp = r.get("expected") or {}
@@ -364,6 +418,7 @@ def main() -> int:
             s["rejected"].append(1.0 if "error" in out else 0.0)
             if exp.get("body"):
                 rec["f1"] = f1(out.get("body"), exp["body"])
+                bodies[r["page_id"]][name] = out.get("body") or ""
                 s["f1"].append(rec["f1"])
                 f1_of[r["page_id"]][name] = rec["f1"]
             if name == "ours":
@@ -429,6 +484,9 @@ def main() -> int:
             # article (and no teaser) scores this, whatever its method
             print(f"{set_name}: reference teaser lines {100 * share:.1f} % of its characters; "
                   f"article-only ceiling body F1 {ceiling:.3f}")
+            print_article_only(set_name, rows, names, bodies)
+    if args.ensemble and all(n in names for n in ("ours", *ANCHORS)):
+        print_ensemble(rows, bodies)
     for name in names:
         pooled = {k: [x for st in stats.values() for x in st[name][k]] for k in ("title", "date")}
         print(f"{name} over all sets: " + "; ".join(

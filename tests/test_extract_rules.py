@@ -75,6 +75,27 @@ def test_hidden_brief_is_not_read():
     assert art.body.split("\n") == PARAS[:2]
 
 
+def test_id_hidden_by_the_pages_style_sheet_is_not_read():
+    # "#title_desc { display: none; }" hides a copy of the lead kept for a share script; a rule
+    # inside @media hides its element on some screens only, so that element's text stays
+    html = page(f"""<style>/* share */ #title_desc {{ display: none; }}
+@media (max-width: 600px) {{ #wide {{ display: none }} }}</style>
+<h1>某县召开防汛工作会议</h1><div class="article"><p>{PARAS[0]}</p><p id="wide">{PARAS[1]}</p></div>
+<div id="title_desc"><p>这是一段写给分享脚本的导语副本，读者看不到它，它在页面的最后，也不属于文章正文的任何部分。</p></div>""",
+                title="某县召开防汛工作会议_某某网")
+    assert extract_html(html).body.split("\n") == PARAS[:2]
+
+
+def test_class_none_is_hidden_unless_shown_again():
+    # a saved video player's overlays carry the CSS-reset class "none" ("txp_none"); Bootstrap's
+    # "d-none d-md-block" is hidden on phones only, so its text is what a desktop reader sees
+    overlay = ('<div class="txp_video_error txp_none"><p>腾讯视频网络链接似乎出现问题，你可以或试试使用PC客户端播放更稳定，'
+               '立即下载返回继续播放或使用最新浏览器观看</p></div>')
+    html = page(f"""<h1>某县召开防汛工作会议</h1><div class="article">{overlay}<p>{PARAS[0]}</p>
+<p class="d-none d-md-block">{PARAS[1]}</p><p class="d-none">{PARAS[2]}</p></div>""", title="某县召开防汛工作会议_某某网")
+    assert extract_html(html).body.split("\n") == PARAS[:2]
+
+
 # ----------------------------------------------------------------- a copyright-heavy page
 
 
@@ -316,3 +337,35 @@ def test_bracketed_link_between_paragraphs_is_no_byline():
     html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p>
 <p>【<a href="/zt/lh.html">两会专题</a>】</p><p>{PARAS[1]}</p></div>""", title="首席投资官们这么说_某某财经")
     assert extract_html(html).body.split("\n") == PARAS[:2]
+
+
+def test_related_items_with_their_dates_are_a_link_list():
+    # "·<a>headline</a> (2005-04-27 14:32PM)": the stamp is as long as the headline, so by
+    # characters the line is half unlinked; it is still an item of a related-news list
+    items = "".join(f'<div>·<a href="/n{i}.html">明星挨打事件回顾第{i}篇</a> <span>(2005-04-2{i} 14:32PM)</span></div>'
+                    for i in range(6))
+    counts = "".join(f'<p><a href="/c{i}.html">证监会怒了！严打恶意做空第{i}弹</a> 评论546{i}条</p>' for i in range(3))
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article">{"".join(f"<p>{p}</p>" for p in PARAS)}
+<div><b>相关报道：</b></div>{items}{counts}</div>""", title="首席投资官们这么说_某某娱乐")
+    assert extract_html(html).body.split("\n") == PARAS
+    # a message board's follow-ups: linked title, poster, "09:02:51 5/23/06", size or "(无内容)"
+    follow = "".join(f'<li><a href="54{i}.html">关于亲子的讨论第{i}帖</a> <b>馨语</b> <i>09:0{i}:51 5/23/06</i> ({i}67)</li>'
+                     for i in range(3))
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article">{"".join(f"<p>{p}</p>" for p in PARAS)}
+<ul>{follow}<li><a href="550.html">空帖</a> <b>馨语</b> <i>09:09:45 5/23/06</i> (无内容)</li></ul></div>""",
+                title="首席投资官们这么说_某某论坛")
+    assert extract_html(html).body.split("\n") == PARAS
+    # a paragraph that closes with a date keeps it, and so does a line with a short link in it
+    dated = f'<p>{PARAS[2]}</p><p>详见<a href="/notice.html">公司公告</a>原文及附件说明 2015-07-03</p>'
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{PARAS[1]}</p>{dated}</div>""",
+                title="首席投资官们这么说_某某财经")
+    assert extract_html(html).body.split("\n")[-1] == "详见公司公告原文及附件说明 2015-07-03"
+
+
+def test_login_dialog_is_furniture():
+    # a favourites button's dialog rendered into the page; a story about logging in stays
+    story = "市民登录政务服务网后即可在线办理营业执照，全程不用跑腿，当天就能拿到电子证照。"
+    html = page(f"""<h1>首席投资官们这么说</h1><div class="article"><p>{PARAS[0]}</p><p>{story}</p>
+<div><p>您还未登录，请登录后进行收藏！</p><p>是否“确认”跳转到登录页？</p></div><p>{PARAS[1]}</p></div>""",
+                title="首席投资官们这么说_某某新闻")
+    assert extract_html(html).body.split("\n") == [PARAS[0], story, PARAS[1]]

@@ -120,7 +120,8 @@ _PROMO_RE = re.compile(
     r"(?:下载|安装|打开).{0,12}(?:客户端|APP|App|app)|(?:客户端|APP|App).{0,8}(?:下载|安装)|【下载地址】|"
     r"扫码|扫一扫|扫描(?:下方)?二维码|长按(?:识别)?二维码|(?:关注|订阅).{0,10}(?:公众号|微信号|官方微博)|"
     r"浏览器.{0,10}(?:无法|不能|不支持).{0,4}播放|(?:链接|网络).{0,6}出现问题|"
-    r"更多精彩.{0,8}(?:请|敬请)?\s*(?:登录|登陆|访问|关注)"  # a syndicating portal's "更多精彩，请登录环球网 http://…"
+    r"更多精彩.{0,8}(?:请|敬请)?\s*(?:登录|登陆|访问|关注)|"  # a syndicating portal's "更多精彩，请登录环球网 http://…"
+    r"您(?:还|尚)未登录|请先登录|登录后(?:才能|即可|方可)?(?:进行)?(?:收藏|评论|回复|发言|参与)|跳转到登录页"  # a login dialog
 )
 
 
@@ -162,6 +163,27 @@ _LIST_PAGE_MIN_LINKS = 25
 _MIN_ARTICLE = 60  # content characters an article needs ...
 _SEPARATOR_WEIGHT = 20
 _MIN_BRIEF = 20  # ... unless it sits right under its headline (a one-sentence video brief)
+
+
+# A related-news item: a linked headline followed only by its stamp, a date and time or a
+# comment count ("·<a>明星挨打事件回顾</a> (2005-04-27 14:32PM)", "证监会怒了！ 评论5463条").
+# The stamp is as long as the headline, so by characters the line looks half unlinked.
+_TEASER_STAMP_RE = re.compile(
+    r"[\s(（\[【]*(?:(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|\d{1,2}\s*[-/月]\s*\d{1,2}\s*日?)"
+    r"(?:\s*\d{1,2}\s*[:：]\s*\d{2}(?:\s*[:：]\s*\d{2})?\s*(?:[AaPp][Mm])?)?[\s)）\]】]*$"
+    r"|[\s(（\[【]*(?:评论|跟贴|跟帖)\s*[:：]?\s*\d+\s*条?[\s)）\]】]*$|[\s(（\[【]*\d+\s*(?:条评论|人参与)[\s)）\]】]*$"
+    # a message board's follow-up: "<a>title</a> poster 09:02:51 5/23/06 (无内容)" / "(367)" bytes
+    r"|\s\d{1,2}:\d{2}(?::\d{2})?\s+\d{1,2}/\d{1,2}/\d{2,4}\s*(?:[(（](?:\d+|无内容)[)）])?\s*$"
+)
+_BULLETS = "·•●○■□◆◇▪▫►>-—*"
+
+
+def _is_teaser(text: str, link: int) -> bool:
+    m = _TEASER_STAMP_RE.search(text)
+    if not m or m.start() == 0:
+        return False
+    head = "".join(text[: m.start()].split()).lstrip(_BULLETS)
+    return bool(head) and link >= 0.5 * len(head)
 
 
 @dataclass
@@ -214,6 +236,8 @@ def _lines_of(root: Any) -> list[_Line]:
         ln.text = text
         ln.n = len("".join(text.split()))
         ln.link = min(ln.link, ln.n)
+        if ln.link and _is_teaser(text, ln.link):
+            ln.link = ln.n  # a headline link and its date: one item of a related-news list
         nonlink = ln.n - ln.link
         ln.punct = sum(c in _PUNCT or c in _PUNCT_ASCII for c in text)
         if ln.link > 0.5 * ln.n:
@@ -252,9 +276,60 @@ def _text_len(el: Any) -> int:
 _HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
-def _is_hidden(el: Any) -> bool:
+# "none" as a class token is the CSS-reset idiom for display:none ("txp_none" on a video
+# player's error and loading overlays, Bootstrap's "d-none"), unless a responsive token shows
+# the element again on wider screens ("d-none d-md-block")
+_HIDDEN_CLASS_RE = re.compile(r"(?:^|[\s_-])none(?:$|[\s_])", re.I)
+_SHOWN_AGAIN_RE = re.compile(r"-(?:sm|md|lg|xl|xxl)-", re.I)
+
+
+_CSS_COMMENT_RE = re.compile(r"/\*.*?\*/", re.S)
+_CSS_MEDIA_RE = re.compile(r"@media[^{]*\{(?:[^{}]*\{[^{}]*\})*[^{}]*\}", re.I)
+_CSS_HIDE_KEY_RE = re.compile(r"(?:display|visibility)\s*:\s*$", re.I)
+_CSS_ID_RE = re.compile(r"^\s*#([\w-]+)\s*$")
+
+
+def _hidden_ids(doc: Any) -> frozenset[str]:
+    """Return the element ids that the page's own style sheets hide ("#title_desc { display: none; }")."""
+    # Only a rule on a bare id, outside @media: an id names one element, and a screen-size rule
+    # hides it on some screens only. A class rule may be undone by a compound one (".tab.on").
+    ids: set[str] = set()
+    for style in doc.iter("style"):
+        css = style.text or ""
+        if "#" not in css or ("none" not in css and "hidden" not in css):
+            continue
+        if "/*" in css:
+            css = _CSS_COMMENT_RE.sub("", css)
+        if "@" in css:
+            css = _CSS_MEDIA_RE.sub("", css)
+        # from each hiding declaration back to its rule's selector: scanning rules forward from
+        # every position is quadratic, and a case-blind regex slow, on a page's 100 KB of CSS
+        for word in ("none", "hidden"):
+            at = css.find(word)
+            while at >= 0:
+                if _CSS_HIDE_KEY_RE.search(css, max(at - 24, 0), at):
+                    ids.update(_ids_of_rule(css, at))
+                at = css.find(word, at + len(word))
+    return frozenset(ids)
+
+
+def _ids_of_rule(css: str, at: int) -> list[str]:
+    """Return the bare ids a top-level rule names when position `at` is inside its declarations."""
+    start = css.rfind("{", 0, at)
+    if start < 0 or css.rfind("}", 0, at) > start:
+        return []
+    before = max(css.rfind("}", 0, start), css.rfind("{", 0, start), css.rfind(";", 0, start))
+    return [s.group(1) for s in map(_CSS_ID_RE.match, css[before + 1 : start].split(",")) if s]
+
+
+def _is_hidden(el: Any, hidden_ids: frozenset[str] = frozenset()) -> bool:
     # Hidden copies (pop-up briefs, mobile duplicates) are not what a reader sees.
-    return el.get("hidden") is not None or bool(_HIDDEN_STYLE_RE.search(el.get("style") or ""))
+    if el.get("hidden") is not None or _HIDDEN_STYLE_RE.search(el.get("style") or ""):
+        return True
+    if hidden_ids and el.get("id") in hidden_ids:
+        return True
+    cls = el.get("class")
+    return bool(cls and "one" in cls and _HIDDEN_CLASS_RE.search(cls) and not _SHOWN_AGAIN_RE.search(cls))
 
 
 def _headline_element(root: Any, title: str) -> Any:
@@ -318,7 +393,7 @@ def _is_caption(el: Any) -> bool:
     return bool(attrs and _CAPTION_TOKENS.search(attrs)) and parent is not None and parent.find(".//img") is not None
 
 
-def _drop_furniture(root: Any, headline: Any = None) -> None:
+def _drop_furniture(root: Any, headline: Any = None, hidden_ids: frozenset[str] = frozenset()) -> None:
     """Drop furniture and hidden elements (by tag, class/id or style) that are not the page's main wrapper."""
     total = _text_len(root) or 1
     stack = [root]
@@ -327,7 +402,7 @@ def _drop_furniture(root: Any, headline: Any = None) -> None:
         for child in list(el):
             if not isinstance(child.tag, str):
                 continue
-            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child) or _is_caption(child)) \
+            if (child.tag in _FURNITURE_TAGS or _is_boilerplate_el(child) or _is_hidden(child, hidden_ids) or _is_caption(child)) \
                     and not _is_wrapper(child, total, headline):
                 child.drop_tree()
             else:
@@ -728,13 +803,14 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         raw_scripts += enp.group(0)
     title = _pick_title(doc, meta)
     canonical = _canonical(doc, meta, url)
+    hidden_ids = _hidden_ids(doc)
     for el in list(doc.iter(*_DROP_TAGS)):
         if el.getparent() is not None:
             el.drop_tree()
     body_el = doc.find("body")
     root = body_el if body_el is not None else doc
     dated = _date_elements(root)
-    _drop_furniture(root, _headline_element(root, title))
+    _drop_furniture(root, _headline_element(root, title), hidden_ids)
     lines = _lines_of(root)
     node, good, bad, first, last = _best_span(lines)
     if not title and node is not None:
@@ -743,7 +819,7 @@ def extract_html(data: bytes, *, url: str | None = None, origin: str | None = No
         heading = _heading_above(lines, first)
         if heading is not None:
             title = _strip_title_labels(clean_line(heading.text_content()))
-            _drop_furniture(root, heading)
+            _drop_furniture(root, heading, hidden_ids)
             lines = _lines_of(root)
             node, good, bad, first, last = _best_span(lines)
         else:
