@@ -187,7 +187,7 @@ def test_wide_and_narrow_keys_decode_to_their_positions_over_any_chunking() -> N
     for size in (7_000, 333, len(keys)):
         parts: dict[str, list[bytes]] = {}
         encode_chunks(((keys[i:i + size], pos[i:i + size]) for i in range(0, len(keys), size)),
-                      lambda ext, data: parts.setdefault(ext, []).append(data))
+                      lambda ext, data, parts=parts: parts.setdefault(ext, []).append(data))
         arrays = {ext: np.frombuffer(b"".join(parts[ext]), dtype=_DTYPES[ext]) for ext in parts}
         arrays[".xcd"] = np.array([0, 1 << 32, 0], dtype=np.int64)
         seg = SegmentChars(arrays)
