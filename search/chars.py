@@ -28,7 +28,7 @@ segment), raw little-endian arrays opened by memory-mapping:
   exceptions. A third of the deltas of the full corpus were exceptions (the pairs that are
   rare within a segment: gaps of 65536 characters or more); a key is wide when that is the
   cheaper way to write it (:func:`_wide`), which took the delta streams of the 72k index from
-  206.4 to ~135 MiB. A key is wide when ``xcw[i + 1] > xcw[i]``; segments written before
+  206.4 to 145.1 MiB (bench/scale.py ingest, session 12). A key is wide when ``xcw[i + 1] > xcw[i]``; segments written before
   have no such files (no key is wide);
 * ``.xcd`` int64, ``starts`` (one more than the articles) then ``body_starts``.
 """
