@@ -82,12 +82,17 @@ def filter_mask(mask: np.ndarray, req: SearchRequest, cols: Columns, n: int) -> 
 def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> dict[str, tuple[FacetValue, ...]]:
     """Return the source, region (a tree) and month counts of the documents in ``mask``
     (``ids``: its document numbers, when the caller has them)."""
-    def top(counts: np.ndarray, table: list[Any], limit: int | None) -> tuple[FacetValue, ...]:
-        pairs = [(table[i], int(counts[i])) for i in np.flatnonzero(counts) if table[i]]
+    def top(counts: np.ndarray, name: str, limit: int | None) -> tuple[FacetValue, ...]:
+        # By value (limit None), or most first and then by value; empty values left out.
+        rank = cols.value_rank(name)
+        nz = np.flatnonzero(counts)
+        nz = nz[rank[nz] >= 0]
         if limit is None:
-            return tuple(FacetValue(v, c) for v, c in sorted(pairs))
-        pairs.sort(key=lambda vc: (-vc[1], vc[0]))
-        return tuple(FacetValue(v, c) for v, c in pairs[:limit])
+            nz = nz[np.argsort(rank[nz])]
+        else:
+            nz = nz[np.lexsort((rank[nz], -counts[nz]))][:limit]
+        table = getattr(cols, name)
+        return tuple(FacetValue(table[i], c) for i, c in zip(nz.tolist(), counts[nz].tolist()))
 
     if ids is None:
         ids = np.flatnonzero(mask)
@@ -108,7 +113,7 @@ def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> di
         source, month = cols.source[ids], cols.month[ids]
     per_region = np.bincount(region_codes, minlength=len(cols.regions))
     return {
-        "source": top(np.bincount(source, minlength=len(cols.sources)), cols.sources, FACET_LIMIT),
+        "source": top(np.bincount(source, minlength=len(cols.sources)), "sources", FACET_LIMIT),
         "region": cols.region_tree().facets(per_region, FACET_LIMIT),
-        "month": top(np.bincount(month, minlength=len(cols.months)), cols.months, None),
+        "month": top(np.bincount(month, minlength=len(cols.months)), "months", None),
     }

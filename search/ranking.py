@@ -25,6 +25,7 @@ import numpy as np
 
 from . import budget as _budget
 from .bigrams import bigram_codes
+from .cache import AdmitCache
 from .normalize import fold_text
 from .params import DEFAULT_PARAMS, RankParams, idf
 from .schema import TITLE_BOOST
@@ -77,9 +78,11 @@ class Postings:
                         if leaf.is_deleted(d):
                             live[base + d] = False
             self.live = live
-        self._cache: OrderedDict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._max_bytes = max_bytes
-        self._bytes = 0
+        # Keys: (field, term) for a term's postings, ("best", field, readings) for a word's
+        # best-reading table. Entries are asked for again by later queries; search.cache keeps
+        # the often-asked ones when the words in use outgrow the budget.
+        self._cache: AdmitCache[tuple[np.ndarray, np.ndarray]] = AdmitCache(
+            max_bytes, lambda got: got[0].nbytes + got[1].nbytes)
         self._lock = threading.Lock()
         # Where each term looked up is (search.store.readers.locate): a few tuples a term, so
         # a word's postings read again after the cache let them go cost no term-table probes.
@@ -107,26 +110,17 @@ class Postings:
     def term(self, field: str, text: str, reader: Any, cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Return (global docnums int64, weights float32) of a term; empty arrays when absent."""
         key = (field, text)
-        with self._lock:
-            got = self._cache.get(key)
-            if got is not None:
-                self._cache.move_to_end(key)
-                return got
+        got = self._cache.get(key)
+        if got is not None:
+            return got
         got = self._read(field, text, reader)
         if not cache:  # one-off lookups (more-like-this keys) stay out of the working set
             return got
         return self._remember(key, got)
 
     def _remember(self, key: tuple[Any, ...], got: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        size = got[0].nbytes + got[1].nbytes
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = got
-                self._bytes += size
-            # Bounded by bytes, least recently used first: a long-running server stays flat.
-            while self._bytes > self._max_bytes and len(self._cache) > 1:
-                _, (ids, w) = self._cache.popitem(last=False)
-                self._bytes -= ids.nbytes + w.nbytes
+        # Bounded by bytes (a long-running server stays flat), kept if asked for often enough.
+        self._cache.put(key, got)
         return got
 
     def best_of(self, field: str, readings: tuple[tuple[str, float], ...], reader: Any
@@ -136,11 +130,9 @@ class Postings:
         kept in the cache like a term's postings, so that a word read as many terms costs one
         array on the next query."""
         key = ("best", field, readings)
-        with self._lock:
-            got = self._cache.get(key)
-            if got is not None:
-                self._cache.move_to_end(key)
-                return got
+        got = self._cache.get(key)
+        if got is not None:
+            return got
         # The longer words' own postings are read for this table only (not kept: at 5x the
         # raw postings of every reading pushed the working set out of the cache).
         parts = [got for i, (t, boost) in enumerate(readings)
@@ -171,8 +163,7 @@ class Postings:
     def doc_frequency(self, field: str, text: str, reader: Any) -> int:
         """Documents holding a term (deleted ones included, as Whoosh counts): from the cached
         postings when they are read already, else from the term dictionary."""
-        with self._lock:
-            got = self._cache.get((field, text))
+        got = self._cache.peek((field, text))
         return len(got[0]) if got is not None else self._locate(field, text, reader)[0]
 
     def _locate(self, field: str, text: str, reader: Any) -> Located:
@@ -450,9 +441,10 @@ def rank(s: Any, plan: Any, mask: np.ndarray, want: int, cols: Any, post: Postin
     if not len(cand):
         return []
     pub = cols.published
-    sc = plan.score[cand].astype(np.float64)
+    sc = plan.score[cand]  # float32: widened (exactly) where fused, or for the few selected below
     prm = params
     if plan.ql_words and prm.ql_weight and len(cand) > 1 and not budget.stop():
+        sc = sc.astype(np.float64)
         ql = query_likelihood(post, s.reader(), plan.ql_words, cand, TITLE_BOOST, prm.ql_mu)
         # Rescale over the pool both models would show (each one's best ``rerank``), as
         # score fusion does over retrieved lists; the rest of the candidates clip to 0.
@@ -462,20 +454,19 @@ def rank(s: Any, plan: Any, mask: np.ndarray, want: int, cols: Any, post: Postin
         if hi > lo:
             sc = sc + prm.ql_weight * float(sc.max()) * np.clip((ql - lo) / (hi - lo), 0.0, 1.0)
     if recency:
+        sc = sc.astype(np.float64)
         age_days = np.maximum(0.0, time.time() - pub[cand]) / 86400.0
         sc = np.where(pub[cand] > 0, sc * (1.0 + prm.recency_boost / (1.0 + age_days / prm.recency_days)), sc)
     limit = min(len(cand), max(want * (4 if collapse else 1) + 20, prm.rerank))
-    sc = np.round(sc, 6)
     texts = CandidateTexts(s, prm)  # the reranks' stored texts, read once over the loop below
     while True:
         if limit < len(cand):
-            # Everything tied with the limit-th score too: which of a tie is listed first is
-            # decided below (newest, then docnum), so that every page agrees with the others.
-            kth = sc[np.argpartition(-sc, limit - 1)[limit - 1]]
-            idx = np.flatnonzero(sc >= kth)
+            # Everything tied with the limit-th score (to 6 places) too: which of a tie is
+            # listed first is decided below (newest, then docnum), so every page agrees.
+            idx = best_rounded(sc, limit)
         else:
             idx = np.arange(len(cand))
-        top, tsc = cand[idx], sc[idx]
+        top, tsc = cand[idx], np.round(sc[idx].astype(np.float64), 6)
         order = np.lexsort((top, -pub[top], -np.round(tsc, 6)))  # score, newest, then docnum (pages agree)
         top, tsc = top[order], tsc[order]
         r = min(len(top), prm.rerank)
@@ -492,6 +483,40 @@ def rank(s: Any, plan: Any, mask: np.ndarray, want: int, cols: Any, post: Postin
                 or len(set(cols.cluster[top].tolist())) >= want):
             return ranked
         limit = min(len(cand), limit * 4)
+
+# Scores are compared rounded to 6 places (ties then go newest first); the margin covers the
+# rounding of the limit-th score and of its ties in the pre-selection below.
+_ROUND_MARGIN = 2e-6
+_BLOCK_SELECT_MIN = 1 << 16  # fewer candidates: one partition over all is as cheap
+
+
+def best_rounded(sc: np.ndarray, limit: int) -> np.ndarray:
+    """Ascending indexes of the ``limit`` best of ``sc`` and of every value tied with the
+    limit-th best once rounded to 6 places: ``flatnonzero(r >= kth)`` where ``r`` is ``sc``
+    rounded and ``kth`` its limit-th largest value, without partitioning every value.
+
+    Many candidates (a common word: 650k at 1M) are cut into blocks of which each keeps its
+    maximum (block-max, as in Ding & Suel's block-max WAND): at least ``limit`` values reach
+    the limit-th largest block maximum ``t``, so the limit-th best is at least ``t``, and any
+    value whose rounding ties with it is above ``t`` less the margin. Only those survivors are
+    rounded and partitioned (typically a few times ``limit``); the answer is the same set in
+    the same order as over all values."""
+    n = len(sc)
+    sel = None
+    if n >= _BLOCK_SELECT_MIN and n >= 64 * limit:
+        nb = 8 * limit  # blocks: a few survivors per block over the threshold
+        size = n // nb
+        bm = sc[: nb * size].reshape(nb, size).max(axis=1)
+        if nb * size < n:
+            bm = np.append(bm, sc[nb * size:].max())
+        t = float(np.partition(bm, len(bm) - limit)[len(bm) - limit])
+        sel = np.flatnonzero(sc >= t - _ROUND_MARGIN)
+        sc = sc[sel]
+    r = np.round(sc.astype(np.float64), 6)
+    kth = r[np.argpartition(-r, limit - 1)[limit - 1]]
+    idx = np.flatnonzero(r >= kth)
+    return idx if sel is None else sel[idx]
+
 
 def pair_bonus(s: Any, plan: Any, docs: np.ndarray, tsc: np.ndarray,
                table: np.ndarray | None, total: float, budget: _budget.Budget | None = None,

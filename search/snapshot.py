@@ -161,6 +161,21 @@ class Columns:
             self._region_offsets = got
         return got
 
+    def value_rank(self, name: str) -> np.ndarray:
+        """Each code's place when the values of table ``name`` (``sources``, ``months``…) are
+        sorted, -1 for the empty value: facets order ties by value without sorting strings per
+        query. Built on first use."""
+        ranks: dict[str, np.ndarray] = self.__dict__.setdefault("_value_ranks", {})
+        got = ranks.get(name)
+        if got is None:
+            table = getattr(self, name)
+            values = [table[i] for i in range(len(table))]
+            got = np.full(len(values), -1, dtype=np.int64)
+            kept = sorted((i for i, v in enumerate(values) if v), key=values.__getitem__)
+            got[kept] = np.arange(len(kept))
+            ranks[name] = got
+        return got
+
     def region_tree(self) -> Any:
         """The region facet's tree over this snapshot's region values (search.region.FacetTree)."""
         got = getattr(self, "_region_tree", None)

@@ -99,3 +99,33 @@ def test_an_index_written_by_version_4_is_served_and_updated(tmp_path: Path) -> 
     page = eng.search(SearchRequest(q="湿地公园", collapse=False))
     assert [h.id for h in page.hits] == ["close", "apart"]
     assert eng.stats()["schema_version"] == 4
+
+
+def test_best_rounded_is_the_plain_rounded_partition_on_random_scores() -> None:
+    # rank()'s pre-selection by block maxima must give exactly flatnonzero(round(sc) >= kth):
+    # ties at 6 places, values straddling a rounding step, blocks of equal scores, a tail block.
+    import numpy as np
+
+    from search.ranking import best_rounded
+
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        n = int(rng.choice([10, 1_000, 70_000, 200_003, 300_000]))
+        kind = trial % 5
+        limit = min(int(rng.choice([1, 20, 100, 420])), n)
+        if kind == 0:
+            sc = rng.random(n).astype(np.float32) * 20
+        elif kind == 1:  # few distinct values: heavy ties
+            sc = rng.integers(0, 50, n).astype(np.float32) / 7
+        elif kind == 2:  # values within the rounding margin of each other
+            sc = (5.0 + rng.integers(0, 8, n) * 4e-7).astype(np.float64)
+        elif kind == 3:  # sorted ascending: the best all in the last blocks
+            sc = np.sort(rng.random(n) * 3).astype(np.float64)
+        else:  # the limit best a hair above the rest, which all round to the same value
+            sc = np.full(n, 1.0 - 4e-7)
+            sc[rng.choice(n, limit, replace=False)] = 1.0 + 4e-7
+        r = np.round(sc.astype(np.float64), 6)
+        kth = r[np.argpartition(-r, limit - 1)[limit - 1]]
+        want = np.flatnonzero(r >= kth)
+        got = best_rounded(sc, limit)
+        assert np.array_equal(got, want), (trial, n, limit)
