@@ -366,11 +366,10 @@ class _Compiler:
     def _text_bonus(self, held: np.ndarray, score: np.ndarray) -> None:
         """Give documents that hold a text only as characters (no indexed word scored it) half
         the text's IDF, so that they rank among the others."""
-        ids = np.flatnonzero(held)  # one pass over the archive, then only the holders
-        if len(ids):
-            bonus = self.params.text_idf_share * idf(self.n, len(ids))
-            ids = ids[score[ids] <= 0]
-            score[ids] += bonus
+        k = int(np.count_nonzero(held))
+        if k:  # three passes over the archive, no index arrays
+            bonus = np.float32(self.params.text_idf_share * idf(self.n, k))
+            np.add(score, bonus, out=score, where=held & (score <= 0))
 
     def _strict(self, words: list[str], fields: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Documents holding every one of ``words`` as text, and each word's holders (rarest
@@ -407,7 +406,6 @@ class _Compiler:
             return mask, mask, self.phrase_score(part.text, words, fields)
         cand = self.cand  # set when only strict matches are shown: score those only
         scored = [self.word(w, fields, expand=len(w) > 1 or len(words) == 1, cand=cand) for w in words]
-        score = np.sum([sc for _, sc in scored], axis=0, dtype=np.float32)
         # Function words and lone characters are not required when the part has other
         # words (they still score). Strict: every content word, as a word or as characters
         # (what the totals count).
@@ -416,6 +414,9 @@ class _Compiler:
         for i in content:
             if words[i] in held:
                 self._text_bonus(held[words[i]], scored[i][1])
+        score = scored[0][1].copy()  # each word's scores (a fresh array per word) summed
+        for _, sc in scored[1:]:
+            score += sc
         if not part.negate:
             self.highlight.extend(dict.fromkeys(needed))
         # Relaxed (shown after every strict match, when those are fewer than a page): most of

@@ -533,33 +533,40 @@ class FacetTree:
             if group[i] != -1:
                 members[int(group[i])].append(i)
         self._members = {k: np.asarray(v, dtype=np.int64) for k, v in members.items()}
+        self._group = group
         self._unknown_idx = np.asarray(unknown, dtype=np.int64)
-
-    def _top(self, key: int, counts: np.ndarray, n: int) -> list[tuple[int, int]]:
-        m = self._members.get(key)
-        if m is None:
-            return []
-        c = counts[m]
-        keep = c > 0
-        m, c = m[keep], c[keep]
-        if not len(m):
-            return []
-        pick = np.lexsort((self._rank[m], -c))[:n]  # most first, then by code (members are)
-        return list(zip(c[pick].tolist(), m[pick].tolist()))
+        self._labels: dict[int, tuple[str, int, str | None]] = {}  # label, level, parent label of a code
 
     def _value(self, i: int, c: int) -> FacetValue:
-        g = _load()
-        u = g.units[self.values[i]]
-        return FacetValue(u.label, c, u.level, g.units[u.parent].label if u.parent else None)
+        got = self._labels.get(i)
+        if got is None:
+            g = _load()
+            u = g.units[self.values[i]]
+            got = self._labels[i] = (u.label, u.level, g.units[u.parent].label if u.parent else None)
+        return FacetValue(got[0], c, got[1], got[2])
 
     def facets(self, counts: np.ndarray, limit: int) -> tuple[FacetValue, ...]:
         """The region facet of a query whose matching articles per value are ``counts``."""
+        # One sort of the values that occur, by (group, most first, code order); each group's
+        # members are then a run of it, and a group's top n the first n of its run.
+        nz = np.flatnonzero(counts)
+        nz = nz[self._group[nz] != -1]
+        groups, c = self._group[nz], counts[nz]
+        order = np.lexsort((self._rank[nz], -c, groups))
+        g_sorted, codes, cs = groups[order], nz[order].tolist(), c[order].tolist()
+        starts = np.flatnonzero(np.r_[True, g_sorted[1:] != g_sorted[:-1]]).tolist() if len(codes) else []
+        run = {int(g_sorted[i]): (i, j) for i, j in zip(starts, starts[1:] + [len(codes)])}
+
+        def top(key: int, n: int) -> list[tuple[int, int]]:
+            i, j = run.get(key, (0, 0))
+            return list(zip(cs[i:min(j, i + n)], codes[i:min(j, i + n)]))
+
         out: list[FacetValue] = []
-        for c, p in self._top(self._ROOT, counts, limit):
-            out.append(self._value(p, c))
-            for c2, k in self._top(p, counts, FACET_CHILDREN):
+        for c1, p in top(self._ROOT, limit):
+            out.append(self._value(p, c1))
+            for c2, k in top(p, FACET_CHILDREN):
                 out.append(self._value(k, c2))
-                for c3, k3 in self._top(k, counts, FACET_GRANDCHILDREN):
+                for c3, k3 in top(k, FACET_GRANDCHILDREN):
                     out.append(self._value(k3, c3))
         if len(self._unknown_idx):
             u = self._unknown_idx[counts[self._unknown_idx] > 0]

@@ -129,3 +129,19 @@ def test_best_rounded_is_the_plain_rounded_partition_on_random_scores() -> None:
         want = np.flatnonzero(r >= kth)
         got = best_rounded(sc, limit)
         assert np.array_equal(got, want), (trial, n, limit)
+
+
+def test_an_article_holding_a_word_only_across_word_boundaries_scores_its_text_share(tmp_path: Path) -> None:
+    # 研究生 in 他研究生命科学 (segmented 研究|生命科学) is a strict match by its characters but
+    # no indexed word scores it: it gets text_idf_share of the text's IDF, not 0.
+    filler = "本报讯，今年以来全市各部门认真落实各项工作部署，取得了积极成效。" * 2
+    arts = [Article(id="word", title="研究生招生考试安排公布", source="测试", body=filler + "研究生招生考试将于年底举行。"),
+            Article(id="chars", title="年度人物", source="测试", body=filler + "他研究生命科学多年，成果丰硕。")]
+    arts += [Article(id=f"other{i}", title=f"其他新闻{i}", source="测试", body=filler + "城市建设稳步推进。")
+             for i in range(6)]
+    ix = tmp_path / "ix"
+    index_articles(arts, ix, procs=1)
+    got = _scores(ix, "研究生")
+    assert set(got) == {"word", "chars"}
+    assert got["word"] > got["chars"] > 0
+    assert _scores(ix, "研究生", text_idf_share=0.0)["chars"] == 0
