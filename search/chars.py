@@ -775,6 +775,13 @@ class CharIndex:
     def mask(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False) -> np.ndarray:
         """Boolean mask over the snapshot's documents of those holding ``text``."""
         m = np.zeros(self.n, dtype=bool)
-        d, _ = self.docs(text, check, title_only)
-        m[d] = True
+        u = needle_units(text)
+        if not u:
+            return m
+        cps = _codes(u)
+        for seg, offset in self.segments:  # each segment's cached answer marked where it lies
+            d, ct, _ = seg.field_counts(cps, check)
+            if title_only:
+                d = d[ct > 0]
+            m[offset: offset + seg.n][d] = True
         return m

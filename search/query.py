@@ -367,8 +367,13 @@ class _Compiler:
         """Give documents that hold a text only as characters (no indexed word scored it) half
         the text's IDF, so that they rank among the others."""
         k = int(np.count_nonzero(held))
-        if k:  # three passes over the archive, no index arrays
-            bonus = np.float32(self.params.text_idf_share * idf(self.n, k))
+        if not k:
+            return
+        bonus = np.float32(self.params.text_idf_share * idf(self.n, k))
+        if self.cand is not None:  # only the strict matches are scored: only they get it
+            at = self.cand[held[self.cand] & (score[self.cand] <= 0)]
+            score[at] += bonus
+        else:  # three passes over the archive, no index arrays
             np.add(score, bonus, out=score, where=held & (score <= 0))
 
     def _strict(self, words: list[str], fields: tuple[str, ...]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
