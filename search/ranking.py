@@ -29,7 +29,7 @@ from .cache import AdmitCache
 from .normalize import fold_text
 from .params import DEFAULT_PARAMS, RankParams, idf
 from .schema import TITLE_BOOST
-from .store.readers import Located, length_array, locate, read_located
+from .store.readers import Located, doc_dtype, length_array, locate, read_located
 
 __all__ = ["Postings", "proximity_bonus", "near", "CandidateTexts", "query_likelihood", "bigram_likelihood", "rank", "by_score", "by_date",
            "collapse", "key_term_counts", "more_like_this"]
@@ -108,7 +108,8 @@ class Postings:
         return self._avg[field]
 
     def term(self, field: str, text: str, reader: Any, cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Return (global docnums int64, weights float32) of a term; empty arrays when absent."""
+        """Return (global docnums, int32 below 2**31 documents; weights float32) of a term;
+        empty arrays when absent."""
         key = (field, text)
         got = self._cache.get(key)
         if got is not None:
@@ -133,12 +134,12 @@ class Postings:
         got = self._cache.get(key)
         if got is not None:
             return got
-        # The longer words' own postings are read for this table only (not kept: at 5x the
-        # raw postings of every reading pushed the working set out of the cache).
-        parts = [got for i, (t, boost) in enumerate(readings)
-                 if len((got := self.bm25(field, t, reader, boost, cache=i == 0))[0])]
+        # The readings' own postings are read for this table only (not kept: at 5x the raw
+        # postings of every reading pushed the working set out of the cache, and at 1M the
+        # word's own, kept beside its table, were half of what the benchmark's words took).
+        parts = [got for t, boost in readings if len((got := self.bm25(field, t, reader, boost, cache=False))[0])]
         if not parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=doc_dtype(self.n)), np.zeros(0, dtype=np.float32)
         if len(parts) == 1:
             ids, sc = parts[0]
         elif sum(len(p[0]) for p in parts) * 16 > self.n:
@@ -149,7 +150,7 @@ class Postings:
             for p_ids, p_sc in parts:  # a term's documents are distinct
                 best[p_ids] = np.maximum(best[p_ids], p_sc)
                 held[p_ids] = True
-            ids = np.flatnonzero(held)
+            ids = np.flatnonzero(held).astype(doc_dtype(self.n))
             sc = best[ids]
         else:
             ids = np.concatenate([p[0] for p in parts])
@@ -221,7 +222,7 @@ class Postings:
 
     def idf(self, field: str, text: str, reader: Any) -> float:
         """Probabilistic IDF of a term in a field (0 when absent)."""
-        df = len(self.term(field, text, reader)[0])
+        df = self.doc_frequency(field, text, reader)  # the term dictionary's: no postings read
         return idf(self.n, df) if df else 0.0
 
 

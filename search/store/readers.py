@@ -132,10 +132,18 @@ def locate(reader: Any, field: str, text: str) -> Located:
     return df, tuple(where)
 
 
+def doc_dtype(n: int) -> type:
+    """The type of the document numbers of a snapshot of ``n`` documents: int32 below 2**31
+    (what the engine caches is then 8 bytes a posting, not 12), else int64."""
+    return np.int32 if n < 1 << 31 else np.int64
+
+
 def read_located(reader: Any, field: str, text: str, located: Located) -> tuple[np.ndarray, np.ndarray]:
-    """Return (global docnums int64, weights float32) of a located term (see :func:`term_postings`)."""
+    """Return (global docnums, :func:`doc_dtype`; weights float32) of a located term (see
+    :func:`term_postings`)."""
     ids_parts: list[np.ndarray] = []
     w_parts: list[np.ndarray] = []
+    dt = doc_dtype(reader.doc_count_all())
     leaves = reader.leaf_readers() if located[1] else ()
     for i, base, off in located[1]:
         leaf = leaves[i][0]
@@ -143,7 +151,7 @@ def read_located(reader: Any, field: str, text: str, located: Located) -> tuple[
             fp = flat_postings(leaf)
             got = fp.get(off) if fp is not None else None
             if got is not None:
-                ids_parts.append(got[0].astype(np.int64) + base)
+                ids_parts.append(got[0].astype(dt) + dt(base))
                 w_parts.append(got[1])
                 continue
         try:
@@ -151,17 +159,17 @@ def read_located(reader: Any, field: str, text: str, located: Located) -> tuple[
         except TermNotFound:
             continue
         ids, w = block_arrays(m)
-        ids_parts.append(ids + base)
+        ids_parts.append(ids.astype(dt) + dt(base))
         w_parts.append(w)
     if not ids_parts:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.zeros(0, dtype=dt), np.zeros(0, dtype=np.float32)
     if len(ids_parts) == 1:
         return ids_parts[0], np.asarray(w_parts[0])
     return np.concatenate(ids_parts), np.concatenate(w_parts)
 
 
 def term_postings(reader: Any, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (global docnums int64, weights float32) of a term, deleted documents included;
+    """Return (global docnums (int32 below 2**31 documents), weights float32) of a term, deleted documents included;
     empty arrays when absent. A segment's long posting lists come from its flat postings
     (search.store.flatpostings) when it has them, else from Whoosh's blocks."""
     return read_located(reader, field, text, locate(reader, field, text))
