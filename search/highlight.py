@@ -29,6 +29,7 @@ from .normalize import HAN_RE, Folded, fold
 __all__ = ["find_spans", "highlight_html", "snippet_html", "SNIPPET_CHARS", "MAX_SCAN_CHARS"]
 
 SNIPPET_CHARS = 120
+SNIPPET_HEAD_CHARS = 4096  # a long article's opening, searched first for its snippet windows
 MAX_SCAN_CHARS = 200_000  # longer texts are highlighted in their first part only
 MAX_WINDOWS = 400  # matches tried as the centre of a snippet window
 WIDEN_CHARS = 30_000  # single characters are widened to their word this far into a text
@@ -135,11 +136,38 @@ def snippet_html(text: str, terms: Sequence[str], *, fragments: int = 2,
     text = text or ""
     # Windows are chosen on the matches as typed; only the chosen windows are segmented
     # to widen single characters (a long article is not segmented for two snippets).
-    spans, matched = _spans(text, terms, widen=0)
-    if not spans:
+    # A long article's opening is looked at first: when it holds every query word, the
+    # windows are chosen there and the rest is not folded (a 30,000-character text cost
+    # ~1 ms a hit at 1M).
+    chosen = None
+    if len(text) > SNIPPET_HEAD_CHARS:
+        chosen = _windows(text, *_spans(text[:SNIPPET_HEAD_CHARS], terms, widen=0), terms,
+                          fragments, width, budget, complete=True)
+    if chosen is None:
+        chosen = _windows(text, *_spans(text, terms, widen=0), terms, fragments, width, budget)
+    if not chosen:
         lead = text[:width].replace("\n", " ")
         return escape(lead) + ("…" if len(text) > width else "")
-    multi = len({t for t in terms if t}) > 1
+    parts = []
+    for ws, we in chosen:
+        a, b = max(0, ws - _MARGIN), min(len(text), we + _MARGIN)  # words across the edges in context
+        local = [(x + a, y + a) for x, y in find_spans(text[a:b], terms)]
+        frag = _render(text, local, ws, we).replace("\n", " ")
+        parts.append(("…" if ws > 0 else "") + frag + ("…" if we < len(text) else ""))
+    return " ".join(parts)
+
+
+def _windows(text: str, spans: list[tuple[int, int]], matched: list[str], terms: Sequence[str],
+             fragments: int, width: int, budget: Any, complete: bool = False) -> list[tuple[int, int]] | None:
+    """Up to ``fragments`` disjoint windows of ``width`` characters of ``text``, in text order,
+    centred on the best of ``spans`` (most distinct matched words, then most matches, then
+    earliest). With ``complete``, None unless the spans hold every distinct query word."""
+    wanted = len({t for t in terms if t})
+    if complete and len(set(matched)) < wanted:
+        return None
+    if not spans:
+        return []
+    multi = wanted > 1
     starts = [s for s, _ in spans]
 
     # Score each candidate window (centred on a match) by the distinct terms it holds;
@@ -161,10 +189,4 @@ def snippet_html(text: str, terms: Sequence[str], *, fragments: int = 2,
         if len(chosen) == fragments:
             break
     chosen.sort()
-    parts = []
-    for ws, we in chosen:
-        a, b = max(0, ws - _MARGIN), min(len(text), we + _MARGIN)  # words across the edges in context
-        local = [(x + a, y + a) for x, y in find_spans(text[a:b], terms)]
-        frag = _render(text, local, ws, we).replace("\n", " ")
-        parts.append(("…" if ws > 0 else "") + frag + ("…" if we < len(text) else ""))
-    return " ".join(parts)
+    return chosen
