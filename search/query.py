@@ -289,10 +289,14 @@ class _Compiler:
         mask = np.zeros(self.n, dtype=bool)
         total = np.zeros(self.n, dtype=np.float32)
         for f in fields:
-            best = np.zeros(self.n, dtype=np.float32)
             ids, sc = self.p.best_of(f, readings, self.r)  # the best reading per document
-            best[ids] = sc
-            mask[ids] = True
+            if ids is None:  # a dense table (held by half the archive or more): not written to
+                best = sc
+                mask |= sc > 0
+            else:
+                best = np.zeros(self.n, dtype=np.float32)
+                best[ids] = sc
+                mask[ids] = True
             if len(parts) > 1:
                 # 个人电脑 also matches a text that only has 个人 … 电脑 (segmented apart).
                 both = np.ones(self.n, dtype=bool)
@@ -317,10 +321,13 @@ class _Compiler:
         c = len(cand)
         total = np.zeros(c, dtype=np.float32)
         for f in fields:
-            best = np.zeros(c, dtype=np.float32)
             ids, sc = self.p.best_of(f, ((w, 1.0),) + tuple((x, prm.longer_boost) for x in longer), self.r)
-            at, k = intersect_sorted(cand, ids)
-            best[at] = sc[k]
+            if ids is None:  # dense: read by position
+                best = sc[cand]
+            else:
+                best = np.zeros(c, dtype=np.float32)
+                at, k = intersect_sorted(cand, ids)
+                best[at] = sc[k]
             if len(parts) > 1:
                 both = np.ones(c, dtype=bool)
                 part_sum = np.zeros(c, dtype=np.float32)

@@ -81,8 +81,8 @@ class Postings:
         # Keys: (field, term) for a term's postings, ("best", field, readings) for a word's
         # best-reading table. Entries are asked for again by later queries; search.cache keeps
         # the often-asked ones when the words in use outgrow the budget.
-        self._cache: AdmitCache[tuple[np.ndarray, np.ndarray]] = AdmitCache(
-            max_bytes, lambda got: got[0].nbytes + got[1].nbytes)
+        self._cache: AdmitCache[tuple[Any, np.ndarray]] = AdmitCache(
+            max_bytes, lambda got: (got[0].nbytes if got[0] is not None else 0) + got[1].nbytes)
         self._lock = threading.Lock()
         # Where each term looked up is (search.store.readers.locate): a few tuples a term, so
         # a word's postings read again after the cache let them go cost no term-table probes.
@@ -125,11 +125,16 @@ class Postings:
         return got
 
     def best_of(self, field: str, readings: tuple[tuple[str, float], ...], reader: Any
-                ) -> tuple[np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray | None, np.ndarray]:
         """Return (ascending docnums, scores): per document, the best BM25 score over the
         readings of a word (each a term and its boost: the word, the longer words holding it),
         kept in the cache like a term's postings, so that a word read as many terms costs one
-        array on the next query."""
+        array on the next query.
+
+        A word held by half the archive or more comes back as (None, dense): the scores of
+        every document (0 where none holds it; a holder's BM25 is always above 0). That is
+        smaller than documents and scores (4 bytes a document against 8 a holder) and is read
+        by position, without intersecting two long sorted lists."""
         key = ("best", field, readings)
         got = self._cache.get(key)
         if got is not None:
@@ -151,6 +156,8 @@ class Postings:
                 best[p_ids] = np.maximum(best[p_ids], p_sc)
                 held[p_ids] = True
             ids = np.flatnonzero(held).astype(doc_dtype(self.n))
+            if 2 * len(ids) >= self.n:
+                return self._remember(key, (None, best))
             sc = best[ids]
         else:
             ids = np.concatenate([p[0] for p in parts])
@@ -159,6 +166,10 @@ class Postings:
             ids, sc = ids[order], sc[order]
             starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
             ids, sc = ids[starts], np.maximum.reduceat(sc, starts)
+        if 2 * len(ids) >= self.n:
+            dense = np.zeros(self.n, dtype=np.float32)
+            dense[ids] = sc
+            return self._remember(key, (None, dense))
         return self._remember(key, (ids, sc))
 
     def doc_frequency(self, field: str, text: str, reader: Any) -> int:
