@@ -179,8 +179,9 @@ class SearchEngine:
         shown_ids = np.flatnonzero(shown)  # once: story counts and facets gather by position
         copies = ClusterCounts(cols.cluster, shown, len(cols.clusters), shown_ids)
         # Facets count what the total counts (the looser matches only when nothing is strict).
-        counts = facets(mask if total else shown, cols, shown_ids if shown is mask or not total else None) \
-            if req.facets else {}
+        # (the live documents' counts are kept: a match of most of them counts the others)
+        counts = facets(mask if total else shown, cols, shown_ids if shown is mask or not total else None,
+                        universe=post.live if within is post.live else None) if req.facets else {}
         collapse = req.collapse and req.cluster is None
         stories = (copies if shown is mask else ClusterCounts(cols.cluster, mask, len(cols.clusters))).stories \
             if collapse else total

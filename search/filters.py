@@ -79,9 +79,18 @@ def filter_mask(mask: np.ndarray, req: SearchRequest, cols: Columns, n: int) -> 
         mask = mask & cols.value_mask(cols.cluster, cols.clusters, (req.cluster,))
     return mask
 
-def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> dict[str, tuple[FacetValue, ...]]:
+# Source and month are counted together (one pass) while their pairs are at most this many, or
+# fewer than the documents counted; otherwise apart (a per-query count of that many bins).
+PAIR_BINS = 1 << 16
+
+
+def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None,
+           universe: np.ndarray | None = None) -> dict[str, tuple[FacetValue, ...]]:
     """Return the source, region (a tree) and month counts of the documents in ``mask``
-    (``ids``: its document numbers, when the caller has them)."""
+    (``ids``: its document numbers, when the caller has them). ``universe``: a mask holding
+    ``mask`` whose counts are kept per snapshot (the live documents, when no filter narrowed
+    them): more than half of it matching, the counts are those of the universe less those of
+    the documents that do not match, which are fewer."""
     def top(counts: np.ndarray, name: str, limit: int | None) -> tuple[FacetValue, ...]:
         # By value (limit None), or most first and then by value; empty values left out.
         rank = cols.value_rank(name)
@@ -96,6 +105,22 @@ def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> di
 
     if ids is None:
         ids = np.flatnonzero(mask)
+    if universe is not None and 2 * len(ids) > len(mask):
+        base = cols.facet_counts_of(universe, lambda: _counts(universe, cols, np.flatnonzero(universe)))
+        rest = universe & ~mask
+        less = _counts(rest, cols, np.flatnonzero(rest))
+        per_source, per_month, per_region = (b - c for b, c in zip(base, less))
+    else:
+        per_source, per_month, per_region = _counts(mask, cols, ids)
+    return {
+        "source": top(per_source, "sources", FACET_LIMIT),
+        "region": cols.region_tree().facets(per_region, FACET_LIMIT),
+        "month": top(per_month, "months", None),
+    }
+
+
+def _counts(mask: np.ndarray, cols: Columns, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Documents per source, per month and per region value among ``mask`` (document ids ``ids``)."""
     if len(ids) * 8 < len(mask):  # few matches: count over them, not over the archive
         sel = cols.region_docs[:0]
         if len(cols.region_docs) and len(ids):
@@ -106,14 +131,14 @@ def facets(mask: np.ndarray, cols: Columns, ids: np.ndarray | None = None) -> di
             starts = np.cumsum(lens) - lens
             sel = np.repeat(a - starts, lens) + np.arange(int(lens.sum()))
         region_codes = cols.region_codes[sel]
-        source, month = cols.source[ids], cols.month[ids]
     else:  # gathers by position: a boolean selection over a million values costs ~6 ms each
         in_match = np.flatnonzero(mask[cols.region_docs]) if len(cols.region_docs) else np.zeros(0, dtype=np.int64)
         region_codes = cols.region_codes[in_match]
-        source, month = cols.source[ids], cols.month[ids]
     per_region = np.bincount(region_codes, minlength=len(cols.regions))
-    return {
-        "source": top(np.bincount(source, minlength=len(cols.sources)), "sources", FACET_LIMIT),
-        "region": cols.region_tree().facets(per_region, FACET_LIMIT),
-        "month": top(np.bincount(month, minlength=len(cols.months)), "months", None),
-    }
+    pairs = len(cols.months) * len(cols.sources)
+    if pairs <= max(PAIR_BINS, len(ids)):
+        # Source and month in one count: a (month, source) code per document, built once.
+        both = np.bincount(cols.month_source()[ids], minlength=pairs).reshape(len(cols.months), len(cols.sources))
+        return both.sum(axis=0), both.sum(axis=1), per_region
+    return (np.bincount(cols.source[ids], minlength=len(cols.sources)),
+            np.bincount(cols.month[ids], minlength=len(cols.months)), per_region)

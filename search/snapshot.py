@@ -176,6 +176,23 @@ class Columns:
             ranks[name] = got
         return got
 
+    def month_source(self) -> np.ndarray:
+        """Each document's month and source as one code (month x sources + source): the two
+        facets in one count. Built on first use."""
+        got = self.__dict__.get("_month_source")
+        if got is None:
+            got = self._month_source = (self.month.astype(np.int64) * len(self.sources) + self.source).astype(
+                np.int32 if len(self.months) * len(self.sources) < 1 << 31 else np.int64)
+        return got
+
+    def facet_counts_of(self, universe: np.ndarray, count: Any) -> Any:
+        """``count()`` for the mask ``universe`` (the snapshot's live documents), kept for the
+        snapshot: the one mask whose facet counts are asked for again and again."""
+        got = self.__dict__.get("_universe_counts")
+        if got is None or got[0] is not universe:
+            got = self._universe_counts = (universe, count())
+        return got[1]
+
     def region_tree(self) -> Any:
         """The region facet's tree over this snapshot's region values (search.region.FacetTree)."""
         got = getattr(self, "_region_tree", None)

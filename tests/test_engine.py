@@ -845,15 +845,19 @@ def test_a_phrase_is_scored_by_its_own_frequency_in_each_field(tmp_path: Path) -
     assert set(both) == set(got)
 
 
-def test_facets_of_few_or_many_matches_are_the_counts_of_a_plain_loop(engine) -> None:
+@pytest.mark.parametrize("pair_bins", [1 << 16, 0])  # source and month counted together, then apart
+def test_facets_of_few_or_many_matches_are_the_counts_of_a_plain_loop(engine, monkeypatch, pair_bins) -> None:
     # facets() counts over the matches' ids when they are few (< 1/8 of the archive) and over
     # N-length masks otherwise: both must give what counting the matches one by one gives.
     from collections import Counter
 
     import numpy as np
 
+    from search import filters
     from search.filters import FACET_LIMIT, facets
     from search.hits import split_codes
+
+    monkeypatch.setattr(filters, "PAIR_BINS", pair_bins)
     from search.region import facet_tree
 
     with engine._view() as (snap, s):
@@ -861,9 +865,16 @@ def test_facets_of_few_or_many_matches_are_the_counts_of_a_plain_loop(engine) ->
         raw = {name: list(s.reader().column_reader(name)) for name in ("source", "month", "regions")}
     n = len(cols.published)
     rng = np.random.default_rng(7)
+    cases = []
     for density in (0.0, 1.5 / n, 0.05, 0.1, 0.2, 0.5, 1.0):
         mask = rng.random(n) < density
-        got = facets(mask, cols)
+        cases.append((mask, facets(mask, cols)))
+        # counted as a universe's counts less those of the rest (more than half matching)
+        universe = mask | (rng.random(n) < 0.3)
+        cases.append((mask, facets(mask, cols, universe=universe)))
+        cases.append((mask, facets(mask, cols, universe=universe)))  # the universe's counts kept
+    for mask, got in cases:
+        density = round(float(mask.mean()), 3)
         ids = np.flatnonzero(mask).tolist()
         src = Counter(raw["source"][d] for d in ids if raw["source"][d])
         want_src = sorted(src.items(), key=lambda vc: (-vc[1], vc[0]))[:FACET_LIMIT]
