@@ -58,7 +58,14 @@ log = logging.getLogger(__name__)
 SHIFT = 21  # code points are < 2**21
 GAP = 2  # empty positions after a title and after an article
 RUN_LIMIT = 4_000_000  # characters held in memory by a writer before a sorted run file
-CHUNK = 1_000_000  # characters merged at a time when runs are written into the segment
+CHUNK = 1_000_000  # characters decoded at a time when a segment is read whole (a merge, one character)
+# Characters merged and encoded at a time when a writer's runs are written into its segment. The
+# range, its sort and the encoder's temporaries cost ~90 bytes a posting at once (with the chunk
+# looked ahead), on top of whatever the segment's postings merge left behind: at a million
+# postings that step was the worker's highest point (+80-95 MiB for 150k- and 300k-article
+# segments in a /tmp trace). A quarter of it keeps the step near 25 MiB; the extra ranges cost
+# a binary search per run each (well under a second for a 300k-article segment).
+WRITE_CHUNK = 250_000
 CACHE_BYTES = 32 << 20  # answers (documents holding a text) kept per segment, at least
 # An answer takes 24 bytes per holding article, so what a segment keeps grows with it: 256 bytes
 # an article (130 MiB for a 508k-article segment at 1M) keep a working set of ~10 common words.
@@ -326,25 +333,33 @@ class CharPool:
         segment: 2.9 GiB for a 181,000-article worker segment at 5×), and the key ranges are
         located by binary search on a map of the keys, which touches a few pages per bound.
         """
+        size = WRITE_CHUNK
         if not self.runs:
             keys, pos = self._sorted()
-            if len(keys):
-                yield keys, pos
+            n, x = len(keys), 0
+            while x < n:  # a slice at a time, cut between keys (a key going on is never wide)
+                e = min(n, x + size)
+                if e < n:
+                    b = int(np.searchsorted(keys, keys[e]))
+                    if b > x:
+                        e = b
+                yield keys[x:e], pos[x:e]
+                x = e
             return
         if self._keys:
             self._spill()
         runs = [_Run(k, p) for k, p in self.runs if os.path.getsize(k)]
         try:
             total = sum(r.n for r in runs)
-            # Key boundaries from a sample of every run, so that each range holds ~CHUNK postings:
+            # Key boundaries from a sample of every run, so that each range holds ~size postings:
             # the sample keeps its repeats (a quantile of postings, not of distinct keys).
             sample = np.sort(np.concatenate([r.sample(4096) for r in runs]))
-            parts = max(1, -(-total // CHUNK))
+            parts = max(1, -(-total // size))
             picks, repeats = np.unique(sample[np.linspace(0, len(sample), parts + 1, dtype=np.int64)[1:-1]],
                                        return_counts=True)
             # A key picked more than once holds more than a range's share (a common pair of
             # characters: millions of postings in a large segment): it gets a range of its own,
-            # written a CHUNK at a time from each run in turn (runs are in document order).
+            # written a chunk at a time from each run in turn (runs are in document order).
             heavy = picks[repeats > 1]
             bounds = list(np.unique(np.concatenate([picks, heavy + 1]))) + [np.iinfo(np.int64).max]
             lo_key = np.iinfo(np.int64).min
@@ -353,8 +368,8 @@ class CharPool:
                 one_key, lo_key = hi_key == lo_key + 1, hi_key
                 if one_key:
                     for r, a, b in spans:
-                        for x in range(a, b, CHUNK):
-                            yield r.read(x, min(b, x + CHUNK))
+                        for x in range(a, b, size):
+                            yield r.read(x, min(b, x + size))
                     continue
                 ks, ps = [], []
                 for r, a, b in spans:
@@ -368,7 +383,10 @@ class CharPool:
                 pos = np.concatenate(ps)
                 del ks, ps
                 order = np.argsort(keys, kind="stable")  # runs are in document order: stable keeps it
-                yield keys[order], pos[order]
+                out = keys[order], pos[order]
+                del keys, pos, order  # not held while the chunk is encoded and the next one read
+                yield out
+                del out
         finally:
             for r in runs:
                 r.close()

@@ -248,7 +248,7 @@ def test_a_key_larger_than_a_chunk_is_written_a_chunk_at_a_time(tmp_path: Path, 
     more = _texts(120)
     texts = more[:80] + [("北京", "北京" * 400 + "。上海北京")] * 6 + more[80:]
     once = SegmentChars.build(texts, tmp_path)
-    monkeypatch.setattr(chars, "CHUNK", 700)  # ~2,400 postings of 北京: 4 chunks and more
+    monkeypatch.setattr(chars, "WRITE_CHUNK", 700)  # ~2,400 postings of 北京: 4 chunks and more
     pool = CharPool(tmp_path, run_limit=3000)
     for t, b in texts:
         pool.add(t, b)
@@ -271,6 +271,28 @@ def test_a_key_larger_than_a_chunk_is_written_a_chunk_at_a_time(tmp_path: Path, 
     again.merge(heavy, None)
     c = _arrays(_write(again, tmp_path, "again"))
     assert all(np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_the_write_is_encoded_a_bounded_chunk_at_a_time_into_the_same_bytes(tmp_path: Path, monkeypatch) -> None:
+    # The segment's write merges and encodes WRITE_CHUNK postings at a time (the worker's highest
+    # point at the end of a large segment was a million at once): with runs and without (the
+    # held postings sorted once, then encoded a slice at a time, cut between keys), a budget of
+    # a few hundred postings writes the same bytes as one that holds the whole segment.
+    texts = _texts(150)
+    once = _arrays(SegmentChars.build(texts, tmp_path))  # one chunk: the budget is far above this
+    for run_limit in (1 << 40, 4000):
+        monkeypatch.setattr(chars, "WRITE_CHUNK", 300)
+        pool = CharPool(tmp_path, run_limit=run_limit)
+        for t, b in texts:
+            pool.add(t, b)
+        assert bool(pool.runs) == (run_limit == 4000)
+        sizes = [len(k) for k, _ in pool._chunks()]
+        assert len(sizes) > 100 and max(sizes) <= 3 * 300
+        pool = CharPool(tmp_path, run_limit=run_limit)
+        for t, b in texts:
+            pool.add(t, b)
+        got = _arrays(_write(pool, tmp_path, f"small-{run_limit}"))
+        assert all(np.array_equal(once[k], got[k]) for k in once)
 
 
 def test_article_of_each_position_and_counts_per_field_are_exact(tmp_path: Path) -> None:
