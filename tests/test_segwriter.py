@@ -365,3 +365,26 @@ def test_cancel_removes_run_files(tmp_path, monkeypatch) -> None:
     w.cancel()
     assert not tmpdir.exists() or not list(tmpdir.iterdir())
     assert windex.open_dir(str(tmp_path)).doc_count() == 0
+
+
+@pytest.mark.parametrize("limit_mb", [128, 0.5], ids=["held", "spilled-runs"])
+def test_equal_weights_of_a_numeric_field_are_one_float_object(tmp_path, slices, monkeypatch, limit_mb) -> None:
+    # The `published` terms of the top shifts hold every article of a segment: their merged
+    # lists must not carry a float object per posting (24 of ~80 bytes; a worker's peak).
+    seen: dict[bytes, tuple[int, int]] = {}
+    real = segwriter.TermPool.iter_terms
+
+    def watching(self):
+        sources = len(self.runs) + 1  # each run file read back, and what is held
+        for fieldname, tbytes, lst in real(self):
+            if fieldname == "published":
+                ws = lst[1::3]
+                seen[tbytes] = (len(ws), len({id(w) for w in ws}), sources)
+            yield fieldname, tbytes, lst
+
+    monkeypatch.setattr(segwriter.TermPool, "iter_terms", watching)
+    monkeypatch.setattr(writer_module, "WRITER_LIMIT_MB", limit_mb)
+    build(tmp_path / "fast", [slices["base"]], stock=False, monkeypatch=monkeypatch)
+    postings, floats, sources = max(seen.values())
+    assert postings > 100 and (sources > 5 if limit_mb < 1 else sources == 1)
+    assert floats <= sources, (postings, floats, sources)  # one per run file read back, at most

@@ -376,6 +376,7 @@ class FastSegmentWriter(SegmentWriter):
         # over what a 1-second sampler saw, at 515 MiB ru_maxrss for a 72k build).
         self.chars = CharPool(self._tempstorage.folder, run_limit=max(1024, int(limitmb * 1024 * 1024 / 96)))
         self._wtables: dict[tuple[str, float], list[float]] = {}
+        self._weights: dict[float, float] = {}  # one float object per distinct weight of other fields
         self.bandkeys = BandKeyPool(self._tempstorage.folder)
         self._merged_readers: list[Any] = []
 
@@ -409,8 +410,14 @@ class FastSegmentWriter(SegmentWriter):
                 else:
                     scorable = field.scorable
                     add = pool.add
+                    shared = self._weights
                     for tbytes, freq, weight, vbytes in field.index(value):
                         weight *= fieldboost
+                        # One float object per distinct weight (as _add_text's table): the
+                        # `published` terms of the top shifts hold every article of the segment,
+                        # and their merged lists were ~80 bytes a posting, 24 of them the float
+                        # (marshal keeps the sharing through the run files).
+                        weight = shared.setdefault(weight, weight) if len(shared) < 4096 else weight
                         if scorable:
                             length += freq
                         add((fieldname, tbytes, docnum, weight, vbytes))
