@@ -260,7 +260,7 @@ def stage_incremental(args) -> dict:
     # Re-sent copies of articles already indexed (the first ``--skip`` of the source).
     originals = [r for r in itertools.islice(_read(Path(args.source)), 0, args.skip, 97)
                  if len(r.get("body") or "") > 400]
-    before = latency(index, 2, phrases=False)["keywords"] if args.latency else None
+    before = latency(index, 2, phrases=False, result_cache=False)["keywords"] if args.latency else None
     runs = []
     nightly: list[dict] = []
     resent: list[tuple[str, str]] = []
@@ -307,7 +307,7 @@ def stage_incremental(args) -> dict:
         if fresh_out is not None:
             fresh_out.close()
     grouped = _check_clusters(index, resent)
-    after = latency(index, 2, phrases=False)["keywords"] if args.latency else None
+    after = latency(index, 2, phrases=False, result_cache=False)["keywords"] if args.latency else None
     fresh = None
     if fresh_src is not None:  # a rebuild of the same articles, measured the same way just after
         built = run_child("ours", fresh_src, Path(args.fresh), 2)
@@ -316,10 +316,13 @@ def stage_incremental(args) -> dict:
         fresh_src.unlink()
         fresh = {"index": args.fresh, "articles": built["indexed"], "seconds": built["seconds"],
                  "segments": _segments(Path(args.fresh)),
-                 "keywords": latency(Path(args.fresh), 2, phrases=False)["keywords"]}
-        fresh["after"] = latency(index, 2, phrases=False)["keywords"]  # again, right after the rebuild's
-        fresh["p95_first_ratio"] = round(fresh["after"]["first"]["p95"] / fresh["keywords"]["first"]["p95"], 2)
-        fresh["p95_warm_ratio"] = round(fresh["after"]["warm"]["p95"] / fresh["keywords"]["warm"]["p95"], 2)
+                 "keywords": latency(Path(args.fresh), 2, phrases=False, result_cache=False)["keywords"]}
+        fresh["after"] = latency(index, 2, phrases=False, result_cache=False)["keywords"]  # right after the rebuild's
+        # Warm passes compute again (result cache off): with it on, a warm p95 rounds to 0.0 ms
+        # and the ratio divided by zero at the end of a 100-run bench (session 13).
+        for k in ("first", "warm"):
+            base = fresh["keywords"][k]["p95"]
+            fresh[f"p95_{k}_ratio"] = round(fresh["after"][k]["p95"] / base, 2) if base else None
     secs = [r["seconds"] for r in runs]
     return _emit({"stage": "incremental", "index": str(index), "runs": len(runs), "batch": args.batch,
                   "resent_per_run": args.resent, "seconds_max": max(secs), "seconds_median": sorted(secs)[len(secs) // 2],
