@@ -461,7 +461,6 @@ class SegmentChars:
         self.n = n
         self._cache: AdmitCache[tuple[np.ndarray, np.ndarray, np.ndarray]] = AdmitCache(
             max(CACHE_BYTES, CACHE_BYTES_PER_DOC * n), lambda got: sum(x.nbytes for x in got))
-        self._lock = threading.Lock()
         self._buckets: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
@@ -767,39 +766,27 @@ class CharIndex:
             segs.append((open_segment(where, seg.make_filename(""), texts), offset))
         return cls(segs, reader.doc_count_all())
 
-    def docs(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False,
-             counts: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Document numbers holding ``text`` as folding sees it (sorted), with counts if asked."""
-        d, ct, ca = self.field_counts(text, check)
-        if title_only:
-            keep = ct > 0
-            d, ca = d[keep], ct[keep]
-        return d, (ca if counts else None)
+    def _answers(self, text: str, check: Callable[[], None]
+                 ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+        """Each segment's offset and (cached) answer for ``text`` (SegmentChars.field_counts)."""
+        u = needle_units(text)
+        if u:
+            cps = _codes(u)
+            for seg, offset in self.segments:
+                yield offset, seg.field_counts(cps, check)
 
     def field_counts(self, text: str, check: Callable[[], None] = lambda: None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Documents holding ``text`` (sorted), with how often in the title and in all."""
-        u = needle_units(text)
-        empty = np.zeros(0, dtype=np.int64)
-        if not u:
-            return empty, empty, empty
-        cps = _codes(u)
-        parts = [(d.astype(np.int64) + offset, ct, ca) for seg, offset in self.segments
-                 for d, ct, ca in [seg.field_counts(cps, check)] if len(d)]
+        parts = [(d.astype(np.int64) + offset, ct, ca) for offset, (d, ct, ca) in self._answers(text, check) if len(d)]
         if not parts:
+            empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
         return tuple(np.concatenate([x[i] for x in parts]).astype(np.int64, copy=False) for i in range(3))
 
     def mask(self, text: str, check: Callable[[], None] = lambda: None, title_only: bool = False) -> np.ndarray:
         """Boolean mask over the snapshot's documents of those holding ``text``."""
         m = np.zeros(self.n, dtype=bool)
-        u = needle_units(text)
-        if not u:
-            return m
-        cps = _codes(u)
-        for seg, offset in self.segments:  # each segment's cached answer marked where it lies
-            d, ct, _ = seg.field_counts(cps, check)
-            if title_only:
-                d = d[ct > 0]
-            m[offset: offset + seg.n][d] = True
+        for offset, (d, ct, _) in self._answers(text, check):  # marked where each segment lies
+            m[offset:][d[ct > 0] if title_only else d] = True
         return m

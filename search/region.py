@@ -528,11 +528,6 @@ class FacetTree:
         order = sorted(range(len(values)), key=lambda i: values[i])
         self._rank = np.empty(len(values), dtype=np.int64)
         self._rank[order] = np.arange(len(values))
-        members: dict[int, list[int]] = defaultdict(list)
-        for i in order:  # each group's members in code order
-            if group[i] != -1:
-                members[int(group[i])].append(i)
-        self._members = {k: np.asarray(v, dtype=np.int64) for k, v in members.items()}
         self._group = group
         self._unknown_idx = np.asarray(unknown, dtype=np.int64)
         self._labels: dict[int, tuple[str, int, str | None]] = {}  # label, level, parent label of a code
